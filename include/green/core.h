@@ -1,0 +1,239 @@
+/* libgreen core: greenlets in C.
+ *
+ * A greenlet is a stackful coroutine that runs only when something switches to it.
+ * The semantics are Python greenlet's, translated to C:
+ *
+ *   - Every thread has one implicit *main* greenlet (the thread's own stack); it is created
+ *     lazily by the first libgreen call on that thread and never dies.
+ *   - A new greenlet does not run until first switched to; the value of that first switch
+ *     becomes its run function's argument.
+ *   - green_switch() suspends the current greenlet and resumes the target; the target's own
+ *     pending green_switch() call returns the value.
+ *   - When run() returns r, the greenlet is dead and r is delivered to its parent as the
+ *     parent's switch result.  A switch or throw to a dead greenlet goes to its nearest live
+ *     ancestor; an unstarted ancestor is started with the value.
+ *   - green_throw() resumes the target with an *error* instead of a value.  Errors and values
+ *     can never be confused: a switch returns 0 for a value and the (positive) error code for
+ *     an error, and -1 only when the call itself was refused.
+ *   - Switching between threads is refused: a greenlet belongs to the thread that made it.
+ *
+ * Error convention: every function that can fail returns -1 (or NULL) and sets errno;
+ * green_last_error() then describes the failure in words (it names greenlets and threads).
+ * A failed call changes nothing.  Use of a destroyed greenlet is detected where possible and
+ * aborts the process with a message naming the problem.
+ */
+#ifndef GREEN_CORE_H
+#define GREEN_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define GREEN_API __attribute__((visibility("default")))
+#else
+#define GREEN_API
+#endif
+
+/* An opaque greenlet handle.  It stays valid until green_destroy() or the owning thread
+ * exits, whichever comes first. */
+typedef struct green green_t;
+
+/* A greenlet's body.  Its argument is the value of the first switch into the greenlet; its
+ * return value is delivered to the parent as a normal finish. */
+typedef void *(*green_fn)(void *arg);
+
+/* The distinguished exit error (greenlet's GreenletExit).  Thrown into a greenlet by
+ * green_destroy() and by the hub to kill it.  A greenlet that ends with GREEN_EXIT — by not
+ * handling it, or by green_exit(GREEN_EXIT, v) — finishes *normally*: its parent receives
+ * the payload v as a value, not an error.  The value lies outside the errno range. */
+#define GREEN_EXIT 0x10000
+
+/* Stack models, chosen per greenlet. */
+enum green_stack_model {
+    /* An mmap'd stack of its own with a guard page below it; stacks are pooled per thread,
+     * so create/finish costs no system call in steady state.  The fast switch. */
+    GREEN_STACK_PRIVATE = 0,
+    /* greenlet's stack slicing: the greenlet runs on the thread's shared stack region and,
+     * when another greenlet needs the addresses it occupies, the overlapping part of its
+     * stack is copied to the heap (and copied back when it resumes).  A suspended shared
+     * greenlet costs only the bytes of stack it was actually using.
+     *
+     * FOOTGUN: while a shared greenlet is suspended, its stack may live in the heap and its
+     * addresses may be occupied by another greenlet.  A pointer into a suspended shared
+     * greenlet's stack (the address of one of its locals) must not be dereferenced by any
+     * other greenlet.  Pass data between greenlets in heap memory, or by value through
+     * green_switch(); see examples/shared_stack.c for the safe pattern. */
+    GREEN_STACK_SHARED = 1,
+};
+
+/* Default usable size of a private stack (bytes). */
+#define GREEN_STACK_DEFAULT (256 * 1024)
+/* Default size of a thread's shared stack region (bytes). */
+#define GREEN_SHARED_STACK_DEFAULT (8 * 1024 * 1024)
+
+/* Creation attributes.  Zero-initialise (GREEN_ATTR_INIT) and set what you need. */
+typedef struct green_attr {
+    int stack_model;   /* enum green_stack_model; default GREEN_STACK_PRIVATE */
+    size_t stack_size; /* private stacks: usable bytes, rounded up to whole pages;
+                          0 means GREEN_STACK_DEFAULT.  Ignored for shared stacks. */
+    const char *name;  /* diagnostic name, copied; NULL for none */
+} green_attr_t;
+#define GREEN_ATTR_INIT {0, 0, NULL}
+
+/* ---- Identity ---------------------------------------------------------------------- */
+
+/* The greenlet running on the calling thread (the main greenlet if no other runs).
+ * Returns NULL only if the thread's state could not be created (errno ENOMEM). */
+GREEN_API green_t *green_current(void);
+
+/* The calling thread's main greenlet.  NULL only on ENOMEM, as for green_current(). */
+GREEN_API green_t *green_main(void);
+
+/* ---- Life cycle -------------------------------------------------------------------- */
+
+/* Create a greenlet that will run run(arg) when first switched to.  parent NULL means the
+ * current greenlet.  attr NULL means all defaults.  The greenlet belongs to the calling
+ * thread.  No stack is allocated until it starts.
+ * Returns the new greenlet, or NULL with errno:
+ *   EINVAL  run is NULL, attr->stack_model is unknown, or parent was destroyed;
+ *   EXDEV   parent belongs to another thread;
+ *   ENOMEM  out of memory. */
+GREEN_API green_t *green_new(green_fn run, green_t *parent, const green_attr_t *attr);
+
+/* Release a greenlet.  If it is suspended (started and not dead) it is first killed:
+ * GREEN_EXIT is thrown into it, so its cleanup code runs, and whatever it finishes with
+ * comes back to the caller (and is discarded) — as greenlet does on garbage collection.
+ * An unstarted greenlet is released without ever running.  Greenlets whose parent is
+ * released keep working: the released greenlet stays in their ancestry, dead.
+ * Returns 0, or -1 with errno:
+ *   EINVAL  g is NULL or the main greenlet (a thread's greenlets are released when the
+ *           thread exits);
+ *   EBUSY   g is the current greenlet, or g survived the kill: when control came back to
+ *           the caller, g was still alive (it switched elsewhere instead of finishing).  The
+ *           caller still owns g;
+ *   EINTR   the caller was resumed by green_throw() while g was being killed; g is alive
+ *           and still owned by the caller (the thrown error is reported in
+ *           green_last_error());
+ *   EXDEV   g belongs to another thread;
+ *   ENOMEM  g needed memory to be resumed (shared stack) and none was available.
+ * Destroying an already-destroyed greenlet aborts with "double destroy" when detectable. */
+GREEN_API int green_destroy(green_t *g);
+
+/* ---- Switching --------------------------------------------------------------------- */
+
+/* Suspend the current greenlet and resume g with value.  If g is dead, its nearest live
+ * ancestor is resumed instead; if the greenlet to resume was never started, it starts and
+ * value becomes its run() argument.  Switching to the current greenlet returns at once.
+ *
+ * Returns, when something switches back to the caller:
+ *    0  resumed with a value, stored in *result (result may be NULL);
+ *   >0  resumed by green_throw() (or by a child that ended with an error): the error code,
+ *       with its payload stored in *result;
+ *   -1  refused, nothing happened; errno:
+ *         EINVAL  g is NULL;
+ *         EXDEV   g belongs to another thread (green_last_error() names both threads);
+ *         EBUSY   called from inside a trace hook;
+ *         ENOMEM  no memory for g's stack (private) or for saving stack slices (shared). */
+GREEN_API int green_switch(green_t *g, void *value, void **result);
+
+/* Resume g with an error instead of a value: g's pending switch returns `error`, and
+ * `payload` is stored in its *result.
+ *   - g suspended: as above.
+ *   - g unstarted: g dies without running and the error goes to its parent (and on up
+ *     through unstarted or dead ancestors).
+ *   - g dead: the error goes to g's nearest live ancestor.
+ * GREEN_EXIT is the exception: a greenlet that dies of it (unstarted or dead target)
+ * finishes normally, so the receiver gets payload as a *value*.
+ * Return values are as for green_switch(), plus errno EINVAL if error <= 0.  Throwing to
+ * the current greenlet returns `error` at once. */
+GREEN_API int green_throw(green_t *g, int error, void *payload, void **result);
+
+/* End the current greenlet now, as if its run() had returned.  error 0 or GREEN_EXIT: the
+ * parent receives value as a normal finish; any other positive error: the parent receives
+ * that error with value as payload.  Does not return on success.  Stack frames between
+ * run() and this call are abandoned without cleanup.
+ * Returns -1 with errno EPERM if called from the main greenlet, EINVAL if error < 0,
+ * EBUSY from inside a trace hook. */
+GREEN_API int green_exit(int error, void *value);
+
+/* ---- Parents ----------------------------------------------------------------------- */
+
+/* g's parent, or NULL for a main greenlet or NULL g. */
+GREEN_API green_t *green_parent(const green_t *g);
+
+/* Make parent the new parent of g.  Nothing changes on failure; errno:
+ *   EINVAL  g or parent is NULL, or g is a main greenlet (main has no parent);
+ *   ELOOP   the new parent chain would contain a cycle (parent is g or a descendant of g);
+ *   EXDEV   g or parent belongs to another thread than the caller. */
+GREEN_API int green_set_parent(green_t *g, green_t *parent);
+
+/* ---- State and identity ------------------------------------------------------------ */
+
+#define GREEN_STARTED 0x1u /* has run (main: always); stays set after death */
+#define GREEN_ACTIVE 0x2u  /* started and not dead: it has a live stack */
+#define GREEN_DEAD 0x4u    /* finished, or released / killed before it could start */
+#define GREEN_MAIN 0x8u    /* the main greenlet of its thread */
+#define GREEN_CURRENT 0x10u /* the greenlet running on its thread right now */
+#define GREEN_SHARED 0x20u /* uses the shared stack model */
+
+/* The state bits above, or -1 with errno EINVAL if g is NULL.  Safe from any thread (a
+ * snapshot: another thread's greenlet may change right after). */
+GREEN_API int green_state(const green_t *g);
+
+static inline bool green_started(const green_t *g) { return g && (green_state(g) & (int)GREEN_STARTED); }
+static inline bool green_active(const green_t *g) { return g && (green_state(g) & (int)GREEN_ACTIVE); }
+static inline bool green_dead(const green_t *g) { return g && (green_state(g) & (int)GREEN_DEAD); }
+static inline bool green_is_main(const green_t *g) { return g && (green_state(g) & (int)GREEN_MAIN); }
+
+/* A process-wide unique id (> 0), stable for the greenlet's life; 0 for NULL. */
+GREEN_API uint64_t green_id(const green_t *g);
+
+/* The diagnostic name, or NULL if none was given (or g is NULL).  Main greenlets are named
+ * "main".  Valid until the name is changed or g is released. */
+GREEN_API const char *green_name(const green_t *g);
+
+/* Set (a copy of) the diagnostic name; NULL clears it.  Returns 0, or -1 with errno EINVAL
+ * (g NULL), EXDEV (g of another thread), ENOMEM. */
+GREEN_API int green_set_name(green_t *g, const char *name);
+
+/* ---- Diagnostics ------------------------------------------------------------------- */
+
+/* A description of the most recent failed libgreen call on this thread ("" if none).
+ * The text stays valid until the next failing call on this thread. */
+GREEN_API const char *green_last_error(void);
+
+/* Events reported to a trace hook. */
+typedef enum green_event {
+    GREEN_EVENT_SWITCH = 1, /* control passes to target with a value (incl. a finish) */
+    GREEN_EVENT_THROW = 2,  /* control passes to target with an error */
+} green_event_t;
+
+/* A trace hook, called on the origin's thread just before control passes from origin to
+ * target (after a dead target was resolved to its live ancestor), like greenlet.settrace.
+ * No event is reported when the target is the current greenlet.  Inside the hook, switching,
+ * throwing and exiting are refused with EBUSY. */
+typedef void (*green_trace_fn)(green_event_t event, green_t *origin, green_t *target,
+                               void *arg);
+
+/* Install fn (NULL to remove) as the calling thread's trace hook, with arg passed to every
+ * call.  Returns the previous hook (NULL if none); *old_arg, if given, receives its arg. */
+GREEN_API green_trace_fn green_settrace(green_trace_fn fn, void *arg, void **old_arg);
+
+/* ---- Stacks ------------------------------------------------------------------------ */
+
+/* Set the size of the calling thread's shared stack region (default
+ * GREEN_SHARED_STACK_DEFAULT), rounded up to pages.  Only before the thread's first
+ * shared-stack greenlet starts.  Returns 0, or -1 with errno EINVAL (less than 64 KiB) or
+ * EBUSY (the region already exists). */
+GREEN_API int green_set_shared_stack_size(size_t bytes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GREEN_CORE_H */

@@ -1,0 +1,53 @@
+/* The only machine-dependent part of libgreen: switching stacks.
+ *
+ * Each architecture provides, in its own file under src/arch/, two functions and one
+ * constant.  Everything else in libgreen is portable C.
+ *
+ *   int green_arch_switch(void **save_sp, void *load_sp, int status, void *value,
+ *                         void **result);
+ *       Save the caller's callee-saved registers (the ABI's non-volatile state, including
+ *       the callee-saved floating-point control bits) and `result` on the current stack,
+ *       store the resulting stack pointer in *save_sp, and switch to the stack load_sp (a
+ *       value stored by an earlier green_arch_switch or made by green_arch_init).  There,
+ *       restore the registers saved on it; if the `result` pointer saved with them is not
+ *       NULL, store `value` through it; and return `status` from that context's own
+ *       green_arch_switch call.  Floating-point control registers are reloaded only when
+ *       the saved value differs from the current one (loading them is slow on some CPUs).
+ *
+ *       Why the value is delivered here, not in C after the switch: green_switch() reaches
+ *       this function by a tail call, so the resumed context returns straight into the
+ *       code that called green_switch().  Any C code between the switch and that return
+ *       would end in a `ret` whose return-stack-buffer prediction belongs to the other
+ *       context: a mispredict on every switch (~10 ns here, 3x the switch itself).
+ *
+ *   void *green_arch_init(void *stack_lo, void *stack_top, void (*entry)(void));
+ *       Build, just below stack_top, a frame that green_arch_switch can resume: resuming it
+ *       calls entry() on this stack with a correctly aligned stack pointer, zeroed
+ *       callee-saved registers, a NULL saved result pointer (so no value is stored), the
+ *       caller's current floating-point control state and a null return address (so
+ *       debuggers stop unwinding there).  entry must not return.
+ *       Returns the value to pass as load_sp.  stack_lo is the lowest usable address
+ *       (the portable fallback needs it).
+ *
+ *   GREEN_ARCH_SP_SLACK
+ *       Bytes below a saved stack pointer that still belong to the suspended context.
+ *       Zero wherever the switch is hand-written; the portable fallback cannot know its
+ *       exact stack pointer and reserves a margin.  The shared-stack code saves
+ *       [*save_sp - GREEN_ARCH_SP_SLACK, stack_stop).
+ */
+#ifndef GREEN_ARCH_H
+#define GREEN_ARCH_H
+
+#define GREEN_HIDDEN __attribute__((visibility("hidden")))
+
+GREEN_HIDDEN int green_arch_switch(void **save_sp, void *load_sp, int status, void *value,
+                                   void **result);
+GREEN_HIDDEN void *green_arch_init(void *stack_lo, void *stack_top, void (*entry)(void));
+
+#ifdef GREEN_ARCH_PORTABLE
+#define GREEN_ARCH_SP_SLACK 512
+#else
+#define GREEN_ARCH_SP_SLACK 0
+#endif
+
+#endif /* GREEN_ARCH_H */

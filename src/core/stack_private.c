@@ -1,0 +1,264 @@
+/* Private stacks: mmap'd, a guard page below each, pooled per thread.
+ *
+ *      chunk (one mmap)
+ *      +-------+-----------------+-------+-----------------+----
+ *      | guard |  stack 0  ^top  | guard |  stack 1  ^top  | ...
+ *      +-------+-----------------+-------+-----------------+----
+ *
+ * The guard-page problem: vm.max_map_count (65530 by default) limits a process's mappings,
+ * and a PROT_NONE guard page splits a mapping in two, so classic mprotect guards allow only
+ * ~32k stacks.  Since Linux 6.13, madvise(MADV_GUARD_INSTALL) puts guard markers in the page
+ * tables instead: faults like PROT_NONE, splits nothing.  We carve many stacks out of one
+ * chunk and install a marker below each; a million stacks then cost a handful of mappings.
+ * On older kernels we fall back to mprotect and keep a process-wide budget of half the map
+ * limit (minus headroom for everything else), returning ENOMEM when it is used up — never
+ * crashing.
+ *
+ * The pool: a finished greenlet's stack goes on its size class's free list (no syscall).
+ * Only the most recent POOL_DIRTY_MAX stacks per size keep their pages; beyond that a
+ * freed stack is returned to the kernel with MADV_DONTNEED (it stays mapped and pooled),
+ * so a burst of a million finished greenlets does not pin their memory.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "debug_hooks.h"
+#include "internal.h"
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+#define POOL_DIRTY_MAX 64
+#define CHUNK_BYTES (4u << 20)
+#define CHUNK_MAX_SLOTS 64u
+
+struct stack_chunk {
+    struct stack_chunk *next;
+    char *base;
+    size_t slot_bytes; /* guard + stack */
+    unsigned nslots, carved;
+    unsigned vg_id[]; /* valgrind stack ids, one per carved slot */
+};
+
+size_t green_page_size(void)
+{
+    static size_t page;
+    if (!page)
+        page = (size_t)sysconf(_SC_PAGESIZE);
+    return page;
+}
+
+/* ---- guards ------------------------------------------------------------------------- */
+
+enum { GUARD_UNKNOWN, GUARD_MARKERS, GUARD_MPROTECT };
+static atomic_int guard_mode = GUARD_UNKNOWN;
+static atomic_long mprotect_budget = -1; /* guarded stacks left, mprotect mode only */
+
+static long map_budget(void)
+{
+    long max = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f) {
+        if (fscanf(f, "%ld", &max) != 1)
+            max = 65530;
+        fclose(f);
+    }
+    long headroom = max / 8 > 4096 ? max / 8 : 4096;
+    return max > headroom ? (max - headroom) / 2 : 0;
+}
+
+static int install_guard(char *guard, size_t len)
+{
+    int mode = atomic_load_explicit(&guard_mode, memory_order_relaxed);
+    if (mode != GUARD_MPROTECT) {
+        if (madvise(guard, len, MADV_GUARD_INSTALL) == 0) {
+            atomic_store_explicit(&guard_mode, GUARD_MARKERS, memory_order_relaxed);
+            return 0;
+        }
+        if (mode == GUARD_MARKERS || (errno != EINVAL && errno != ENOSYS))
+            return -1;
+        long expect = -1;
+        atomic_compare_exchange_strong(&mprotect_budget, &expect, map_budget());
+        atomic_store_explicit(&guard_mode, GUARD_MPROTECT, memory_order_relaxed);
+    }
+    if (atomic_fetch_sub(&mprotect_budget, 1) <= 0) {
+        atomic_fetch_add(&mprotect_budget, 1);
+        errno = ENOMEM;
+        return -1;
+    }
+    if (mprotect(guard, len, PROT_NONE) != 0) {
+        atomic_fetch_add(&mprotect_budget, 1);
+        return -1;
+    }
+    return 0;
+}
+
+static void *map_region(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    /* A stack touches a page or two; a transparent huge page would make that 2 MiB. */
+    madvise(p, bytes, MADV_NOHUGEPAGE);
+    return p;
+}
+
+/* A single guarded stack outside the pool (the shared region, the copier, alt stacks). */
+void *green_map_stack(size_t size, size_t guard)
+{
+    char *p = map_region(guard + size);
+    if (!p)
+        return NULL;
+    if (guard && install_guard(p, guard) != 0) {
+        int e = errno;
+        munmap(p, guard + size);
+        errno = e;
+        return NULL;
+    }
+    return p + guard;
+}
+
+void green_unmap_stack(void *lo, size_t size, size_t guard)
+{
+    if (lo)
+        munmap((char *)lo - guard, guard + size);
+}
+
+/* ---- the pool ----------------------------------------------------------------------- */
+
+/* A free stack links to the next through a word at its top. */
+static void **link_of(void *lo, size_t size) { return (void **)((char *)lo + size) - 1; }
+
+static struct stack_class *class_for(struct green_thread *ts, size_t size)
+{
+    for (struct stack_class *c = ts->stack_classes; c; c = c->next)
+        if (c->size == size)
+            return c;
+    struct stack_class *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->size = size;
+    c->next = ts->stack_classes;
+    ts->stack_classes = c;
+    return c;
+}
+
+static void *carve(struct green_thread *ts, struct stack_class *c)
+{
+    size_t guard = green_page_size();
+    struct stack_chunk *ch = c->carving;
+    if (!ch) {
+        size_t slot = guard + c->size;
+        unsigned n = (unsigned)(CHUNK_BYTES / slot);
+        n = n < 1 ? 1 : n > CHUNK_MAX_SLOTS ? CHUNK_MAX_SLOTS : n;
+        ch = malloc(sizeof *ch + n * sizeof ch->vg_id[0]);
+        if (!ch)
+            return NULL;
+        ch->base = map_region(slot * n);
+        if (!ch->base) {
+            free(ch);
+            return NULL;
+        }
+        ch->slot_bytes = slot;
+        ch->nslots = n;
+        ch->carved = 0;
+        ch->next = ts->stack_chunks;
+        ts->stack_chunks = ch;
+        c->carving = ch;
+    }
+    char *guard_lo = ch->base + (size_t)ch->carved * ch->slot_bytes;
+    if (install_guard(guard_lo, guard) != 0)
+        return NULL;
+    char *lo = guard_lo + guard;
+    ch->vg_id[ch->carved] = vg_stack_register(lo, lo + c->size);
+    if (++ch->carved == ch->nslots)
+        c->carving = NULL;
+    return lo;
+}
+
+int green_stack_acquire(struct green_thread *ts, struct green *g)
+{
+    size_t size = g->stack_size;
+    struct stack_class *c = class_for(ts, size);
+    if (!c)
+        return green_fail(ENOMEM, "libgreen: no memory for a stack pool");
+    void *lo;
+    if (c->dirty) {
+        lo = c->dirty;
+        c->dirty = *link_of(lo, size);
+        c->ndirty--;
+    } else if (c->clean) {
+        lo = c->clean;
+        c->clean = *link_of(lo, size);
+    } else if (!(lo = carve(ts, c))) {
+        char who[96];
+        return green_fail(ENOMEM,
+                          "libgreen: cannot map a %zu-byte stack for greenlet %s: %s%s", size,
+                          green_describe(g, who, sizeof who),
+                          atomic_load(&guard_mode) == GUARD_MPROTECT
+                              ? "guard-page budget of vm.max_map_count used up (kernel "
+                                "lacks MADV_GUARD_INSTALL)"
+                              : "mmap failed",
+                          "");
+    }
+    g->stack_lo = lo;
+    g->stack_stop = (char *)lo + size;
+    return 0;
+}
+
+void green_stack_release(struct green_thread *ts, struct green *g)
+{
+    void *lo = g->stack_lo;
+    size_t size = g->stack_size;
+    if (!lo)
+        return;
+    g->stack_lo = NULL;
+    struct stack_class *c = class_for(ts, size); /* exists: acquire made it */
+    /* The abandoned frames keep ASAN redzones in shadow memory; the next user must not
+     * trip over them. */
+    asan_unpoison(lo, size);
+    if (c->ndirty == POOL_DIRTY_MAX) {
+        /* Evict another dirty stack, never this one: a finishing greenlet releases its
+         * stack while still running on it.  Keep the top page, which holds the link. */
+        void *old = c->dirty;
+        c->dirty = *link_of(old, size);
+        c->ndirty--;
+        size_t page = green_page_size();
+        if (size > page)
+            madvise(old, size - page, MADV_DONTNEED);
+        *link_of(old, size) = c->clean;
+        c->clean = old;
+    }
+    *link_of(lo, size) = c->dirty;
+    c->dirty = lo;
+    c->ndirty++;
+}
+
+void green_stacks_release_all(struct green_thread *ts)
+{
+    struct stack_chunk *ch = ts->stack_chunks;
+    while (ch) {
+        struct stack_chunk *next = ch->next;
+        for (unsigned i = 0; i < ch->carved; i++)
+            vg_stack_deregister(ch->vg_id[i]);
+        if (atomic_load(&guard_mode) == GUARD_MPROTECT)
+            atomic_fetch_add(&mprotect_budget, ch->carved);
+        munmap(ch->base, ch->slot_bytes * ch->nslots);
+        free(ch);
+        ch = next;
+    }
+    ts->stack_chunks = NULL;
+    struct stack_class *c = ts->stack_classes;
+    while (c) {
+        struct stack_class *next = c->next;
+        free(c);
+        c = next;
+    }
+    ts->stack_classes = NULL;
+}

@@ -1,0 +1,220 @@
+/* Switching: greenlet's g_switch, g_initialstub and the finish of a greenlet, in C.
+ *
+ * A transfer carries either a value (error 0) or an error (> 0) from the current greenlet
+ * to a target.  The target is first *resolved* the way greenlet does it: dead greenlets
+ * pass the transfer on to their parent, and an unstarted greenlet that receives an error
+ * dies without running and passes the error on (GREEN_EXIT turning into a normal finish).
+ * The resolved target is then resumed, or started if it never ran.
+ *
+ * The switch itself delivers (status, value): status is 0 for a value, the error code for a
+ * throw, -1 if the copier could not complete a transfer (errno set); the value is stored
+ * through the result pointer the resumed greenlet saved when it suspended.  A greenlet
+ * being started finds its first value in xfer_value instead.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "debug_hooks.h"
+#include "internal.h"
+
+/* Report (event, origin, target) to the trace hook, refusing re-entry while it runs. */
+static void trace(struct green_thread *ts, green_event_t ev, struct green *origin,
+                  struct green *target)
+{
+    if (!ts->trace)
+        return;
+    ts->in_trace = true;
+    ts->trace(ev, origin, target, ts->trace_arg);
+    ts->in_trace = false;
+}
+
+/* Follow the transfer of *errp to t until it reaches a greenlet that will take it: a live
+ * one, or an unstarted one receiving a value.  With commit, unstarted greenlets that die on
+ * the way are marked dead and each hop is traced; *originp tracks who hands control on. */
+static struct green *resolve(struct green_thread *ts, struct green *t, int *errp, bool commit,
+                             struct green **originp)
+{
+    int err = *errp;
+    for (;;) {
+        while (t->state == GS_DEAD)
+            t = t->parent; /* a main greenlet never dies, so this ends */
+        if (t->state != GS_NEW || err == 0)
+            break;
+        if (commit) {
+            trace(ts, GREEN_EVENT_THROW, *originp, t);
+            t->state = GS_DEAD;
+            t->run = NULL;
+            *originp = t;
+        }
+        if (err == GREEN_EXIT)
+            err = 0;
+        t = t->parent;
+    }
+    *errp = err;
+    return t;
+}
+
+static void start_private(struct green *t)
+{
+    t->stack_start = green_arch_init(t->stack_lo, t->stack_stop, green_boot);
+    t->state = GS_ACTIVE;
+    hook_context_created(t);
+}
+
+/* Hand control to t (resolved, not the current greenlet).  Returns when something switches
+ * back to cur, or -1 if t could not be resumed (cur keeps running, nothing moved). */
+static int switch_to(struct green_thread *ts, struct green *cur, struct green *t, int err,
+                     void *value, void **result)
+{
+    ts->xfer_value = value;
+    if (green_is_shared(t))
+        return green_shared_transfer(ts, cur, t, err, value, result);
+    if (t->state == GS_NEW)
+        start_private(t);
+    ts->current = t;
+    return green_resume(ts, cur, t->stack_start, t, err, value, result);
+}
+
+static int refuse_foreign(struct green_thread *ts, struct green *g, const char *api)
+{
+    char who[96], mine[64], theirs[64];
+    return green_fail(EXDEV,
+                      "libgreen: %s: greenlet %s belongs to thread %s, but the caller runs on "
+                      "thread %s; greenlets cannot switch across threads",
+                      api, green_describe(g, who, sizeof who),
+                      green_describe_thread(g->thread, theirs, sizeof theirs),
+                      green_describe_thread(ts, mine, sizeof mine));
+}
+
+int green_transfer(struct green_thread *ts, struct green *target, int err, void *value,
+                   void **result, const char *api)
+{
+    if (!ts && !(ts = green_thread_get()))
+        return -1;
+    if (!target)
+        return green_fail(EINVAL, "libgreen: %s: the target greenlet is NULL", api);
+    green_check(target, api);
+    if (target->thread != ts)
+        return refuse_foreign(ts, target, api);
+    if (ts->in_trace)
+        return green_fail(EBUSY, "libgreen: %s: cannot switch from inside a trace hook", api);
+
+    struct green *cur = ts->current;
+    if (target->state == GS_DEAD && err == GREEN_EXIT)
+        err = 0; /* greenlet: GreenletExit thrown at a dead greenlet is a plain return */
+
+    /* Dry run first: if the receiver needs a stack we cannot get, fail before anything
+     * has changed. */
+    int final_err = err;
+    struct green *t = resolve(ts, target, &final_err, false, NULL);
+    if (t != cur && t->state == GS_NEW && !green_is_shared(t) && green_stack_acquire(ts, t) != 0)
+        return -1;
+
+    struct green *origin = cur;
+    t = resolve(ts, target, &err, true, &origin);
+    if (t == cur && origin == cur) {
+        if (result)
+            *result = value;
+        return err;
+    }
+    trace(ts, err ? GREEN_EVENT_THROW : GREEN_EVENT_SWITCH, origin, t);
+    if (t == cur) { /* control came back through greenlets that died unstarted */
+        if (result)
+            *result = value;
+        return err;
+    }
+    return switch_to(ts, cur, t, err, value, result);
+}
+
+/* ---- the public switch ------------------------------------------------------------ */
+
+GREEN_API int green_switch(green_t *g, void *value, void **result)
+{
+    struct green_thread *ts = green_tls;
+    /* Fast path: a started, live greenlet of this thread, no trace hook. */
+    if (likely(ts && g && g->thread == ts && g->state == GS_ACTIVE && !ts->trace &&
+               !ts->in_trace)) {
+        struct green *cur = ts->current;
+        if (likely(g != cur)) {
+            if (g->flags & GF_SHARED)
+                return green_shared_transfer(ts, cur, g, 0, value, result);
+            ts->current = g;
+            return green_resume(ts, cur, g->stack_start, g, 0, value, result);
+        }
+    }
+    return green_transfer(ts, g, 0, value, result, "green_switch");
+}
+
+GREEN_API int green_throw(green_t *g, int error, void *payload, void **result)
+{
+    if (error <= 0)
+        return green_fail(EINVAL, "libgreen: green_throw: the error must be positive (got %d)",
+                          error);
+    return green_transfer(green_tls, g, error, payload, result, "green_throw");
+}
+
+/* ---- starting and finishing ------------------------------------------------------- */
+
+static void finish(struct green_thread *ts, struct green *g, int err, void *value) NORETURN;
+
+void green_boot(void)
+{
+    struct green_thread *ts = green_tls;
+    struct green *g = ts->current;
+    hook_first_entry(ts, g);
+    green_fn run = g->run;
+    g->finish_to = NULL;
+    void *r = run(ts->xfer_value);
+    finish(ts, g, 0, r);
+}
+
+/* The greenlet g ends with (err, value): it is dead, and the transfer goes to whoever is
+ * waiting to destroy it, else to its parent chain. */
+static void finish(struct green_thread *ts, struct green *g, int err, void *value)
+{
+    if (err == GREEN_EXIT)
+        err = 0;
+    struct green *dest = g->finish_to ? g->finish_to : g->parent;
+    g->finish_to = NULL;
+    g->state = GS_DEAD;
+    if (green_is_shared(g))
+        green_shared_forget(ts, g);
+
+    /* A receiver that must be started needs a stack; if there is none, it is thrown
+     * ENOMEM instead (so it dies unstarted and the error travels on up). */
+    struct green *t;
+    for (;;) {
+        int e = err;
+        t = resolve(ts, dest, &e, false, NULL);
+        if (t->state != GS_NEW || green_is_shared(t) || green_stack_acquire(ts, t) == 0)
+            break;
+        err = ENOMEM;
+        value = NULL;
+    }
+    struct green *origin = g;
+    t = resolve(ts, dest, &err, true, &origin);
+    trace(ts, err ? GREEN_EVENT_THROW : GREEN_EVENT_SWITCH, origin, t);
+    /* Safe while still running on it: nothing can take it from the pool before we leave. */
+    if (!green_is_shared(g))
+        green_stack_release(ts, g);
+    switch_to(ts, g, t, err, value, NULL);
+    char who[96], to[96];
+    green_fatal("libgreen: greenlet %s finished but its receiver %s could not be resumed: %s",
+                green_describe(g, who, sizeof who), green_describe(t, to, sizeof to),
+                green_last_error());
+}
+
+GREEN_API int green_exit(int error, void *value)
+{
+    struct green_thread *ts = green_thread_get();
+    if (!ts)
+        return -1;
+    if (error < 0)
+        return green_fail(EINVAL, "libgreen: green_exit: the error must be >= 0 (got %d)",
+                          error);
+    if (ts->in_trace)
+        return green_fail(EBUSY, "libgreen: green_exit: called from inside a trace hook");
+    if (ts->current->flags & GF_MAIN)
+        return green_fail(EPERM, "libgreen: green_exit: the main greenlet cannot exit");
+    finish(ts, ts->current, error, value);
+}
