@@ -22,7 +22,7 @@
  *     reserved bits are never changed by user code.
  *   - x0-x18 and NZCV are caller-saved.  x18 (platform register) is never touched.
  *   - SP must be 16-byte aligned whenever it is used to access memory ("The Stack",
- *     "Universal stack constraints"): the frame is 176 bytes and green_arch_init rounds
+ *     "Universal stack constraints"): the frame is 192 bytes and green_arch_init rounds
  *     stack_top down to 16.
  *
  * Why it looks the way it does:
@@ -40,25 +40,31 @@
  *     so a binary containing it must not be BTI-guarded, and without the note the linker
  *     does not mark it so.  Return-address signing (PAC) is unaffected: LR arrives here
  *     unsigned, as bl left it, and every function authenticates only its own copy.
+ *   - The value for the resumed context is stored here, through the result pointer that
+ *     context saved, so that green_switch() can tail-call us and the resumed context
+ *     lands directly in its own caller (see arch.h).
  *   - The resume address has its own slot beside the saved x30, so that a frame built by
  *     green_arch_init can resume at entry with x30 = 0.
  *
- * Saved frame, 176 bytes, from the stored stack pointer upwards:
+ * Saved frame, 192 bytes, from the stored stack pointer upwards:
  *   [sp+0]   x19 x20    [sp+16]  x21 x22    [sp+32]  x23 x24    [sp+48]  x25 x26
  *   [sp+64]  x27 x28    [sp+80]  x29 x30
  *   [sp+96]  d8  d9     [sp+112] d10 d11    [sp+128] d12 d13    [sp+144] d14 d15
  *   [sp+160] FPCR       [sp+168] resume address
+ *   [sp+176] result pointer (where this context wants its next value)   [sp+184] unused
  */
     .text
 
-/* void *green_arch_switch(void **save_sp, void *load_sp, void *arg)
- *                               x0              x1           x2        */
+/* int green_arch_switch(void **save_sp, void *load_sp, int status, void *value,
+ *                       void **result)
+ *                       x0               x1             w2          x3
+ *                       x4 */
     .globl  green_arch_switch
     .hidden green_arch_switch
     .type   green_arch_switch, %function
     .p2align 4
 green_arch_switch:
-    sub     sp, sp, #176
+    sub     sp, sp, #192
     stp     x19, x20, [sp, #0]
     stp     x21, x22, [sp, #16]
     stp     x23, x24, [sp, #32]
@@ -71,10 +77,12 @@ green_arch_switch:
     stp     d14, d15, [sp, #144]
     mrs     x9, fpcr
     stp     x9, x30, [sp, #160]         /* our FPCR; we resume where our caller returns */
+    str     x4, [sp, #176]              /* our result pointer */
     mov     x10, sp
     str     x10, [x0]
     mov     sp, x1                      /* now on the other stack */
     ldp     x10, x17, [sp, #160]        /* its FPCR and resume address */
+    ldr     x11, [sp, #176]             /* its result pointer */
     cmp     x10, x9
     b.ne    2f
 1:  ldp     x19, x20, [sp, #0]
@@ -87,8 +95,10 @@ green_arch_switch:
     ldp     d10, d11, [sp, #112]
     ldp     d12, d13, [sp, #128]
     ldp     d14, d15, [sp, #144]
-    add     sp, sp, #176
-    mov     x0, x2
+    add     sp, sp, #192
+    cbz     x11, 3f
+    str     x3, [x11]
+3:  mov     w0, w2
     br      x17
 2:  msr     fpcr, x10
     b       1b
@@ -98,15 +108,15 @@ green_arch_switch:
  *                             x0              x1                 x2
  * The frame resumes entry() with sp = stack_top rounded down to 16, x19-x28 = 0,
  * d8-d15 = 0, x29 = 0 (a zero link ends the frame-record chain: AAPCS64 "The Frame
- * Pointer"), x30 = 0 (no return address: unwinders stop) and the FPCR of the caller of
- * green_arch_init. */
+ * Pointer"), x30 = 0 (no return address: unwinders stop), no result pointer (so the first
+ * switch into it stores no value) and the FPCR of the caller of green_arch_init. */
     .globl  green_arch_init
     .hidden green_arch_init
     .type   green_arch_init, %function
     .p2align 4
 green_arch_init:
     and     x1, x1, #-16
-    sub     x0, x1, #176
+    sub     x0, x1, #192
     stp     xzr, xzr, [x0, #0]
     stp     xzr, xzr, [x0, #16]
     stp     xzr, xzr, [x0, #32]
@@ -119,6 +129,7 @@ green_arch_init:
     stp     xzr, xzr, [x0, #144]
     mrs     x9, fpcr                    /* inherit the starter's FP control state */
     stp     x9, x2, [x0, #160]          /* resume address = entry */
+    stp     xzr, xzr, [x0, #176]        /* result pointer: none */
     ret
     .size   green_arch_init, .-green_arch_init
 

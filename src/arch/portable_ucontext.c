@@ -19,9 +19,14 @@
  *     FP control state (glibc: MXCSR and the x87 environment on x86-64, FPCR/FPSR on
  *     AArch64, fcsr on RISC-V) and, unlike the hand-written switches, the signal mask,
  *     which costs a system call per switch.  This is the slow path by design.
- *   - `arg` crosses the switch in a _Thread_local: it is written immediately before
- *     swapcontext and read immediately after it returns in the resumed context, on the
- *     same thread, with no other code of this thread in between.
+ *   - `status` and `value` cross the switch in a _Thread_local: they are written
+ *     immediately before swapcontext and read immediately after it returns in the resumed
+ *     context, on the same thread, with no other code of this thread in between.  The
+ *     resumed context's `result` pointer is simply its own argument, still in its frame;
+ *     a context made by green_arch_init starts in entry() and takes nothing.  (The
+ *     hand-written switches store the value themselves so that green_switch() can
+ *     tail-call them; here the C code after swapcontext and its own return cost far less
+ *     than swapcontext's system call.)
  *   - green_arch_init places the new context's ucontext_t at the top of
  *     [stack_lo, stack_top), captures the current state with getcontext (so entry()
  *     inherits the caller's FP control state and signal mask) and has makecontext run
@@ -44,19 +49,26 @@
 
 #define GREEN_UC_ALIGN (_Alignof(ucontext_t) > 16 ? _Alignof(ucontext_t) : 16)
 
-static _Thread_local void *green_switch_arg;
+static _Thread_local struct {
+    int status;
+    void *value;
+} green_handoff;
 
 /* noinline: everything this frame holds below the ucontext_t must stay within
  * GREEN_ARCH_SP_SLACK, which would not hold if it were merged into a caller's frame. */
-__attribute__((noinline)) void *green_arch_switch(void **save_sp, void *load_sp, void *arg)
+__attribute__((noinline)) int green_arch_switch(void **save_sp, void *load_sp, int status,
+                                                void *value, void **result)
 {
     ucontext_t self;
 
     *save_sp = &self;
-    green_switch_arg = arg;
+    green_handoff.status = status;
+    green_handoff.value = value;
     if (swapcontext(&self, (ucontext_t *)load_sp) != 0)
         abort();
-    return green_switch_arg;
+    if (result != NULL)
+        *result = green_handoff.value;
+    return green_handoff.status;
 }
 
 static void green_zero_callee_saved(mcontext_t *mc)

@@ -41,18 +41,24 @@
  *     mispredict on every switch and leave the RAS misaligned for the returns after it.
  *     With rs1 = t1 (x6) and rd = x0 the jalr is a plain indirect jump: no push, no pop,
  *     predicted by the indirect-branch predictor, which learns the resume sites.
+ *   - The value for the resumed context is stored here, through the result pointer that
+ *     context saved, so that green_switch() can tail-call us and the resumed context
+ *     lands directly in its own caller (see arch.h).
  *   - The resume address has its own slot beside the saved ra, so that a frame built by
  *     green_arch_init can resume at entry with ra = 0.
  *
  * Saved frame, 224 bytes, from the stored stack pointer upwards:
  *   [sp+0]   ra        [sp+8]   s0        [sp+16]  s1   ...  [sp+96]  s11
  *   [sp+104] fs0       [sp+112] fs1       ...              [sp+192] fs11
- *   [sp+200] frm (zero-extended)          [sp+208] resume address   [sp+216] unused
+ *   [sp+200] frm (zero-extended)          [sp+208] resume address
+ *   [sp+216] result pointer (where this context wants its next value)
  */
     .text
 
-/* void *green_arch_switch(void **save_sp, void *load_sp, void *arg)
- *                               a0              a1           a2        */
+/* int green_arch_switch(void **save_sp, void *load_sp, int status, void *value,
+ *                       void **result)
+ *                       a0               a1             a2          a3
+ *                       a4 */
     .globl  green_arch_switch
     .hidden green_arch_switch
     .type   green_arch_switch, @function
@@ -87,10 +93,12 @@ green_arch_switch:
     frrm    t2                          /* our rounding mode */
     sd      t2, 200(sp)
     sd      ra, 208(sp)                 /* we resume where our caller returns */
+    sd      a4, 216(sp)                 /* our result pointer */
     sd      sp, 0(a0)
     mv      sp, a1                      /* now on the other stack */
     ld      t3, 200(sp)                 /* its rounding mode */
     ld      t1, 208(sp)                 /* its resume address */
+    ld      t4, 216(sp)                 /* its result pointer */
     bne     t3, t2, 2f
 1:  ld      ra, 0(sp)
     ld      s0, 8(sp)
@@ -118,7 +126,9 @@ green_arch_switch:
     fld     fs10, 184(sp)
     fld     fs11, 192(sp)
     addi    sp, sp, 224
-    mv      a0, a2
+    beqz    t4, 3f
+    sd      a3, 0(t4)
+3:  mv      a0, a2                      /* an int arrives and leaves sign-extended */
     jr      t1
 2:  fsrm    t3
     j       1b
@@ -128,7 +138,8 @@ green_arch_switch:
  *                             a0              a1                 a2
  * The frame resumes entry() with sp = stack_top rounded down to 16, s0-s11 = 0 (s0 = 0
  * also ends a frame-pointer chain), fs0-fs11 = +0.0, ra = 0 (no return address:
- * unwinders stop) and the rounding mode of the caller of green_arch_init. */
+ * unwinders stop), no result pointer (so the first switch into it stores no value) and
+ * the rounding mode of the caller of green_arch_init. */
     .globl  green_arch_init
     .hidden green_arch_init
     .type   green_arch_init, @function
@@ -164,7 +175,7 @@ green_arch_init:
     frrm    t0                          /* inherit the starter's rounding mode */
     sd      t0, 200(a0)
     sd      a2, 208(a0)                 /* resume address = entry */
-    sd      zero, 216(a0)
+    sd      zero, 216(a0)           /* result pointer: none */
     ret
     .size   green_arch_init, .-green_arch_init
 

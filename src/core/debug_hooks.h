@@ -134,6 +134,13 @@ static inline void hook_switch_in(struct green_thread *ts, struct green *self)
     const void *old_lo;
     size_t old_size;
     __sanitizer_finish_switch_fiber(*asan_fake_slot(ts, self), &old_lo, &old_size);
+    if (ts->asan_dead) {
+        /* Its last frames never returned, so their redzones are still poisoned; whoever
+         * runs there next must not trip over them. */
+        struct green *d = ts->asan_dead;
+        ts->asan_dead = NULL;
+        __asan_unpoison_memory_region(d->stack_start, (size_t)(d->stack_stop - d->stack_start));
+    }
 #endif
 #ifdef GREEN_TSAN
     if (ts->tsan_dead_fiber) {

@@ -109,9 +109,8 @@ GREEN_API int green_destroy(green_t *g)
     if (!g)
         return green_fail(EINVAL, "libgreen: green_destroy: greenlet is NULL");
     if (g->state == GS_FREE || (g->flags & GF_RELEASED))
-        green_fatal("libgreen: green_destroy: greenlet %p (id %llu) was already destroyed "
-                    "(double destroy)",
-                    (void *)g, (unsigned long long)g->id);
+        green_fatal("libgreen: green_destroy: greenlet %p was already destroyed (double destroy)",
+                    (void *)g);
     if (check_same_thread(ts, g, "green_destroy", "greenlet") != 0)
         return -1;
     char who[96];

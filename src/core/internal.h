@@ -117,6 +117,7 @@ struct green_thread {
     void *job_value;
     void **job_result;
 #ifdef GREEN_ASAN
+    struct green *asan_dead; /* a shared greenlet that just died: clear its frames' shadow */
     void *copier_fake_stack;
     const void *main_stack_lo;
     size_t main_stack_size;

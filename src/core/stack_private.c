@@ -207,6 +207,9 @@ int green_stack_acquire(struct green_thread *ts, struct green *g)
                               : "mmap failed",
                           "");
     }
+    /* Frames abandoned by the previous owner (it never returned from its last switch)
+     * leave poisoned redzones in ASAN's shadow. */
+    asan_unpoison(lo, size);
     g->stack_lo = lo;
     g->stack_stop = (char *)lo + size;
     return 0;
@@ -220,9 +223,6 @@ void green_stack_release(struct green_thread *ts, struct green *g)
         return;
     g->stack_lo = NULL;
     struct stack_class *c = class_for(ts, size); /* exists: acquire made it */
-    /* The abandoned frames keep ASAN redzones in shadow memory; the next user must not
-     * trip over them. */
-    asan_unpoison(lo, size);
     if (c->ndirty == POOL_DIRTY_MAX) {
         /* Evict another dirty stack, never this one: a finishing greenlet releases its
          * stack while still running on it.  Keep the top page, which holds the link. */

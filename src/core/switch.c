@@ -132,7 +132,7 @@ GREEN_API int green_switch(green_t *g, void *value, void **result)
 {
     struct green_thread *ts = green_tls;
     /* Fast path: a started, live greenlet of this thread, no trace hook. */
-    if (likely(ts && g && g->thread == ts && g->state == GS_ACTIVE && !ts->trace &&
+    if (likely(ts && g && g->state == GS_ACTIVE && g->thread == ts && !ts->trace &&
                !ts->in_trace)) {
         struct green *cur = ts->current;
         if (likely(g != cur)) {
@@ -197,6 +197,10 @@ static void finish(struct green_thread *ts, struct green *g, int err, void *valu
     /* Safe while still running on it: nothing can take it from the pool before we leave. */
     if (!green_is_shared(g))
         green_stack_release(ts, g);
+#ifdef GREEN_ASAN
+    else
+        ts->asan_dead = g;
+#endif
     switch_to(ts, g, t, err, value, NULL);
     char who[96], to[96];
     green_fatal("libgreen: greenlet %s finished but its receiver %s could not be resumed: %s",
