@@ -213,10 +213,12 @@ typedef enum green_event {
     GREEN_EVENT_THROW = 2,  /* control passes to target with an error */
 } green_event_t;
 
-/* A trace hook, called on the origin's thread just before control passes from origin to
- * target (after a dead target was resolved to its live ancestor), like greenlet.settrace.
- * No event is reported when the target is the current greenlet.  Inside the hook, switching,
- * throwing and exiting are refused with EBUSY. */
+/* A trace hook, like greenlet.settrace: called just before control passes from origin to
+ * target (after a dead target was resolved to its live ancestor), while origin still runs.
+ * A greenlet that dies without running (an error thrown into it before it started) is
+ * reported as two hops, (THROW, thrower, g) and (event, g, g's receiver), both while the
+ * thrower runs.  No event is reported for a switch to the current greenlet.  Inside the
+ * hook, switching, throwing, exiting and destroying are refused with EBUSY. */
 typedef void (*green_trace_fn)(green_event_t event, green_t *origin, green_t *target,
                                void *arg);
 

@@ -1,0 +1,150 @@
+/* Generators built on switch (greenlet's classic demo), including generators that consume
+ * other generators, in both stack models. */
+#include "testutil.h"
+
+struct gen {
+    green_t *g;
+    bool done;
+};
+
+/* Inside a generator: hand v to the consumer (the parent) and wait to be asked again.
+ * Returns GREEN_EXIT if the consumer destroyed the generator instead. */
+static int yield(intptr_t v)
+{
+    int rc = green_switch(green_parent(green_current()), (void *)v, NULL);
+    assert_true(rc == 0 || rc == GREEN_EXIT);
+    return rc;
+}
+
+/* Consumer side: the next value, or false when the generator finished. */
+static bool next(struct gen *gen, void *start_arg, intptr_t *out)
+{
+    void *v;
+    assert_int_equal(green_switch(gen->g, start_arg, &v), 0);
+    if (green_dead(gen->g)) {
+        gen->done = true;
+        return false;
+    }
+    *out = (intptr_t)v;
+    return true;
+}
+
+static struct gen start(green_fn fn, int model)
+{
+    green_attr_t a = GREEN_ATTR_INIT;
+    a.stack_model = model;
+    struct gen gen = {green_new(fn, NULL, &a), false};
+    assert_non_null(gen.g);
+    return gen;
+}
+
+static void *squares(void *arg)
+{
+    intptr_t n = (intptr_t)arg;
+    for (intptr_t i = 1; i <= n; i++)
+        yield(i * i);
+    return NULL;
+}
+
+static void test_simple_generator(void **state)
+{
+    int model = (int)(intptr_t)*state;
+    struct gen gen = start(squares, model);
+    intptr_t v, i = 1;
+    void *arg = (void *)(intptr_t)20;
+    while (next(&gen, arg, &v)) {
+        assert_int_equal(v, i * i);
+        i++;
+        arg = NULL;
+    }
+    assert_int_equal(i, 21);
+    green_destroy(gen.g);
+}
+
+/* A generator that filters another one: the inner generator's parent is the outer one,
+ * because the outer one creates it. */
+static int inner_model;
+static void *even_squares(void *arg)
+{
+    (void)arg;
+    struct gen inner = start(squares, inner_model);
+    intptr_t v;
+    void *a = (void *)(intptr_t)30;
+    while (next(&inner, a, &v)) {
+        a = NULL;
+        if (v % 2 == 0)
+            yield(v);
+    }
+    green_destroy(inner.g);
+    return NULL;
+}
+
+static void test_nested_generators(void **state)
+{
+    int model = (int)(intptr_t)*state;
+    for (inner_model = 0; inner_model <= 1; inner_model++) {
+        struct gen outer = start(even_squares, model);
+        intptr_t v, count = 0, expect = 2;
+        while (next(&outer, NULL, &v)) {
+            assert_int_equal(v, expect * expect);
+            expect += 2;
+            count++;
+        }
+        assert_int_equal(count, 15);
+        green_destroy(outer.g);
+    }
+}
+
+/* Many generators interleaved: each keeps its own locals across yields. */
+static void *fib(void *arg)
+{
+    intptr_t seed = (intptr_t)arg;
+    intptr_t a = seed, b = seed + 1;
+    char pattern[200];
+    memset(pattern, (int)seed, sizeof pattern);
+    for (;;) {
+        if (yield(a) == GREEN_EXIT)
+            return NULL;
+        for (size_t i = 0; i < sizeof pattern; i++)
+            assert_int_equal(pattern[i], (char)seed);
+        intptr_t t = a + b;
+        a = b;
+        b = t;
+    }
+}
+
+static void test_interleaved_generators(void **state)
+{
+    int model = (int)(intptr_t)*state;
+    enum { N = 16, STEPS = 40 };
+    struct gen gens[N];
+    intptr_t a[N], b[N];
+    for (int i = 0; i < N; i++) {
+        gens[i] = start(fib, (model + i) % 2 ? GREEN_STACK_SHARED : GREEN_STACK_PRIVATE);
+        a[i] = i + 1;
+        b[i] = i + 2;
+    }
+    for (int s = 0; s < STEPS; s++)
+        for (int i = 0; i < N; i++) {
+            intptr_t v;
+            assert_true(next(&gens[i], s == 0 ? (void *)(intptr_t)(i + 1) : NULL, &v));
+            assert_int_equal(v, a[i]);
+            intptr_t t = a[i] + b[i];
+            a[i] = b[i];
+            b[i] = t;
+        }
+    for (int i = 0; i < N; i++)
+        assert_int_equal(green_destroy(gens[i].g), 0); /* killed mid-sequence */
+}
+
+int main(void)
+{
+    void *priv = (void *)(intptr_t)GREEN_STACK_PRIVATE, *shared = (void *)(intptr_t)GREEN_STACK_SHARED;
+#define BOTH(t) cmocka_unit_test_prestate(t, priv), cmocka_unit_test_prestate(t, shared)
+    const struct CMUnitTest tests[] = {
+        BOTH(test_simple_generator),
+        BOTH(test_nested_generators),
+        BOTH(test_interleaved_generators),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,160 @@
+/* The per-thread trace hook: (event, origin, target) for every switch and throw. */
+#include "testutil.h"
+
+#define MAXEV 64
+struct event {
+    green_event_t ev;
+    green_t *origin, *target, *running;
+};
+static struct event events[MAXEV];
+static int nev;
+static int hook_switch_rc, hook_switch_errno;
+
+static void record(green_event_t ev, green_t *origin, green_t *target, void *arg)
+{
+    if (arg == &nev && nev < MAXEV)
+        events[nev++] = (struct event){ev, origin, target, green_current()};
+}
+
+static void expect(int i, green_event_t ev, green_t *origin, green_t *target)
+{
+    assert_true(i < nev);
+    assert_int_equal(events[i].ev, ev);
+    assert_ptr_equal(events[i].origin, origin);
+    assert_ptr_equal(events[i].target, target);
+}
+
+static int model_of(void **state) { return (int)(intptr_t)*state; }
+
+static green_t *new_g(green_fn fn, green_t *parent, int model)
+{
+    green_attr_t a = GREEN_ATTR_INIT;
+    a.stack_model = model;
+    green_t *g = green_new(fn, parent, &a);
+    assert_non_null(g);
+    return g;
+}
+
+static void *yield_once(void *arg)
+{
+    green_switch(green_main(), arg, NULL);
+    return arg;
+}
+
+static void *plain(void *arg) { return arg; }
+
+static int setup(void **state)
+{
+    (void)state;
+    nev = 0;
+    assert_null(green_settrace(record, &nev, NULL));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    void *old_arg = NULL;
+    assert_ptr_equal(green_settrace(NULL, NULL, &old_arg), record);
+    assert_ptr_equal(old_arg, &nev);
+    return 0;
+}
+
+static void test_switch_events(void **state)
+{
+    green_t *m = green_main();
+    green_t *g = new_g(yield_once, NULL, model_of(state));
+    green_switch(g, NULL, NULL);   /* main -> g (start), g -> main */
+    green_switch(g, NULL, NULL);   /* main -> g, g finishes -> main */
+    assert_int_equal(nev, 4);
+    expect(0, GREEN_EVENT_SWITCH, m, g);
+    expect(1, GREEN_EVENT_SWITCH, g, m);
+    expect(2, GREEN_EVENT_SWITCH, m, g);
+    expect(3, GREEN_EVENT_SWITCH, g, m);
+    for (int i = 0; i < 4; i++) /* called on the origin, before control passes */
+        assert_ptr_equal(events[i].running, events[i].origin);
+    /* no event for a switch to oneself, nor for a dead target resolving to oneself */
+    green_switch(m, NULL, NULL);
+    green_switch(g, NULL, NULL);
+    assert_int_equal(nev, 4);
+    green_destroy(g);
+}
+
+static void test_throw_events(void **state)
+{
+    green_t *m = green_main();
+    green_t *g = new_g(yield_once, NULL, model_of(state));
+    green_switch(g, NULL, NULL);
+    nev = 0;
+    green_throw(g, EIO, NULL, NULL); /* g's switch returns EIO; g finishes normally */
+    assert_int_equal(nev, 2);
+    expect(0, GREEN_EVENT_THROW, m, g);
+    expect(1, GREEN_EVENT_SWITCH, g, m);
+    green_destroy(g);
+}
+
+static void test_unstarted_dies_events(void **state)
+{
+    green_t *m = green_main();
+    green_t *g = new_g(plain, NULL, model_of(state));
+    nev = 0;
+    /* greenlet reports both hops: the throw into g, and g's death passing it to main */
+    assert_int_equal(green_throw(g, EPERM, NULL, NULL), EPERM);
+    assert_int_equal(nev, 2);
+    expect(0, GREEN_EVENT_THROW, m, g);
+    expect(1, GREEN_EVENT_THROW, g, m);
+    /* g never ran: both hops are reported while main is still running */
+    assert_ptr_equal(events[1].running, m);
+    green_destroy(g);
+}
+
+static void test_destroy_events(void **state)
+{
+    green_t *m = green_main();
+    green_t *g = new_g(yield_once, NULL, model_of(state));
+    green_switch(g, NULL, NULL);
+    nev = 0;
+    assert_int_equal(green_destroy(g), 0);
+    assert_int_equal(nev, 2);
+    expect(0, GREEN_EVENT_THROW, m, g); /* the kill */
+    expect(1, GREEN_EVENT_SWITCH, g, m); /* its normal finish */
+}
+
+static void reentrant(green_event_t ev, green_t *origin, green_t *target, void *arg)
+{
+    (void)ev, (void)origin, (void)arg;
+    hook_switch_rc = green_switch(target, NULL, NULL);
+    hook_switch_errno = errno;
+    nev++;
+}
+
+static void test_switch_inside_hook_refused(void **state)
+{
+    green_settrace(reentrant, &nev, NULL);
+    green_t *g = new_g(plain, NULL, model_of(state));
+    nev = 0;
+    hook_switch_rc = 0;
+    void *r;
+    assert_int_equal(green_switch(g, (void *)3, &r), 0);
+    assert_int_equal((intptr_t)r, 3);
+    assert_int_equal(nev, 2);
+    assert_int_equal(hook_switch_rc, -1);
+    assert_int_equal(hook_switch_errno, EBUSY);
+    green_destroy(g);
+    green_settrace(record, &nev, NULL);
+}
+
+int main(void)
+{
+    void *priv = (void *)(intptr_t)GREEN_STACK_PRIVATE, *shared = (void *)(intptr_t)GREEN_STACK_SHARED;
+#define BOTH(t)                                                                         \
+    {#t, t, setup, teardown, priv}, { #t, t, setup, teardown, shared }
+    const struct CMUnitTest tests[] = {
+        BOTH(test_switch_events),
+        BOTH(test_throw_events),
+        BOTH(test_unstarted_dies_events),
+        BOTH(test_destroy_events),
+        BOTH(test_switch_inside_hook_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
