@@ -53,7 +53,7 @@
 /* A nested greenlet starts below its starter only if this much room is left there. */
 #define NESTED_MIN_ROOM (256 * 1024)
 /* Copy buffers larger than this are freed when the greenlet resumes (deep recursion). */
-#define COPY_KEEP_MAX 4096
+#define COPY_KEEP_MAX (64 * 1024)
 
 static inline char *slice_lo(const struct green *g) { return g->stack_start - GREEN_ARCH_SP_SLACK; }
 
@@ -158,7 +158,8 @@ static int prepare(struct green_thread *ts, struct green *origin, struct green *
 
 /* ---- the region and the copier ----------------------------------------------------- */
 
-static int region_create(struct green_thread *ts)
+/* Out of line, so the switch paths that call them keep small frames and can tail-call. */
+__attribute__((noinline, cold)) static int region_create(struct green_thread *ts)
 {
     char *lo = green_map_stack(ts->shared_size, REGION_GUARD);
     if (!lo)
@@ -195,7 +196,7 @@ static void copier_main(void)
     }
 }
 
-static int copier_create(struct green_thread *ts)
+__attribute__((noinline, cold)) static int copier_create(struct green_thread *ts)
 {
     char *lo = green_map_stack(COPIER_STACK, green_page_size());
     if (!lo)

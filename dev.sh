@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# libgreen developer entry point.  Every command installs the Debian packages it needs
+# (apt-get; as root or through sudo) and builds into its own directory under the tree.
+#
+#   ./dev.sh demo            build, run the examples and a short benchmark summary
+#   ./dev.sh test            build (-Werror) and run the full test suite: meson test -C build
+#   ./dev.sh asan            the suite under ASAN+UBSAN            (build-asan/)
+#   ./dev.sh valgrind        the suite under valgrind memcheck     (build/)
+#   ./dev.sh tsan            the thread tests under TSAN           (build-tsan/)
+#   ./dev.sh portable        the suite with the portable ucontext switch (build-portable/)
+#   ./dev.sh cross ARCH      cross-build for aarch64|riscv64, run the core suite under qemu-user
+#   ./dev.sh bench           the benchmarks, release build          (build-release/)
+#   ./dev.sh ci              all of the above but demo and bench: what .ci/run runs
+set -euo pipefail
+cd "$(dirname "$0")"
+
+BASE_PKGS=(gcc g++ meson ninja-build pkg-config libcmocka-dev valgrind)
+PEER_PKGS=(libboost-context-dev python3-greenlet)
+
+need() { # install the Debian packages that are missing
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "dev.sh: installing ${missing[*]}" >&2
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+setup() { # setup DIR [meson options...]
+    local dir=$1
+    shift
+    if [ -d "$dir" ]; then
+        meson setup --reconfigure "$dir" -Dwerror=true "$@" >/dev/null
+    else
+        meson setup "$dir" -Dwerror=true "$@" >/dev/null
+    fi
+}
+
+cmd_test() {
+    need "${BASE_PKGS[@]}"
+    setup build
+    meson test -C build --print-errorlogs
+}
+
+cmd_demo() {
+    need "${BASE_PKGS[@]}" "${PEER_PKGS[@]}"
+    setup build-release --buildtype=release
+    ninja -C build-release >/dev/null
+    echo "== examples/seed_switch (the seeds' test1/test2)"
+    ./build-release/examples/seed_switch
+    echo "== examples/generator"
+    ./build-release/examples/generator
+    echo "== examples/generator shared"
+    ./build-release/examples/generator shared
+    echo "== examples/shared_stack"
+    ./build-release/examples/shared_stack
+    echo "== benchmark summary (full runs: ./dev.sh bench, results in docs/benchmarks.md)"
+    ./build-release/bench/bench_switch --quick
+}
+
+cmd_asan() {
+    need "${BASE_PKGS[@]}"
+    setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        GREEN_TEST_SCALE=0.2 meson test -C build-asan --print-errorlogs --suite core
+}
+
+cmd_valgrind() {
+    need "${BASE_PKGS[@]}"
+    setup build
+    GREEN_TEST_SCALE=0.01 meson test -C build --print-errorlogs --suite core \
+        --timeout-multiplier 4 \
+        --wrapper 'valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect'
+}
+
+cmd_tsan() {
+    need "${BASE_PKGS[@]}"
+    setup build-tsan -Db_sanitize=thread -Db_lundef=false
+    # gcc 12's TSAN cannot map its shadow with the high mmap randomisation of newer kernels
+    setarch "$(uname -m)" -R env TSAN_OPTIONS=halt_on_error=1 \
+        meson test -C build-tsan --print-errorlogs --suite threads
+}
+
+cmd_portable() {
+    need "${BASE_PKGS[@]}"
+    setup build-portable -Dswitch=portable
+    GREEN_TEST_SCALE=0.2 meson test -C build-portable --print-errorlogs --suite core
+}
+
+cmd_cross() {
+    local arch=${1:?usage: ./dev.sh cross aarch64|riscv64}
+    need "${BASE_PKGS[@]}"
+    bash .ci/cross-deps.sh "$arch"
+    setup "build-$arch" --cross-file ".ci/cross/$arch.ini" -Dbench=false
+    GREEN_TEST_SCALE=0.05 meson test -C "build-$arch" --print-errorlogs --suite core \
+        --timeout-multiplier 4
+}
+
+cmd_bench() {
+    need "${BASE_PKGS[@]}" "${PEER_PKGS[@]}"
+    setup build-release --buildtype=release
+    ninja -C build-release >/dev/null
+    ./build-release/bench/bench_switch
+    ./build-release/bench/bench_memory
+}
+
+cmd_ci() {
+    cmd_test
+    cmd_asan
+    cmd_valgrind
+    cmd_tsan
+    cmd_portable
+    cmd_cross aarch64
+    cmd_cross riscv64
+}
+
+case "${1:-}" in
+    demo | test | asan | valgrind | tsan | portable | bench | ci) "cmd_$1" ;;
+    cross) cmd_cross "${2:-}" ;;
+    *)
+        sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+        exit 2
+        ;;
+esac
