@@ -17,6 +17,9 @@ cd "$(dirname "$0")"
 BASE_PKGS=(gcc g++ meson ninja-build pkg-config libcmocka-dev valgrind)
 PEER_PKGS=(libboost-context-dev python3-greenlet)
 
+SUDO=()
+[ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+
 need() { # install the Debian packages that are missing
     local missing=()
     for p in "$@"; do
@@ -24,11 +27,9 @@ need() { # install the Debian packages that are missing
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "dev.sh: installing ${missing[*]}" >&2
-    local sudo=()
-    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
     export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    "${SUDO[@]}" apt-get update -qq
+    "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 setup() { # setup DIR [meson options...]
@@ -95,7 +96,7 @@ cmd_portable() {
 cmd_cross() {
     local arch=${1:?usage: ./dev.sh cross aarch64|riscv64}
     need "${BASE_PKGS[@]}"
-    bash .ci/cross-deps.sh "$arch"
+    "${SUDO[@]}" bash .ci/cross-deps.sh "$arch"
     setup "build-$arch" --cross-file ".ci/cross/$arch.ini" -Dbench=false
     GREEN_TEST_SCALE=0.05 meson test -C "build-$arch" --print-errorlogs --suite core \
         --timeout-multiplier 4
