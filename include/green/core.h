@@ -100,7 +100,8 @@ GREEN_API green_t *green_main(void);
  * current greenlet.  attr NULL means all defaults.  The greenlet belongs to the calling
  * thread.  No stack is allocated until it starts.
  * Returns the new greenlet, or NULL with errno:
- *   EINVAL  run is NULL, attr->stack_model is unknown, or parent was destroyed;
+ *   EINVAL  run is NULL, attr->stack_model is unknown, or attr->stack_size is absurd
+ *           (over 1 TiB);
  *   EXDEV   parent belongs to another thread;
  *   ENOMEM  out of memory. */
 GREEN_API green_t *green_new(green_fn run, green_t *parent, const green_attr_t *attr);

@@ -96,7 +96,6 @@ struct green_thread {
     green_trace_fn trace;
     void *trace_arg;
     bool in_trace;
-    bool exiting;
 
     struct green main;
 

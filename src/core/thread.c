@@ -102,7 +102,6 @@ static void thread_exit(void *arg)
         green_tls = NULL;
         return;
     }
-    ts->exiting = true;
     green_slots_release_all(ts);
     green_shared_release_all(ts);
     green_stacks_release_all(ts);
