@@ -175,7 +175,8 @@ GREEN_API int green_set_parent(green_t *g, green_t *parent);
 
 /* ---- State and identity ------------------------------------------------------------ */
 
-#define GREEN_STARTED 0x1u /* has run (main: always); stays set after death */
+#define GREEN_STARTED 0x1u /* has left the unstarted state: it ran, or died before it could
+                              (as in greenlet, dead implies started); main: always */
 #define GREEN_ACTIVE 0x2u  /* started and not dead: it has a live stack */
 #define GREEN_DEAD 0x4u    /* finished, or released / killed before it could start */
 #define GREEN_MAIN 0x8u    /* the main greenlet of its thread */

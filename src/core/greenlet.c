@@ -125,12 +125,21 @@ GREEN_API int green_destroy(green_t *g)
         return green_fail(EBUSY, "libgreen: green_destroy: called from inside a trace hook");
 
     if (g->state == GS_ACTIVE) {
-        /* Kill it: its finish comes back here rather than to its parent. */
-        g->finish_to = ts->current;
+        /* Kill it: its finish comes back here rather than to its parent.  While we wait,
+         * another greenlet may destroy g too: hold a reference so the record survives. */
+        struct green *self = ts->current;
+        g->finish_to = self;
+        g->refs++;
         void *ignored;
         int rc = green_transfer(ts, g, GREEN_EXIT, NULL, &ignored, "green_destroy");
+        if (g->state == GS_ACTIVE && g->finish_to == self)
+            g->finish_to = NULL; /* but leave a later destroyer's claim */
+        if (g->flags & GF_RELEASED) { /* destroyed by another greenlet meanwhile */
+            unref(ts, g);
+            return 0;
+        }
+        g->refs--; /* the user's reference remains */
         if (g->state != GS_DEAD) {
-            g->finish_to = NULL;
             if (rc < 0)
                 return -1;
             if (rc > 0)

@@ -107,6 +107,7 @@ static void thread_exit(void *arg)
     green_stacks_release_all(ts);
     green_overflow_thread_exit(ts);
     green_tls = NULL;
+    free(ts->main.name);
     free(ts);
 }
 
