@@ -43,19 +43,20 @@ struct green *green_slot_alloc(struct green_thread *ts)
     return g;
 }
 
-static void slot_resources_free(struct green *g)
+static void slot_resources_free(struct green_thread *ts, struct green *g)
 {
     free(g->name);
     g->name = NULL;
     if (green_is_shared(g)) {
-        free(g->stack_copy);
+        green_copy_free(ts, g->stack_copy, g->copy_size);
         g->stack_copy = NULL;
+        g->copy_size = 0;
     }
 }
 
 void green_slot_free(struct green_thread *ts, struct green *g)
 {
-    slot_resources_free(g);
+    slot_resources_free(ts, g);
     g->state = GS_FREE;
     g->flags = 0;
     NEXT_FREE(g) = ts->free_slots;
@@ -79,7 +80,7 @@ void green_slots_release_all(struct green_thread *ts)
             if (g->tsan_fiber)
                 __tsan_destroy_fiber(g->tsan_fiber);
 #endif
-            slot_resources_free(g);
+            slot_resources_free(ts, g);
         }
         asan_unpoison(s, sizeof *s);
         free(s);

@@ -264,6 +264,7 @@ GREEN_API green_trace_fn green_settrace(green_trace_fn fn, void *arg, void **old
         *old_arg = ts->trace_arg;
     ts->trace = fn;
     ts->trace_arg = arg;
+    ts->slow = fn != NULL || ts->in_trace;
     return old;
 }
 

@@ -36,6 +36,9 @@ enum {
 
 struct green_thread;
 
+/* Slice buffers up to this size come from per-thread size classes (copy_buffers.c). */
+#define GREEN_COPY_CLASS_MAX 1024
+
 struct green {
     /* First, so that a released slot keeps a readable state even when the rest of it is
      * poisoned for ASAN (see alloc.c). */
@@ -96,6 +99,7 @@ struct green_thread {
     green_trace_fn trace;
     void *trace_arg;
     bool in_trace;
+    bool slow; /* trace || in_trace: keeps green_switch() off its fast path */
 
     struct green main;
 
@@ -126,7 +130,9 @@ struct green_thread {
     void *tsan_dead_fiber;
 #endif
 
-    /* Allocators (alloc.c, stack_private.c). */
+    /* Allocators (alloc.c, copy_buffers.c, stack_private.c). */
+    void *copy_free[GREEN_COPY_CLASS_MAX / 8];
+    struct copy_chunk *copy_chunks;
     struct slab *slabs;
     struct green *free_slots;
     struct stack_class *stack_classes;
@@ -156,6 +162,12 @@ GREEN_HIDDEN struct green *green_slot_alloc(struct green_thread *ts);
 GREEN_HIDDEN void green_slot_free(struct green_thread *ts, struct green *g);
 GREEN_HIDDEN void green_slots_release_all(struct green_thread *ts);
 GREEN_HIDDEN uint64_t green_next_id(struct green_thread *ts);
+
+/* copy_buffers.c */
+GREEN_HIDDEN size_t green_copy_capacity(size_t size);
+GREEN_HIDDEN void *green_copy_alloc(struct green_thread *ts, size_t cap);
+GREEN_HIDDEN void green_copy_free(struct green_thread *ts, void *p, size_t cap);
+GREEN_HIDDEN void green_copy_release_all(struct green_thread *ts);
 
 /* stack_private.c */
 GREEN_HIDDEN int green_stack_acquire(struct green_thread *ts, struct green *g);

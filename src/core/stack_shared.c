@@ -57,6 +57,21 @@
 
 static inline char *slice_lo(const struct green *g) { return g->stack_start - GREEN_ARCH_SP_SLACK; }
 
+/* memcpy, except that the lowest bytes of a slice move as 8-byte words.  They hold the
+ * switch frame, which was either just pushed by green_arch_switch (saving) or is about to
+ * be popped by it (restoring).  Wide vector moves there defeat store-to-load forwarding
+ * against the pushes and pops, and each such stall costs more than the copy itself. */
+#define WORDWISE_BYTES 72
+static void copy_slice(char *dst, const char *src, size_t n)
+{
+    size_t words = n < WORDWISE_BYTES ? n / 8 : WORDWISE_BYTES / 8;
+    volatile uint64_t *d = (volatile uint64_t *)(void *)dst;
+    const volatile uint64_t *s = (const volatile uint64_t *)(const void *)src;
+    for (size_t i = 0; i < words; i++)
+        d[i] = s[i];
+    memcpy(dst + words * 8, src + words * 8, n - words * 8);
+}
+
 /* g_save: save more of g's stack into the heap, at least up to stop.
  *
  *      g->stack_stop |________|
@@ -68,7 +83,7 @@ static inline char *slice_lo(const struct green *g) { return g->stack_start - GR
  *                    |        |         |       |
  *     g->stack_start |        |         |_______| g->stack_copy
  */
-static int slice_save(struct green *g, char *stop)
+static int slice_save(struct green_thread *ts, struct green *g, char *stop)
 {
     char *lo = slice_lo(g);
     if (stop <= lo)
@@ -77,14 +92,17 @@ static int slice_save(struct green *g, char *stop)
     if (want <= have)
         return 0;
     if (want > g->copy_size) {
-        size_t cap = (want + 15) & ~(size_t)15;
-        char *c = realloc(g->stack_copy, cap);
+        size_t cap = green_copy_capacity(want);
+        char *c = green_copy_alloc(ts, cap);
         if (!c) {
             char who[96];
             return green_fail(ENOMEM, "libgreen: no memory to save %zu bytes of the stack of "
                                       "shared greenlet %s",
                               want, green_describe(g, who, sizeof who));
         }
+        if (have)
+            memcpy(c, g->stack_copy, have);
+        green_copy_free(ts, g->stack_copy, g->copy_size);
         g->stack_copy = c;
         g->copy_size = (uint32_t)cap;
     }
@@ -94,17 +112,17 @@ static int slice_save(struct green *g, char *stop)
     return 0;
 }
 
-static void slice_restore(struct green *g)
+static void slice_restore(struct green_thread *ts, struct green *g)
 {
     if (g->stack_saved) {
         char *lo = slice_lo(g);
         vg_make_writable(lo, g->stack_saved);
         asan_unpoison(lo, g->stack_saved);
-        memcpy(lo, g->stack_copy, g->stack_saved);
+        copy_slice(lo, g->stack_copy, g->stack_saved);
         g->stack_saved = 0;
     }
     if (g->copy_size > COPY_KEEP_MAX) {
-        free(g->stack_copy);
+        green_copy_free(ts, g->stack_copy, g->copy_size);
         g->stack_copy = NULL;
         g->copy_size = 0;
     }
@@ -131,11 +149,11 @@ static int prepare(struct green_thread *ts, struct green *origin, struct green *
     char *target_stop = target->stack_stop;
     struct green *owner = ts->shared_head;
     while (owner && owner->stack_stop < target_stop) {
-        if (slice_save(owner, owner->stack_stop) != 0) /* entirely in the way */
+        if (slice_save(ts, owner, owner->stack_stop) != 0) /* entirely in the way */
             return -1;
         owner = owner->stack_prev;
     }
-    if (owner && owner != target && slice_save(owner, target_stop) != 0) /* partly */
+    if (owner && owner != target && slice_save(ts, owner, target_stop) != 0) /* partly */
         return -1;
 
     /* slp_restore_state */
@@ -147,7 +165,7 @@ static int prepare(struct green_thread *ts, struct green *origin, struct green *
         target->state = GS_ACTIVE;
         hook_context_created(target);
     } else {
-        slice_restore(target);
+        slice_restore(ts, target);
     }
     while (owner && owner->stack_stop <= target_stop)
         owner = owner->stack_prev; /* find the greenlet with more stack */
@@ -238,7 +256,7 @@ void green_shared_forget(struct green_thread *ts, struct green *g)
 {
     if (ts->shared_head == g)
         ts->shared_head = g->stack_prev;
-    free(g->stack_copy);
+    green_copy_free(ts, g->stack_copy, g->copy_size);
     g->stack_copy = NULL;
     g->stack_saved = 0;
     g->copy_size = 0;

@@ -23,16 +23,17 @@ static void trace(struct green_thread *ts, green_event_t ev, struct green *origi
 {
     if (!ts->trace)
         return;
-    ts->in_trace = true;
+    ts->in_trace = ts->slow = true;
     ts->trace(ev, origin, target, ts->trace_arg);
     ts->in_trace = false;
+    ts->slow = ts->trace != NULL;
 }
 
 /* Follow the transfer of *errp to t until it reaches a greenlet that will take it: a live
  * one, or an unstarted one receiving a value.  With commit, unstarted greenlets that die on
  * the way are marked dead and each hop is traced; *originp tracks who hands control on. */
-static struct green *resolve(struct green_thread *ts, struct green *t, int *errp, bool commit,
-                             struct green **originp)
+static inline __attribute__((always_inline)) struct green *
+resolve(struct green_thread *ts, struct green *t, int *errp, bool commit, struct green **originp)
 {
     int err = *errp;
     for (;;) {
@@ -63,8 +64,9 @@ static void start_private(struct green *t)
 
 /* Hand control to t (resolved, not the current greenlet).  Returns when something switches
  * back to cur, or -1 if t could not be resumed (cur keeps running, nothing moved). */
-static int switch_to(struct green_thread *ts, struct green *cur, struct green *t, int err,
-                     void *value, void **result)
+static inline __attribute__((always_inline)) int
+switch_to(struct green_thread *ts, struct green *cur, struct green *t, int err, void *value,
+          void **result)
 {
     ts->xfer_value = value;
     if (green_is_shared(t))
@@ -132,8 +134,7 @@ GREEN_API int green_switch(green_t *g, void *value, void **result)
 {
     struct green_thread *ts = green_tls;
     /* Fast path: a started, live greenlet of this thread, no trace hook. */
-    if (likely(ts && g && g->state == GS_ACTIVE && g->thread == ts && !ts->trace &&
-               !ts->in_trace)) {
+    if (likely(ts && g && g->state == GS_ACTIVE && g->thread == ts && !ts->slow)) {
         struct green *cur = ts->current;
         if (likely(g != cur)) {
             if (g->flags & GF_SHARED)
@@ -157,15 +158,15 @@ GREEN_API int green_throw(green_t *g, int error, void *payload, void **result)
 
 static void finish(struct green_thread *ts, struct green *g, int err, void *value) NORETURN;
 
+/* Nothing is kept in registers across run(): the state is found again afterwards, so
+ * this frame — part of every suspended shared greenlet's saved slice — stays minimal. */
 void green_boot(void)
 {
-    struct green_thread *ts = green_tls;
-    struct green *g = ts->current;
-    hook_first_entry(ts, g);
-    green_fn run = g->run;
-    g->finish_to = NULL;
-    void *r = run(ts->xfer_value);
-    finish(ts, g, 0, r);
+    hook_first_entry(green_tls, green_tls->current);
+    green_fn run = green_tls->current->run;
+    green_tls->current->finish_to = NULL;
+    void *r = run(green_tls->xfer_value);
+    finish(green_tls, green_tls->current, 0, r);
 }
 
 /* The greenlet g ends with (err, value): it is dead, and the transfer goes to whoever is

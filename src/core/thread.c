@@ -103,6 +103,7 @@ static void thread_exit(void *arg)
         return;
     }
     green_slots_release_all(ts);
+    green_copy_release_all(ts);
     green_shared_release_all(ts);
     green_stacks_release_all(ts);
     green_overflow_thread_exit(ts);
