@@ -28,33 +28,32 @@
 
 /* ---- valgrind ----------------------------------------------------------------------- */
 
+/* (On CPUs valgrind does not support, its requests expand to nothing: hence the casts.) */
 static inline unsigned vg_stack_register(const void *lo, const void *hi)
 {
+    (void)lo, (void)hi;
 #ifdef GREEN_VALGRIND
     return VALGRIND_STACK_REGISTER(lo, hi);
 #else
-    (void)lo, (void)hi;
     return 0;
 #endif
 }
 
 static inline void vg_stack_deregister(unsigned id)
 {
+    (void)id;
 #ifdef GREEN_VALGRIND
     if (id)
         VALGRIND_STACK_DEREGISTER(id);
-#else
-    (void)id;
 #endif
 }
 
 /* Memory in the shared region that we are about to overwrite with a saved slice. */
 static inline void vg_make_writable(void *p, size_t n)
 {
+    (void)p, (void)n;
 #ifdef GREEN_VALGRIND
     VALGRIND_MAKE_MEM_UNDEFINED(p, n);
-#else
-    (void)p, (void)n;
 #endif
 }
 
