@@ -57,8 +57,8 @@ static void slot_resources_free(struct green_thread *ts, struct green *g)
 void green_slot_free(struct green_thread *ts, struct green *g)
 {
     slot_resources_free(ts, g);
-    g->state = GS_FREE;
-    g->flags = 0;
+    set_state(g, GS_FREE);
+    __atomic_store_n(&g->flags, 0, __ATOMIC_RELAXED);
     NEXT_FREE(g) = ts->free_slots;
     ts->free_slots = g;
 #ifdef GREEN_ASAN

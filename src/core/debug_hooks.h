@@ -119,8 +119,11 @@ static inline void hook_switch_out(struct green_thread *ts, struct green *from,
 #endif
 #ifdef GREEN_TSAN
     void *fiber = to ? to->tsan_fiber : ts->copier_fiber;
-    if (from && from->state == GS_DEAD && !(from->flags & GF_MAIN))
+    if (from && from->state == GS_DEAD && from->tsan_fiber) {
+        /* destroyed by whoever runs next: a fiber cannot destroy itself */
         ts->tsan_dead_fiber = from->tsan_fiber;
+        from->tsan_fiber = NULL;
+    }
     __tsan_switch_to_fiber(fiber, 0);
 #endif
     (void)ts, (void)from, (void)to;

@@ -86,7 +86,7 @@ GREEN_API green_t *green_new(green_fn run, green_t *parent, const green_attr_t *
         green_fail(ENOMEM, "libgreen: green_new: out of memory");
         return NULL;
     }
-    g->state = GS_NEW;
+    set_state(g, GS_NEW);
     g->refs = 1;
     g->thread = ts;
     g->run = run;
@@ -152,10 +152,10 @@ GREEN_API int green_destroy(green_t *g)
                               green_describe(g, who, sizeof who));
         }
     } else if (g->state == GS_NEW) {
-        g->state = GS_DEAD; /* it must never run now */
+        set_state(g, GS_DEAD); /* it must never run now */
         g->run = NULL;
     }
-    g->flags |= GF_RELEASED;
+    __atomic_store_n(&g->flags, g->flags | GF_RELEASED, __ATOMIC_RELAXED); /* see set_state */
     unref(ts, g);
     return 0;
 }
@@ -215,9 +215,10 @@ GREEN_API int green_state(const green_t *cg)
         bits |= GREEN_ACTIVE;
     if (state == GS_DEAD)
         bits |= GREEN_DEAD;
-    if (g->flags & GF_MAIN)
+    int flags = __atomic_load_n(&g->flags, __ATOMIC_RELAXED);
+    if (flags & GF_MAIN)
         bits |= GREEN_MAIN;
-    if (g->flags & GF_SHARED)
+    if (flags & GF_SHARED)
         bits |= GREEN_SHARED;
     if (__atomic_load_n(&g->thread->current, __ATOMIC_RELAXED) == g)
         bits |= GREEN_CURRENT;

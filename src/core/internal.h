@@ -195,4 +195,17 @@ GREEN_HIDDEN void green_overflow_thread_exit(struct green_thread *ts);
 
 static inline bool green_is_shared(const struct green *g) { return (g->flags & GF_SHARED) != 0; }
 
+/* Only the owning thread changes a greenlet's state and its thread's current greenlet,
+ * but green_state() may read both from any thread: the stores are atomic (relaxed, which
+ * is a plain store on every CPU we support). */
+static inline void set_state(struct green *g, uint8_t state)
+{
+    __atomic_store_n(&g->state, state, __ATOMIC_RELAXED);
+}
+
+static inline void set_current(struct green_thread *ts, struct green *g)
+{
+    __atomic_store_n(&ts->current, g, __ATOMIC_RELAXED);
+}
+
 #endif /* GREEN_INTERNAL_H */

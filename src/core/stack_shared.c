@@ -162,7 +162,7 @@ static int prepare(struct green_thread *ts, struct green *origin, struct green *
         asan_unpoison(target_stop - 256, 256);
         target->stack_start = green_arch_init(ts->shared_lo, target_stop, green_boot);
         target->stack_saved = 0;
-        target->state = GS_ACTIVE;
+        set_state(target, GS_ACTIVE);
         hook_context_created(target);
     } else {
         slice_restore(ts, target);
@@ -207,7 +207,7 @@ static void copier_main(void)
             origin->stack_saved = 0;
             next = origin;
         }
-        ts->current = next;
+        set_current(ts, next);
         hook_switch_out(ts, NULL, next);
         green_arch_switch((void **)&ts->copier_sp, next->stack_start, status, value, NULL);
         hook_switch_in(ts, NULL);
@@ -238,7 +238,7 @@ int green_shared_transfer(struct green_thread *ts, struct green *origin, struct 
         /* origin runs elsewhere: move the slices from here. */
         if (prepare(ts, origin, target) != 0)
             return -1;
-        ts->current = target;
+        set_current(ts, target);
         return green_resume(ts, origin, target->stack_start, target, status, value, result);
     }
     if (!ts->copier_sp && copier_create(ts) != 0)

@@ -43,7 +43,7 @@ resolve(struct green_thread *ts, struct green *t, int *errp, bool commit, struct
             break;
         if (commit) {
             trace(ts, GREEN_EVENT_THROW, *originp, t);
-            t->state = GS_DEAD;
+            set_state(t, GS_DEAD);
             t->run = NULL;
             *originp = t;
         }
@@ -58,7 +58,7 @@ resolve(struct green_thread *ts, struct green *t, int *errp, bool commit, struct
 static void start_private(struct green *t)
 {
     t->stack_start = green_arch_init(t->stack_lo, t->stack_stop, green_boot);
-    t->state = GS_ACTIVE;
+    set_state(t, GS_ACTIVE);
     hook_context_created(t);
 }
 
@@ -73,7 +73,7 @@ switch_to(struct green_thread *ts, struct green *cur, struct green *t, int err, 
         return green_shared_transfer(ts, cur, t, err, value, result);
     if (t->state == GS_NEW)
         start_private(t);
-    ts->current = t;
+    set_current(ts, t);
     return green_resume(ts, cur, t->stack_start, t, err, value, result);
 }
 
@@ -139,7 +139,7 @@ GREEN_API int green_switch(green_t *g, void *value, void **result)
         if (likely(g != cur)) {
             if (g->flags & GF_SHARED)
                 return green_shared_transfer(ts, cur, g, 0, value, result);
-            ts->current = g;
+            set_current(ts, g);
             return green_resume(ts, cur, g->stack_start, g, 0, value, result);
         }
     }
@@ -177,7 +177,7 @@ static void finish(struct green_thread *ts, struct green *g, int err, void *valu
         err = 0;
     struct green *dest = g->finish_to ? g->finish_to : g->parent;
     g->finish_to = NULL;
-    g->state = GS_DEAD;
+    set_state(g, GS_DEAD);
     if (green_is_shared(g))
         green_shared_forget(ts, g);
 

@@ -55,7 +55,7 @@ static struct green_thread *thread_init(void)
     ts->shared_size = GREEN_SHARED_STACK_DEFAULT;
 
     struct green *m = &ts->main;
-    m->state = GS_ACTIVE;
+    set_state(m, GS_ACTIVE);
     m->flags = GF_MAIN;
     m->refs = 1;
     m->thread = ts;
@@ -67,7 +67,7 @@ static struct green_thread *thread_init(void)
 #ifdef GREEN_TSAN
     m->tsan_fiber = __tsan_get_current_fiber();
 #endif
-    ts->current = m;
+    set_current(ts, m);
 
     pthread_once(&exit_key_once, make_exit_key);
     if (pthread_setspecific(exit_key, ts) != 0) {
@@ -168,10 +168,11 @@ const char *green_describe_thread(const struct green_thread *ts, char *buf, size
 struct green *green_check(const green_t *cg, const char *api)
 {
     struct green *g = (struct green *)cg;
-    if (unlikely(g->state == GS_FREE))
+    /* atomic: green_state() and friends may ask about another thread's greenlet */
+    if (unlikely(__atomic_load_n(&g->state, __ATOMIC_RELAXED) == GS_FREE))
         green_fatal("libgreen: %s: greenlet %p was destroyed (use after green_destroy)", api,
                     (void *)g);
-    if (unlikely(g->flags & GF_RELEASED))
+    if (unlikely(__atomic_load_n(&g->flags, __ATOMIC_RELAXED) & GF_RELEASED))
         green_fatal("libgreen: %s: greenlet %p (id %llu) was destroyed (use after green_destroy)",
                     api, (void *)g, (unsigned long long)g->id);
     return g;
