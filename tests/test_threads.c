@@ -35,9 +35,21 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
+/* Sanitizer runtimes keep per-thread and per-fiber bookkeeping of their own, so RSS and the
+ * mapping count are only compared in plain builds (LeakSanitizer and valgrind judge leaks
+ * in theirs). */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+#ifndef UNDER_SANITIZER
+#define UNDER_SANITIZER 0
+#endif
+
 #define NOINLINE __attribute__((noinline))
-#define ALL_BITS                                                                          \
-    (GREEN_STARTED | GREEN_ACTIVE | GREEN_DEAD | GREEN_MAIN | GREEN_CURRENT | GREEN_SHARED)
 
 /* ---- failures recorded off the main stack / thread ----------------------------------- */
 
@@ -133,7 +145,7 @@ static void join(pthread_t t)
         fail_msg("pthread_join: %s", strerror(rc));
 }
 
-/* ---- /proc ---------------------------------------------------------------------------- */
+/* ---- /proc --------------------------------------------------------------------------- */
 
 static long count_maps(void)
 {
@@ -160,13 +172,16 @@ static long rss_kib(void)
     return rss < 0 ? -1 : rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-/* ---- small greenlet bodies -------------------------------------------------------------- */
+/* ---- small greenlet bodies ----------------------------------------------------------- */
 
-/* Switches back to its parent with arg+1, and when resumed with v, returns v*2. */
+/* Switches back to its parent with arg+1, and when resumed with v, returns v*2.  Killed
+ * (green_destroy), it just ends. */
 static void *bounce(void *arg)
 {
     void *v = NULL;
     int rc = green_switch(green_parent(green_current()), (void *)((intptr_t)arg + 1), &v);
+    if (rc == GREEN_EXIT)
+        return NULL;
     CHECK_EQ(rc, 0);
     return (void *)((intptr_t)v * 2);
 }
@@ -182,7 +197,7 @@ static NOINLINE intptr_t deep_bounce(int depth, intptr_t acc)
     if (depth == 0) {
         void *v = NULL;
         int rc = green_switch(green_parent(green_current()), (void *)acc, &v);
-        CHECK_EQ(rc, 0);
+        CHECK(rc == 0 || rc == GREEN_EXIT);
         acc += (intptr_t)v;
     } else {
         acc = deep_bounce(depth - 1, acc + 1);
@@ -197,7 +212,8 @@ static NOINLINE intptr_t deep_bounce(int depth, intptr_t acc)
 
 static void *deep_body(void *arg) { return (void *)deep_bounce((int)(intptr_t)arg, 0); }
 
-static green_t *new_green(green_fn fn, green_t *parent, int model, size_t size, const char *name)
+static green_t *new_green(green_fn fn, green_t *parent, int model, size_t size,
+                          const char *name)
 {
     green_attr_t a = GREEN_ATTR_INIT;
     a.stack_model = model;
@@ -213,21 +229,29 @@ static green_t *new_green(green_fn fn, green_t *parent, int model, size_t size, 
 
 #define MAIN_THREADS 8
 
+/* Threads check in, then stay alive until released, so that distinct addresses mean
+ * distinct live greenlets. */
+struct gate {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int arrived, released;
+};
+
 struct main_probe {
-    struct stage *release;
+    struct gate *gate;
     green_t *main;
     uint64_t main_id;
-    green_t *child;
-    uint64_t child_id;
+    uint64_t child_id[2];
 };
 
 static void *check_current_is(void *arg)
 {
     green_t *self = green_current();
     CHECK(self != green_main());
-    CHECK(green_state(self) == (int)(GREEN_STARTED | GREEN_ACTIVE | GREEN_CURRENT));
+    CHECK_EQ(green_state(self) & ~(int)GREEN_SHARED,
+             GREEN_STARTED | GREEN_ACTIVE | GREEN_CURRENT);
     CHECK(green_parent(self) == arg);
-    CHECK(green_state(green_main()) == (int)(GREEN_STARTED | GREEN_ACTIVE | GREEN_MAIN));
+    CHECK_EQ(green_state(green_main()), GREEN_STARTED | GREEN_ACTIVE | GREEN_MAIN);
     return self;
 }
 
@@ -238,105 +262,88 @@ static void *main_probe_thread(void *arg)
     CHECK(m != NULL);
     CHECK(green_current() == m);
     CHECK(green_main() == m); /* stable */
-    CHECK(green_state(m) == (int)(GREEN_STARTED | GREEN_ACTIVE | GREEN_MAIN | GREEN_CURRENT));
+    CHECK_EQ(green_state(m), GREEN_STARTED | GREEN_ACTIVE | GREEN_MAIN | GREEN_CURRENT);
     CHECK(green_parent(m) == NULL);
     CHECK(green_name(m) && strcmp(green_name(m), "main") == 0);
     CHECK(green_id(m) > 0);
-    p->main = m;
-    p->main_id = green_id(m);
-
+    green_t *kids[2] = {NULL, NULL};
     for (int model = 0; model < 2; model++) {
-        green_t *g = new_green(check_current_is, NULL, model, 0, NULL);
+        green_t *g = kids[model] = new_green(check_current_is, NULL, model, 0, NULL);
         if (!g)
-            return NULL;
+            break;
         CHECK(green_parent(g) == m);
         void *r = NULL;
         CHECK_EQ(green_switch(g, m, &r), 0);
         CHECK(r == g);
         CHECK(green_current() == m);
-        p->child = g;
-        p->child_id = green_id(g);
-        if (model == 0)
-            CHECK_EQ(green_destroy(g), 0);
+        CHECK_EQ(green_state(g), GREEN_STARTED | GREEN_DEAD | (model ? GREEN_SHARED : 0));
     }
-    /* Stay alive (with the last child undestroyed) until every thread has looked, so
-     * that distinct addresses mean distinct greenlets. */
-    stage_wait(p->release, 1);
+    pthread_mutex_lock(&p->gate->lock);
+    p->main = m;
+    p->main_id = green_id(m);
+    for (int i = 0; i < 2; i++)
+        p->child_id[i] = green_id(kids[i]);
+    p->gate->arrived++;
+    pthread_cond_broadcast(&p->gate->cond);
+    while (!p->gate->released)
+        pthread_cond_wait(&p->gate->cond, &p->gate->lock);
+    pthread_mutex_unlock(&p->gate->lock);
+    for (int i = 0; i < 2; i++)
+        if (kids[i])
+            CHECK_EQ(green_destroy(kids[i]), 0);
     return NULL;
 }
 
 static void test_main_per_thread(void **state)
 {
     (void)state;
-    struct stage release = STAGE_INIT;
+    struct gate gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
     struct main_probe probes[MAIN_THREADS];
     pthread_t t[MAIN_THREADS];
     for (int i = 0; i < MAIN_THREADS; i++) {
-        probes[i] = (struct main_probe){.release = &release};
+        probes[i] = (struct main_probe){.gate = &gate};
         t[i] = spawn(main_probe_thread, &probes[i]);
     }
-    /* The threads run while we check our own main. */
     green_t *mine = green_main();
     assert_non_null(mine);
     assert_ptr_equal(green_current(), mine);
-    /* Wait until all have looked, then compare: all alive at once. */
-    for (;;) {
-        int done = 0;
-        for (int i = 0; i < MAIN_THREADS; i++) {
-            pthread_mutex_lock(&release.lock);
-            done += probes[i].child_id != 0;
-            pthread_mutex_unlock(&release.lock);
-        }
-        if (done == MAIN_THREADS)
-            break;
-        /* Not a sleep: every thread publishes under the lock below; wait for a change. */
-        pthread_mutex_lock(&release.lock);
-        pthread_cond_wait(&release.cond, &release.lock);
-        pthread_mutex_unlock(&release.lock);
+
+    pthread_mutex_lock(&gate.lock);
+    while (gate.arrived < MAIN_THREADS)
+        pthread_cond_wait(&gate.cond, &gate.lock);
+    /* All alive at once: compare. */
+    uint64_t ids[MAIN_THREADS * 3 + 1];
+    int n = 0;
+    ids[n++] = green_id(mine);
+    bool distinct = true;
+    for (int i = 0; i < MAIN_THREADS; i++) {
+        if (!probes[i].main || probes[i].main == mine)
+            distinct = false;
+        for (int j = 0; j < i; j++)
+            if (probes[i].main == probes[j].main)
+                distinct = false;
+        ids[n++] = probes[i].main_id;
+        ids[n++] = probes[i].child_id[0];
+        ids[n++] = probes[i].child_id[1];
     }
-    stage_set(&release, 1);
+    gate.released = 1;
+    pthread_cond_broadcast(&gate.cond);
+    pthread_mutex_unlock(&gate.lock);
     for (int i = 0; i < MAIN_THREADS; i++)
         join(t[i]);
     assert_no_failures();
-    for (int i = 0; i < MAIN_THREADS; i++) {
-        assert_non_null(probes[i].main);
-        assert_true(probes[i].main != mine);
-        assert_true(probes[i].main_id != green_id(mine));
-        for (int j = 0; j < i; j++) {
-            assert_true(probes[i].main != probes[j].main);
-            assert_true(probes[i].main_id != probes[j].main_id);
-            assert_true(probes[i].child_id != probes[j].child_id);
-            assert_true(probes[i].main_id != probes[j].child_id);
-        }
+    assert_true(distinct);
+    for (int i = 0; i < n; i++) {
+        assert_true(ids[i] > 0);
+        for (int j = 0; j < i; j++)
+            assert_true(ids[i] != ids[j]);
     }
 }
 
-/* The probe threads publish child_id without the lock; make them publish under it and
- * signal, so the main thread's wait above is correct.  (Wrapper around the thread body.) */
-static void *main_probe_thread_locked(void *arg)
-{
-    struct main_probe *p = arg;
-    struct main_probe local = *p;
-    local.release = p->release;
-    /* Run the probe on a private copy, then publish under the stage lock. */
-    struct stage *release = p->release;
-    struct stage never = STAGE_INIT; /* the probe's own wait is done below instead */
-    never.value = 1;
-    local.release = &never;
-    main_probe_thread(&local);
-    pthread_mutex_lock(&release->lock);
-    p->main = local.main;
-    p->main_id = local.main_id;
-    p->child = local.child;
-    p->child_id = local.child_id ? local.child_id : (uint64_t)-1;
-    pthread_cond_broadcast(&release->cond);
-    while (release->value < 1)
-        pthread_cond_wait(&release->cond, &release->lock);
-    pthread_mutex_unlock(&release->lock);
-    return NULL;
-}
-
 /* ==== 2. cross-thread use is refused ===================================================== */
+
+#define OWNER_NAME "gl-owner"
+#define INTRUDER_NAME "gl-intruder"
 
 struct foreign {
     struct stage st; /* 1: greenlets ready; 2: intruder done; 3: owner done */
@@ -347,7 +354,7 @@ struct foreign {
 static void *foreign_owner(void *arg)
 {
     struct foreign *f = arg;
-    pthread_setname_np(pthread_self(), "gl-owner");
+    pthread_setname_np(pthread_self(), OWNER_NAME);
     f->owner_main = green_main();
     f->g_priv = new_green(bounce, NULL, GREEN_STACK_PRIVATE, 0, "priv");
     f->g_shared = new_green(deep_body, NULL, GREEN_STACK_SHARED, 0, "shr");
@@ -383,6 +390,8 @@ static void *foreign_owner(void *arg)
     CHECK_EQ(green_state(f->g_shared), f->s_shared);
     CHECK_EQ(green_state(f->g_new), f->s_new);
     CHECK_EQ(green_state(f->g_dead), f->s_dead);
+    CHECK_EQ(green_state(f->owner_main), f->s_main);
+    CHECK(green_current() == f->owner_main);
     CHECK(green_parent(f->g_priv) == f->owner_main);
     CHECK(green_parent(f->g_new) == f->owner_main);
     CHECK(strcmp(green_name(f->g_priv), "priv") == 0);
@@ -401,26 +410,35 @@ static void *foreign_owner(void *arg)
     return NULL;
 }
 
-/* The call was refused with EXDEV and a message naming both threads. */
-#define assert_refused_exdev(call)                                                        \
+/* The call was refused (refused: its return value says so) with EXDEV and a message
+ * naming both threads. */
+static void expect_exdev(const char *call, bool refused, int err)
+{
+    const char *m = green_last_error();
+    if (!refused)
+        fail_msg("%s was not refused", call);
+    if (err != EXDEV)
+        fail_msg("%s: errno %d (%s), expected EXDEV", call, err, strerror(err));
+    if (!strstr(m, OWNER_NAME) || !strstr(m, INTRUDER_NAME))
+        fail_msg("%s: green_last_error() does not name both threads: \"%s\"", call, m);
+}
+#define REFUSED(call)                                                                     \
     do {                                                                                  \
         errno = 0;                                                                        \
-        long long rc_ = (long long)(intptr_t)(call);                                      \
-        int e_ = errno;                                                                   \
-        const char *m_ = green_last_error();                                              \
-        if ((rc_ != -1 && rc_ != 0) || (rc_ == 0 && strstr(#call, "green_new(") == NULL)) \
-            fail_msg("%s returned %lld, expected refusal", #call, rc_);                   \
-        if (e_ != EXDEV)                                                                  \
-            fail_msg("%s: errno %d (%s), expected EXDEV", #call, e_, strerror(e_));       \
-        if (!strstr(m_, "gl-owner") || !strstr(m_, "gl-intruder"))                        \
-            fail_msg("%s: green_last_error() does not name both threads: \"%s\"", #call,  \
-                     m_);                                                                 \
+        int rc_ = (call);                                                                 \
+        expect_exdev(#call, rc_ == -1, errno);                                            \
+    } while (0)
+#define REFUSED_NEW(call)                                                                 \
+    do {                                                                                  \
+        errno = 0;                                                                        \
+        green_t *g_ = (call);                                                             \
+        expect_exdev(#call, g_ == NULL, errno);                                           \
     } while (0)
 
 static void *run_forbidden(void *arg)
 {
     (void)arg;
-    note_failure(__LINE__, "a greenlet of another thread ran");
+    note_failure(__LINE__, "a greenlet ran on the wrong thread");
     return NULL;
 }
 
@@ -429,7 +447,7 @@ static void test_cross_thread_refused(void **state)
     (void)state;
     char old_name[32] = "";
     pthread_getname_np(pthread_self(), old_name, sizeof old_name);
-    assert_int_equal(pthread_setname_np(pthread_self(), "gl-intruder"), 0);
+    assert_int_equal(pthread_setname_np(pthread_self(), INTRUDER_NAME), 0);
 
     struct foreign f = {.st = STAGE_INIT};
     pthread_t t = spawn(foreign_owner, &f);
@@ -449,29 +467,34 @@ static void test_cross_thread_refused(void **state)
         assert_true(green_id(g) != green_id(my_main));
 
         void *res = (void *)0x5a5a;
-        assert_refused_exdev(green_switch(g, (void *)1, &res));
+        REFUSED(green_switch(g, (void *)1, &res));
         assert_ptr_equal(res, (void *)0x5a5a);
-        assert_refused_exdev(green_throw(g, 77, NULL, &res));
+        REFUSED(green_throw(g, 77, NULL, &res));
         assert_ptr_equal(res, (void *)0x5a5a);
-        assert_refused_exdev(green_throw(g, GREEN_EXIT, NULL, NULL));
-        assert_refused_exdev(green_new(run_forbidden, g, NULL));
-        assert_refused_exdev(green_set_parent(mine, g));
+        REFUSED(green_throw(g, GREEN_EXIT, NULL, NULL));
+        REFUSED_NEW(green_new(run_forbidden, g, NULL));
+        green_attr_t shared = {GREEN_STACK_SHARED, 0, "x"};
+        REFUSED_NEW(green_new(run_forbidden, g, &shared));
+        REFUSED(green_set_parent(mine, g));
         assert_ptr_equal(green_parent(mine), my_main);
-        assert_refused_exdev(green_set_parent(g, mine));
-        assert_refused_exdev(green_set_parent(g, my_main));
-        assert_refused_exdev(green_set_name(g, "stolen"));
-        assert_refused_exdev(green_set_name(g, NULL));
-        assert_refused_exdev(green_destroy(g));
+        REFUSED(green_set_parent(g, mine));
+        REFUSED(green_set_parent(g, my_main));
+        REFUSED(green_set_name(g, "stolen"));
+        REFUSED(green_set_name(g, NULL));
+        REFUSED(green_destroy(g));
         assert_int_equal(green_state(g), states[i]);
-        /* We are still running on our own main. */
         assert_ptr_equal(green_current(), my_main);
     }
-    /* The parents and names did not move. */
+    /* Parents and names did not move. */
     assert_ptr_equal(green_parent(f.g_priv), f.owner_main);
     assert_ptr_equal(green_parent(f.g_new), f.owner_main);
     assert_string_equal(green_name(f.g_priv), "priv");
     assert_string_equal(green_name(f.g_dead), "gone");
     assert_string_equal(green_name(f.owner_main), "main");
+    /* Our own greenlet is unharmed by the refused re-parenting. */
+    void *v = NULL;
+    assert_int_equal(green_switch(mine, (void *)9, &v), 0);
+    assert_ptr_equal(v, (void *)9);
 
     stage_set(&f.st, 2);
     stage_wait(&f.st, 3);
@@ -571,9 +594,10 @@ static void run_zoo_threads(int nthreads, const struct zoo *z)
 static void test_thread_exit_releases(void **state)
 {
     (void)state;
-    const struct zoo z = {.n = (int)scaled(300, 4)};
+    /* Under a sanitizer only its leak check counts, and TSAN fibers are slow to make. */
+    const struct zoo z = {.n = (int)scaled(UNDER_SANITIZER ? 100 : 300, 8)};
     const struct zoo touch = {.touch_only = true};
-    const int nthreads = (int)scaled(200, 4);
+    const int nthreads = (int)scaled(UNDER_SANITIZER ? 16 : 200, 4);
 
     /* Warm up: thread stacks, malloc arenas, the first pthread key use. */
     run_zoo_threads(8, &z);
@@ -587,8 +611,8 @@ static void test_thread_exit_releases(void **state)
     long maps1 = count_maps(), rss1 = rss_kib();
     print_message("  %d threads x %d greenlets: mappings %ld -> %ld, RSS %ld -> %ld KiB\n",
                   nthreads, 8 * z.n, maps0, maps1, rss0, rss1);
-    if (RUNNING_ON_VALGRIND)
-        return; /* valgrind's own leak check is the judge there */
+    if (RUNNING_ON_VALGRIND || UNDER_SANITIZER)
+        return; /* valgrind's or LeakSanitizer's own leak check is the judge there */
     /* Each zoo thread leaves ~2*n touched stack pages and n saved shared slices behind:
      * a leak would grow RSS by nthreads * (>1 MiB). */
     assert_true(maps0 > 0 && rss0 > 0);
@@ -599,34 +623,37 @@ static void test_thread_exit_releases(void **state)
 /* ==== 4. concurrent switching ============================================================ */
 
 #define RING 6
+#define STOP ((void *)(intptr_t)-1)
 
-struct ring_arg {
-    green_t *ring[RING];
-    long rounds;
+/* Ring member: on start, reports its index to main; then, per round, receives
+ * base + index and passes base + index + 1 on to the next member (the last one to main);
+ * on STOP, returns its index. */
+struct ring {
+    green_t *g[RING];
+    green_t *main;
 };
 
-/* Each ring member passes a counter on to the next one; the last returns to main. */
 static void *ring_member(void *arg)
 {
-    struct ring_arg *r = arg;
+    struct ring *r = arg;
     green_t *self = green_current();
     int me = -1;
     for (int i = 0; i < RING; i++)
-        if (r->ring[i] == self)
+        if (r->g[i] == self)
             me = i;
     CHECK(me >= 0);
     void *v = NULL;
-    intptr_t expect = me;
-    for (long k = 0; k < r->rounds; k++) {
-        green_t *next = me + 1 < RING ? r->ring[me + 1] : green_main();
-        if (green_switch(next, (void *)(expect + 1), &v) != 0) {
-            note_failure(__LINE__, "ring switch: %s", green_last_error());
+    if (green_switch(r->main, (void *)(intptr_t)me, &v) != 0)
+        return NULL;
+    for (long round = 0; v != STOP; round++) {
+        if ((intptr_t)v != round * 1000 + me) {
+            note_failure(__LINE__, "member %d, round %ld: got %ld", me, round,
+                         (long)(intptr_t)v);
             return NULL;
         }
-        expect += RING + 1;
-        if ((intptr_t)v != expect) {
-            note_failure(__LINE__, "ring member %d got %ld, expected %ld", me, (long)(intptr_t)v,
-                         (long)expect);
+        green_t *next = me + 1 < RING ? r->g[me + 1] : r->main;
+        if (green_switch(next, (void *)((intptr_t)v + 1), &v) != 0) {
+            note_failure(__LINE__, "ring switch: %s", green_last_error());
             return NULL;
         }
     }
@@ -646,40 +673,39 @@ static void *switcher_thread(void *arg)
     char tname[16];
     snprintf(tname, sizeof tname, "gl-sw-%d", s->seed);
     pthread_setname_np(pthread_self(), tname);
-    struct ring_arg *r = malloc(sizeof *r); /* heap: shared greenlets read it */
+    if (s->seed % 2)
+        CHECK_EQ(green_set_shared_stack_size(128 * 1024), 0);
+    struct ring *r = malloc(sizeof *r); /* heap: shared greenlets read it */
     if (!r)
         return NULL;
-    r->rounds = s->rounds;
+    r->main = green_main();
     for (int i = 0; i < RING; i++) {
         int model = (i + s->seed) % 2;
-        r->ring[i] = new_green(ring_member, NULL, model, model ? 0 : 32 * 1024, NULL);
-        if (!r->ring[i])
+        r->g[i] = new_green(ring_member, NULL, model, model ? 0 : 32 * 1024, NULL);
+        if (!r->g[i])
             return NULL;
     }
-    /* Start them all: each starts with its index in the chain of counters. */
     void *v = NULL;
-    for (int i = RING - 1; i >= 0; i--) {
-        /* Starting member i runs it up to its first switch, to i+1 (already started) or
-         * main; so start from the end: the last member's first switch comes to main. */
-        CHECK_EQ(green_switch(r->ring[i], r, &v), 0);
-        if (i == RING - 1)
-            CHECK((intptr_t)v == RING);
+    for (int i = 0; i < RING; i++) {
+        CHECK_EQ(green_switch(r->g[i], r, &v), 0);
+        CHECK_EQ((intptr_t)v, i);
     }
-    /* Main acts as member -1 ... RING: it receives RING and sends 0 to member 0, whose
-     * counter protocol expects (k*(RING+1) + me).  Drive the remaining rounds. */
-    for (long k = 1; k <= s->rounds; k++) {
-        int rc = green_switch(r->ring[0], (void *)(intptr_t)(k * (RING + 1) - 1), &v);
-        CHECK_EQ(rc, 0);
-        if (k < s->rounds)
-            CHECK_EQ((intptr_t)v, k * (RING + 1) + RING);
+    for (long k = 0; k < s->rounds; k++) {
+        int rc = green_switch(r->g[0], (void *)(intptr_t)(k * 1000), &v);
+        if (rc != 0 || (intptr_t)v != k * 1000 + RING) {
+            note_failure(__LINE__, "round %ld: rc %d, got %ld", k, rc, (long)(intptr_t)v);
+            break;
+        }
     }
     for (int i = 0; i < RING; i++) {
-        CHECK(green_dead(r->ring[i]));
-        CHECK_EQ(green_destroy(r->ring[i]), 0);
+        CHECK_EQ(green_switch(r->g[i], STOP, &v), 0);
+        CHECK_EQ((intptr_t)v, i);
+        CHECK(green_dead(r->g[i]));
+        CHECK_EQ(green_destroy(r->g[i]), 0);
     }
     free(r);
 
-    /* Churn: create / run / destroy, both models, recording ids. */
+    /* Churn: create / run / finish or kill / destroy, both models, recording ids. */
     for (int i = 0; i < s->nids; i++) {
         green_t *g = new_green(bounce, NULL, i % 2, 16 * 1024, NULL);
         if (!g)
@@ -706,8 +732,8 @@ static void test_concurrent_switching(void **state)
 {
     (void)state;
     enum { NT = 4 };
-    const long rounds = scaled(50000, 50);
-    const int nids = (int)scaled(20000, 200);
+    const long rounds = scaled(UNDER_SANITIZER ? 10000 : 50000, 50);
+    const int nids = (int)scaled(UNDER_SANITIZER ? 4000 : 20000, 200);
     struct switcher sw[NT];
     pthread_t t[NT];
     uint64_t *ids = calloc((size_t)NT * (size_t)nids, sizeof *ids);
@@ -733,9 +759,10 @@ static void test_concurrent_switching(void **state)
 /* ==== 5. state of another thread's greenlets while they switch ========================== */
 
 struct snapshot {
-    green_t *g[4];
+    green_t *g[5]; /* four that live through the test, and g[4], which dies half-way */
+    struct stage st; /* 1: greenlets started; 2: reader has read; 3: reader stopped */
     atomic_int done;
-    struct stage st; /* 1: greenlets started */
+    atomic_long reads; /* the reader's progress: the owner switches until it read enough */
     long rounds;
 };
 
@@ -743,8 +770,15 @@ static void *yield_forever(void *arg)
 {
     (void)arg;
     green_t *m = green_main();
-    for (;;)
-        if (green_switch(m, NULL, NULL) != 0)
+    while (green_switch(m, NULL, NULL) == 0) {
+    }
+    return NULL; /* killed */
+}
+
+static void *yield_until_null(void *arg)
+{
+    while (arg)
+        if (green_switch(green_main(), NULL, &arg) != 0)
             break;
     return NULL;
 }
@@ -752,52 +786,85 @@ static void *yield_forever(void *arg)
 static void *snapshot_owner(void *arg)
 {
     struct snapshot *s = arg;
-    for (int i = 0; i < 4; i++) {
-        s->g[i] = new_green(yield_forever, NULL, i % 2, 0, NULL);
-        if (!s->g[i] || green_switch(s->g[i], NULL, NULL) != 0) {
-            atomic_store(&s->done, 2);
-            stage_set(&s->st, 1);
-            return NULL;
-        }
+    bool ok = true;
+    for (int i = 0; i < 5 && ok; i++) {
+        s->g[i] = new_green(i < 4 ? yield_forever : yield_until_null, NULL, i % 2, 0, NULL);
+        ok = s->g[i] && green_switch(s->g[i], (void *)1, NULL) == 0;
     }
     stage_set(&s->st, 1);
-    for (long k = 0; k < s->rounds || atomic_load(&s->done) == 0; k++)
-        if (green_switch(s->g[k % 4], NULL, NULL) != 0)
-            note_failure(__LINE__, "switch: %s", green_last_error());
+    if (ok) {
+        stage_wait(&s->st, 2);
+        /* Switch until the reader has read `rounds` times meanwhile, so the two overlap
+         * whatever the scheduler does; g[4] dies half-way. */
+        long r0 = atomic_load(&s->reads);
+        /* (valgrind runs one thread at a time: there, waiting for the reader only wastes
+         * time slices) */
+        long need = RUNNING_ON_VALGRIND ? 0 : s->rounds;
+        for (long k = 0; k < s->rounds || atomic_load(&s->reads) < r0 + need; k++) {
+            int i = (int)(k % 5);
+            void *v = (void *)1;
+            if (i == 4) {
+                if (green_dead(s->g[4]))
+                    continue;
+                if (k >= s->rounds / 2 && atomic_load(&s->reads) >= r0 + need / 2)
+                    v = NULL;
+            }
+            if (green_switch(s->g[i], v, NULL) != 0) {
+                note_failure(__LINE__, "switch: %s", green_last_error());
+                break;
+            }
+        }
+        if (!green_dead(s->g[4])) /* the reader outran us: it is still reading, though */
+            CHECK_EQ(green_switch(s->g[4], NULL, NULL), 0);
+        CHECK(green_dead(s->g[4]));
+    }
     atomic_store(&s->done, 1);
-    stage_wait(&s->st, 2); /* the reader has stopped reading */
-    for (int i = 0; i < 4; i++)
-        CHECK_EQ(green_destroy(s->g[i]), 0);
+    stage_wait(&s->st, 3);
+    for (int i = 0; i < 5; i++)
+        if (s->g[i])
+            CHECK_EQ(green_destroy(s->g[i]), 0);
     return NULL;
 }
 
+/* green_state() is documented safe from any thread: read the owner's greenlets while it
+ * switches them (and one of them dies), checking every snapshot is a consistent state. */
 static void test_state_of_running_thread(void **state)
 {
     (void)state;
     struct snapshot s = {.st = STAGE_INIT, .rounds = scaled(200000, 1000)};
     atomic_init(&s.done, 0);
+    atomic_init(&s.reads, 0);
     pthread_t t = spawn(snapshot_owner, &s);
     stage_wait(&s.st, 1);
-    long reads = 0, bad = 0;
+    long reads = 0, bad = 0, saw_current = 0, saw_dead = 0;
     int bad_state = 0;
-    /* Read until the owner has done its rounds and seen that we read at least once. */
-    while (atomic_load(&s.done) != 1 && atomic_load(&s.done) != 2) {
-        for (int i = 0; i < 4; i++) {
+    do {
+        for (int i = 0; i < 5; i++) {
             int st = green_state(s.g[i]);
-            unsigned want = GREEN_STARTED | GREEN_ACTIVE | (i % 2 ? GREEN_SHARED : 0);
-            if (st < 0 || (st & ~(int)ALL_BITS) || ((unsigned)st & ~GREEN_CURRENT) != want) {
+            unsigned model = i % 2 ? GREEN_SHARED : 0;
+            unsigned live = GREEN_STARTED | GREEN_ACTIVE | model;
+            unsigned s_ = (unsigned)st & ~GREEN_CURRENT;
+            /* (A dying greenlet is marked dead a moment before it hands control on, so
+             * DEAD|CURRENT is a true snapshot too.) */
+            unsigned dead = GREEN_STARTED | GREEN_DEAD | model;
+            bool ok = st >= 0 && (s_ == live || (i == 4 && s_ == dead));
+            if (!ok) {
                 bad++;
                 bad_state = st;
             }
+            saw_current += st > 0 && (st & GREEN_CURRENT);
+            saw_dead += st > 0 && (st & GREEN_DEAD);
             reads++;
         }
-        if (reads == 4)
-            atomic_store(&s.done, -1); /* the owner may stop once it did its rounds */
-    }
-    stage_set(&s.st, 2);
+        atomic_store_explicit(&s.reads, reads, memory_order_relaxed);
+        if (reads == 5)
+            stage_set(&s.st, 2);
+    } while (!atomic_load(&s.done));
+    stage_set(&s.st, 3);
     join(t);
-    assert_int_equal(atomic_load(&s.done), 1);
     assert_no_failures();
+    print_message("  %ld snapshots, %ld saw a greenlet running, %ld saw one dead\n", reads,
+                  saw_current, saw_dead);
     if (bad)
         fail_msg("%ld of %ld snapshots inconsistent, e.g. %#x", bad, reads, bad_state);
 }
@@ -812,6 +879,5 @@ int main(void)
         cmocka_unit_test_setup(test_concurrent_switching, reset_failures),
         cmocka_unit_test_setup(test_state_of_running_thread, reset_failures),
     };
-    (void)main_probe_thread_locked;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,8 +55,9 @@ typedef void *(*green_fn)(void *arg);
 
 /* Stack models, chosen per greenlet. */
 enum green_stack_model {
-    /* An mmap'd stack of its own with a guard page below it; stacks are pooled per thread,
-     * so create/finish costs no system call in steady state.  The fast switch. */
+    /* An mmap'd stack of its own with a 64 KiB guard region below it; stacks are pooled per
+     * thread, so create/finish costs no system call in steady state.  The fast switch.
+     * Running into the guard kills the process with a message naming the greenlet. */
     GREEN_STACK_PRIVATE = 0,
     /* greenlet's stack slicing: the greenlet runs on the thread's shared stack region and,
      * when another greenlet needs the addresses it occupies, the overlapping part of its
@@ -139,7 +140,10 @@ GREEN_API int green_destroy(green_t *g);
  *         EINVAL  g is NULL;
  *         EXDEV   g belongs to another thread (green_last_error() names both threads);
  *         EBUSY   called from inside a trace hook;
- *         ENOMEM  no memory for g's stack (private) or for saving stack slices (shared). */
+ *         ENOMEM  no memory for g's stack (private) or for saving stack slices (shared);
+ *                 on kernels without MADV_GUARD_INSTALL (before Linux 6.13) also once
+ *                 the guard pages of about (vm.max_map_count - headroom) / 2 private
+ *                 stacks exist (green_last_error() says which). */
 GREEN_API int green_switch(green_t *g, void *value, void **result);
 
 /* Resume g with an error instead of a value: g's pending switch returns `error`, and
@@ -232,8 +236,8 @@ GREEN_API green_trace_fn green_settrace(green_trace_fn fn, void *arg, void **old
 
 /* Set the size of the calling thread's shared stack region (default
  * GREEN_SHARED_STACK_DEFAULT), rounded up to pages.  Only before the thread's first
- * shared-stack greenlet starts.  Returns 0, or -1 with errno EINVAL (less than 64 KiB) or
- * EBUSY (the region already exists). */
+ * shared-stack greenlet starts.  Returns 0, or -1 with errno EINVAL (less than 64 KiB or
+ * more than 2 GiB) or EBUSY (the region already exists). */
 GREEN_API int green_set_shared_stack_size(size_t bytes);
 
 #ifdef __cplusplus

@@ -220,7 +220,8 @@ GREEN_API int green_state(const green_t *cg)
         bits |= GREEN_MAIN;
     if (flags & GF_SHARED)
         bits |= GREEN_SHARED;
-    if (__atomic_load_n(&g->thread->current, __ATOMIC_RELAXED) == g)
+    /* (a dying greenlet is marked dead just before it hands control on) */
+    if (state != GS_DEAD && __atomic_load_n(&g->thread->current, __ATOMIC_RELAXED) == g)
         bits |= GREEN_CURRENT;
     return (int)bits;
 }

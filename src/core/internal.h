@@ -83,13 +83,15 @@ struct green {
 };
 
 /* Private stacks of one size, carved from mmap'd chunks and pooled. */
+#define GREEN_POOL_DIRTY_MAX 64
 struct stack_class {
     struct stack_class *next;
-    size_t size;          /* usable bytes */
-    void *dirty;          /* free stacks whose pages are still resident (LIFO) */
-    void *clean;          /* free stacks returned to the kernel with MADV_DONTNEED */
+    size_t size;                       /* usable bytes */
+    void *dirty[GREEN_POOL_DIRTY_MAX]; /* free stacks whose pages are still resident */
     unsigned ndirty;
-    struct stack_chunk *carving; /* chunk with uncarved slots, or NULL */
+    unsigned nclean, clean_cap;
+    void **clean;                      /* free stacks given back with MADV_DONTNEED */
+    struct stack_chunk *carving;       /* chunk with uncarved slots, or NULL */
 };
 
 struct green_thread {

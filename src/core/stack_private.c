@@ -4,6 +4,7 @@
  *      +-------+-----------------+-------+-----------------+----
  *      | guard |  stack 0  ^top  | guard |  stack 1  ^top  | ...
  *      +-------+-----------------+-------+-----------------+----
+ *       64 KiB                    64 KiB
  *
  * The guard-page problem: vm.max_map_count (65530 by default) limits a process's mappings,
  * and a PROT_NONE guard page splits a mapping in two, so classic mprotect guards allow only
@@ -15,14 +16,17 @@
  * crashing.
  *
  * The pool: a finished greenlet's stack goes on its size class's free list (no syscall).
- * Only the most recent POOL_DIRTY_MAX stacks per size keep their pages; beyond that a
- * freed stack is returned to the kernel with MADV_DONTNEED (it stays mapped and pooled),
- * so a burst of a million finished greenlets does not pin their memory.
+ * Only the most recent GREEN_POOL_DIRTY_MAX stacks per size keep their pages; beyond that
+ * a freed stack is returned to the kernel with MADV_DONTNEED (it stays mapped and pooled),
+ * so a burst of a million finished greenlets does not pin their memory.  The free lists
+ * are arrays beside the stacks, not links inside them, so a stack can be given back
+ * whole.
  */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -33,8 +37,11 @@
 #define MADV_GUARD_INSTALL 102
 #endif
 
-#define POOL_DIRTY_MAX 64
 #define CHUNK_BYTES (4u << 20)
+/* Below every private stack.  More than a page, so that a large frame of code built
+ * without -fstack-clash-protection cannot step over it into the neighbouring stack; it
+ * costs address space only. */
+#define PRIVATE_GUARD (64 * 1024)
 #define CHUNK_MAX_SLOTS 64u
 
 struct stack_chunk {
@@ -75,15 +82,32 @@ static long map_budget(void)
     return max > headroom ? (max - headroom) / 2 : 0;
 }
 
+/* Does the guard at p really fault?  Emulators such as qemu-user accept advice they do
+ * not know and do nothing; a real guard marker makes the kernel's own access fail. */
+static bool guard_faults(const char *p)
+{
+    int fd[2];
+    if (pipe(fd) != 0)
+        return true; /* cannot tell; trust madvise */
+    ssize_t n = write(fd[1], p, 1);
+    int e = errno;
+    close(fd[0]);
+    close(fd[1]);
+    return n < 0 && e == EFAULT;
+}
+
 static int install_guard(char *guard, size_t len)
 {
     int mode = atomic_load_explicit(&guard_mode, memory_order_relaxed);
     if (mode != GUARD_MPROTECT) {
-        if (madvise(guard, len, MADV_GUARD_INSTALL) == 0) {
+        int rc = madvise(guard, len, MADV_GUARD_INSTALL);
+        if (rc == 0 && (mode == GUARD_MARKERS || guard_faults(guard))) {
             atomic_store_explicit(&guard_mode, GUARD_MARKERS, memory_order_relaxed);
             return 0;
         }
-        if (mode == GUARD_MARKERS || (errno != EINVAL && errno != ENOSYS))
+        /* mprotect when the kernel does not know the advice, or (first use only) when it
+         * accepted it without effect */
+        if (rc != 0 && (mode == GUARD_MARKERS || (errno != EINVAL && errno != ENOSYS)))
             return -1;
         long expect = -1;
         atomic_compare_exchange_strong(&mprotect_budget, &expect, map_budget());
@@ -91,7 +115,7 @@ static int install_guard(char *guard, size_t len)
     }
     if (atomic_fetch_sub(&mprotect_budget, 1) <= 0) {
         atomic_fetch_add(&mprotect_budget, 1);
-        errno = ENOMEM;
+        errno = ENOSPC; /* green_stack_acquire() says why; callers see ENOMEM */
         return -1;
     }
     if (mprotect(guard, len, PROT_NONE) != 0) {
@@ -135,8 +159,16 @@ void green_unmap_stack(void *lo, size_t size, size_t guard)
 
 /* ---- the pool ----------------------------------------------------------------------- */
 
-/* A free stack links to the next through a word at its top. */
-static void **link_of(void *lo, size_t size) { return (void **)((char *)lo + size) - 1; }
+static bool grow_clean(struct stack_class *c)
+{
+    unsigned cap = c->clean_cap ? c->clean_cap * 2 : 1024;
+    void **a = realloc(c->clean, cap * sizeof *a);
+    if (!a)
+        return false;
+    c->clean = a;
+    c->clean_cap = cap;
+    return true;
+}
 
 static struct stack_class *class_for(struct green_thread *ts, size_t size)
 {
@@ -154,7 +186,7 @@ static struct stack_class *class_for(struct green_thread *ts, size_t size)
 
 static void *carve(struct green_thread *ts, struct stack_class *c)
 {
-    size_t guard = green_page_size();
+    size_t guard = PRIVATE_GUARD;
     struct stack_chunk *ch = c->carving;
     if (!ch) {
         size_t slot = guard + c->size;
@@ -192,23 +224,18 @@ int green_stack_acquire(struct green_thread *ts, struct green *g)
     if (!c)
         return green_fail(ENOMEM, "libgreen: no memory for a stack pool");
     void *lo;
-    if (c->dirty) {
-        lo = c->dirty;
-        c->dirty = *link_of(lo, size);
-        c->ndirty--;
-    } else if (c->clean) {
-        lo = c->clean;
-        c->clean = *link_of(lo, size);
+    if (c->ndirty) {
+        lo = c->dirty[--c->ndirty];
+    } else if (c->nclean) {
+        lo = c->clean[--c->nclean];
     } else if (!(lo = carve(ts, c))) {
+        int e = errno; /* ENOSPC: install_guard's budget; else what mmap/mprotect said */
         char who[96];
-        return green_fail(ENOMEM,
-                          "libgreen: cannot map a %zu-byte stack for greenlet %s: %s%s", size,
-                          green_describe(g, who, sizeof who),
-                          atomic_load(&guard_mode) == GUARD_MPROTECT
-                              ? "guard-page budget of vm.max_map_count used up (kernel "
-                                "lacks MADV_GUARD_INSTALL)"
-                              : "mmap failed",
-                          "");
+        return green_fail(ENOMEM, "libgreen: cannot map a %zu-byte stack for greenlet %s: %s",
+                          size, green_describe(g, who, sizeof who),
+                          e == ENOSPC ? "guard-page budget of vm.max_map_count used up "
+                                        "(kernel lacks MADV_GUARD_INSTALL)"
+                                      : strerror(e));
     }
     /* Frames abandoned by the previous owner (it never returned from its last switch)
      * leave poisoned redzones in ASAN's shadow. */
@@ -226,21 +253,17 @@ void green_stack_release(struct green_thread *ts, struct green *g)
         return;
     g->stack_lo = NULL;
     struct stack_class *c = class_for(ts, size); /* exists: acquire made it */
-    if (c->ndirty == POOL_DIRTY_MAX) {
-        /* Evict another dirty stack, never this one: a finishing greenlet releases its
-         * stack while still running on it.  Keep the top page, which holds the link. */
-        void *old = c->dirty;
-        c->dirty = *link_of(old, size);
-        c->ndirty--;
-        size_t page = green_page_size();
-        if (size > page)
-            madvise(old, size - page, MADV_DONTNEED);
-        *link_of(old, size) = c->clean;
-        c->clean = old;
+    if (c->ndirty == GREEN_POOL_DIRTY_MAX && (c->nclean < c->clean_cap || grow_clean(c))) {
+        /* Give another dirty stack's pages back, never this one's: a finishing greenlet
+         * releases its stack while still running on it. */
+        void *old = c->dirty[--c->ndirty];
+        madvise(old, size, MADV_DONTNEED);
+        c->clean[c->nclean++] = old;
     }
-    *link_of(lo, size) = c->dirty;
-    c->dirty = lo;
-    c->ndirty++;
+    if (c->ndirty < GREEN_POOL_DIRTY_MAX)
+        c->dirty[c->ndirty++] = lo;
+    /* else: out of memory for the free list; the stack stays mapped, unused, until the
+     * thread exits. */
 }
 
 void green_stacks_release_all(struct green_thread *ts)
@@ -260,6 +283,7 @@ void green_stacks_release_all(struct green_thread *ts)
     struct stack_class *c = ts->stack_classes;
     while (c) {
         struct stack_class *next = c->next;
+        free(c->clean);
         free(c);
         c = next;
     }
