@@ -260,6 +260,44 @@ static void test_million_private(void **state)
     assert_in_range(maps_after, 0, maps0 + 8);
 }
 
+/* ---- memory goes back ----------------------------------------------------------------- */
+
+static void *yield_to_main(void *arg)
+{
+    green_switch(green_main(), arg, NULL);
+    return arg;
+}
+
+/* A long-lived thread that peaks at many suspended greenlets and then destroys them gets
+ * the records and slice buffers back (not only at thread exit). */
+static void test_memory_returned(void **state)
+{
+    (void)state;
+    if (RUNNING_ON_VALGRIND || UNDER_SANITIZER)
+        skip(); /* their allocators and shadow memory make RSS meaningless */
+    long n = scaled(500 * 1000, 20000);
+    green_t **g = malloc((size_t)n * sizeof *g);
+    assert_non_null(g);
+    memset(g, 0, (size_t)n * sizeof *g);
+    green_attr_t a = GREEN_ATTR_INIT;
+    a.stack_model = GREEN_STACK_SHARED;
+    long before = statm_field(1);
+    for (long i = 0; i < n; i++) {
+        g[i] = green_new(yield_to_main, NULL, &a);
+        assert_non_null(g[i]);
+        assert_int_equal(green_switch(g[i], NULL, NULL), 0);
+    }
+    long peak = statm_field(1);
+    for (long i = 0; i < n; i++)
+        assert_int_equal(green_destroy(g[i]), 0);
+    long after = statm_field(1);
+    free(g);
+    printf("%ld suspended shared greenlets: RSS +%ld KiB at the peak, +%ld KiB after "
+           "destroying them\n", n, peak - before, after - before);
+    assert_true(peak - before > n / 10); /* at least 100 bytes each: they were there */
+    assert_true(after - before < (peak - before) / 5);
+}
+
 /* ---- limits -------------------------------------------------------------------------- */
 
 /* The limit tests run in a fresh process: this program exec'd with --limit-child MODE (a
@@ -590,6 +628,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ten_million_shared),
         cmocka_unit_test(test_million_private),
+        cmocka_unit_test(test_memory_returned),
         cmocka_unit_test(test_limit_address_space_private),
         cmocka_unit_test(test_limit_address_space_shared),
         cmocka_unit_test(test_limit_map_count),

@@ -137,6 +137,7 @@ struct green_thread {
     struct copy_chunk *copy_chunks;
     struct slab *slabs;
     struct green *free_slots;
+    size_t nslabs, live_slots, trim_below;
     struct stack_class *stack_classes;
     struct stack_chunk *stack_chunks;
     uint64_t next_id, id_limit;
@@ -163,6 +164,8 @@ GREEN_HIDDEN struct green *green_check(const green_t *g, const char *api); /* ab
 GREEN_HIDDEN struct green *green_slot_alloc(struct green_thread *ts);
 GREEN_HIDDEN void green_slot_free(struct green_thread *ts, struct green *g);
 GREEN_HIDDEN void green_slots_release_all(struct green_thread *ts);
+GREEN_HIDDEN void green_slots_foreach(struct green_thread *ts,
+                                     void (*fn)(struct green *, void *), void *arg);
 GREEN_HIDDEN uint64_t green_next_id(struct green_thread *ts);
 
 /* copy_buffers.c */
@@ -170,6 +173,7 @@ GREEN_HIDDEN size_t green_copy_capacity(size_t size);
 GREEN_HIDDEN void *green_copy_alloc(struct green_thread *ts, size_t cap);
 GREEN_HIDDEN void green_copy_free(struct green_thread *ts, void *p, size_t cap);
 GREEN_HIDDEN void green_copy_release_all(struct green_thread *ts);
+GREEN_HIDDEN void green_copy_trim(struct green_thread *ts);
 
 /* stack_private.c */
 GREEN_HIDDEN int green_stack_acquire(struct green_thread *ts, struct green *g);
