@@ -2,17 +2,6 @@
  * current and main ones are refused, survivors are reported, double destroy aborts. */
 #include "testutil.h"
 
-static int model_of(void **state) { return (int)(intptr_t)*state; }
-
-static green_t *new_g(green_fn fn, green_t *parent, int model)
-{
-    green_attr_t a = GREEN_ATTR_INIT;
-    a.stack_model = model;
-    green_t *g = green_new(fn, parent, &a);
-    assert_non_null(g);
-    return g;
-}
-
 static int ran, cleaned, seen_rc;
 
 static void *mark_ran(void *arg)
@@ -251,8 +240,7 @@ static void test_parent_released_after_children(void **state)
 
 int main(void)
 {
-    void *priv = (void *)(intptr_t)GREEN_STACK_PRIVATE, *shared = (void *)(intptr_t)GREEN_STACK_SHARED;
-#define BOTH(t) cmocka_unit_test_prestate(t, priv), cmocka_unit_test_prestate(t, shared)
+#define BOTH(t) PRIVATE_AND_SHARED(t)
     const struct CMUnitTest tests[] = {
         BOTH(test_destroy_unstarted),
         BOTH(test_destroy_dead),

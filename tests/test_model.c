@@ -174,6 +174,7 @@ static void model_fail(int line, const char *fmt, ...)
     abort();
 }
 
+#undef CHECK /* testutil.h's records and goes on; this one reports and aborts */
 #define CHECK(cond, ...)                                                                  \
     do {                                                                                  \
         if (!(cond))                                                                      \

@@ -1,17 +1,6 @@
 /* Parents: where a finished greenlet's value goes, dead targets, reparenting, cycles. */
 #include "testutil.h"
 
-static int model_of(void **state) { return (int)(intptr_t)*state; }
-
-static green_t *new_g(green_fn fn, green_t *parent, int model)
-{
-    green_attr_t a = GREEN_ATTR_INIT;
-    a.stack_model = model;
-    green_t *g = green_new(fn, parent, &a);
-    assert_non_null(g);
-    return g;
-}
-
 static void *ret_arg_plus_1(void *arg) { return (void *)((intptr_t)arg + 1); }
 
 /* Suspends once (yielding to main explicitly), then returns its argument + 100. */
@@ -219,8 +208,7 @@ static void test_deep_chain(void **state)
 
 int main(void)
 {
-    void *priv = (void *)(intptr_t)GREEN_STACK_PRIVATE, *shared = (void *)(intptr_t)GREEN_STACK_SHARED;
-#define BOTH(t) cmocka_unit_test_prestate(t, priv), cmocka_unit_test_prestate(t, shared)
+#define BOTH(t) PRIVATE_AND_SHARED(t)
     const struct CMUnitTest tests[] = {
         BOTH(test_default_parent_is_creator),
         BOTH(test_finish_goes_to_parent),

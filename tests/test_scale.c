@@ -32,68 +32,11 @@
 
 #include "testutil.h"
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-#ifndef UNDER_SANITIZER
-#define UNDER_SANITIZER 0
-#endif
-
-#define KiB ((size_t)1024)
-#define MiB (1024 * KiB)
 #define SMALL_STACK (16 * KiB)
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
-static long count_maps(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    if (!f)
-        return -1;
-    long n = 0;
-    int c;
-    while ((c = getc(f)) != EOF)
-        n += c == '\n';
-    fclose(f);
-    return n;
-}
-
-static long max_map_count(void)
-{
-    long max = 65530;
-    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
-    if (f) {
-        if (fscanf(f, "%ld", &max) != 1)
-            max = 65530;
-        fclose(f);
-    }
-    return max;
-}
-
-static long statm_field(int i) /* 0: size, 1: resident (KiB) */
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long v[2] = {-1, -1};
-    if (f) {
-        if (fscanf(f, "%ld %ld", &v[0], &v[1]) != 2)
-            v[0] = v[1] = -1;
-        fclose(f);
-    }
-    return v[i] < 0 ? -1 : v[i] * (sysconf(_SC_PAGESIZE) / 1024);
-}
 
 static double now(void)
 {

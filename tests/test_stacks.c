@@ -26,55 +26,7 @@
 #include "testutil.h"
 
 #define NOINLINE __attribute__((noinline))
-#define KiB ((size_t)1024)
-#define MiB (1024 * KiB)
 
-/* ---- failures recorded off the main stack -------------------------------------------- */
-
-static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
-static int failures;
-static char first_failure[512];
-
-static void note_failure(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note_failure(int line, const char *fmt, ...)
-{
-    pthread_mutex_lock(&fail_lock);
-    if (failures++ == 0) {
-        int n = snprintf(first_failure, sizeof first_failure, "line %d: ", line);
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(first_failure + n, sizeof first_failure - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-    pthread_mutex_unlock(&fail_lock);
-}
-
-#define CHECK(cond)                                                                       \
-    do {                                                                                  \
-        if (!(cond))                                                                      \
-            note_failure(__LINE__, "%s", #cond);                                          \
-    } while (0)
-#define CHECK_EQ(a, b)                                                                    \
-    do {                                                                                  \
-        long long a_ = (long long)(a), b_ = (long long)(b);                               \
-        if (a_ != b_)                                                                     \
-            note_failure(__LINE__, "%s == %s: %lld != %lld", #a, #b, a_, b_);             \
-    } while (0)
-
-static int reset_failures(void **state)
-{
-    (void)state;
-    failures = 0;
-    first_failure[0] = 0;
-    return 0;
-}
-
-static void assert_no_failures(void)
-{
-    if (failures)
-        fail_msg("%d check(s) failed off the main stack, the first at %s", failures,
-                 first_failure);
-}
 
 static green_t *new_green(green_fn fn, green_t *parent, int model, size_t size,
                           const char *name)
@@ -100,18 +52,6 @@ static void run_in_thread(void *(*fn)(void *), void *arg)
     pthread_join(t, NULL);
 }
 
-static long count_maps(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    if (!f)
-        return -1;
-    long n = 0;
-    int c;
-    while ((c = getc(f)) != EOF)
-        n += c == '\n';
-    fclose(f);
-    return n;
-}
 
 static size_t page_round(size_t n)
 {

@@ -2,17 +2,6 @@
  * Every test runs once per stack model. */
 #include "testutil.h"
 
-static int model_of(void **state) { return (int)(intptr_t)*state; }
-
-static green_t *new_g(green_fn fn, green_t *parent, int model)
-{
-    green_attr_t a = GREEN_ATTR_INIT;
-    a.stack_model = model;
-    green_t *g = green_new(fn, parent, &a);
-    assert_non_null(g);
-    return g;
-}
-
 static void test_main_greenlet(void **state)
 {
     (void)state;
@@ -243,8 +232,7 @@ static void test_names(void **state)
 
 int main(void)
 {
-    void *priv = (void *)(intptr_t)GREEN_STACK_PRIVATE, *shared = (void *)(intptr_t)GREEN_STACK_SHARED;
-#define BOTH(t) cmocka_unit_test_prestate(t, priv), cmocka_unit_test_prestate(t, shared)
+#define BOTH(t) PRIVATE_AND_SHARED(t)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_main_greenlet),
         BOTH(test_not_started_until_switched),

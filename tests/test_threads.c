@@ -26,83 +26,9 @@
 
 #include "testutil.h"
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-
-/* Sanitizer runtimes keep per-thread and per-fiber bookkeeping of their own, so RSS and the
- * mapping count are only compared in plain builds (LeakSanitizer and valgrind judge leaks
- * in theirs). */
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-#ifndef UNDER_SANITIZER
-#define UNDER_SANITIZER 0
-#endif
 
 #define NOINLINE __attribute__((noinline))
 
-/* ---- failures recorded off the main stack / thread ----------------------------------- */
-
-static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
-static int failures;
-static char first_failure[512];
-
-static void note_failure(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note_failure(int line, const char *fmt, ...)
-{
-    pthread_mutex_lock(&fail_lock);
-    if (failures++ == 0) {
-        int n = snprintf(first_failure, sizeof first_failure, "line %d: ", line);
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(first_failure + n, sizeof first_failure - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-    pthread_mutex_unlock(&fail_lock);
-}
-
-#define CHECK(cond)                                                                       \
-    do {                                                                                  \
-        if (!(cond))                                                                      \
-            note_failure(__LINE__, "%s", #cond);                                          \
-    } while (0)
-#define CHECK_EQ(a, b)                                                                    \
-    do {                                                                                  \
-        long long a_ = (long long)(a), b_ = (long long)(b);                               \
-        if (a_ != b_)                                                                     \
-            note_failure(__LINE__, "%s == %s: %lld != %lld", #a, #b, a_, b_);             \
-    } while (0)
-
-static int reset_failures(void **state)
-{
-    (void)state;
-    pthread_mutex_lock(&fail_lock);
-    failures = 0;
-    first_failure[0] = 0;
-    pthread_mutex_unlock(&fail_lock);
-    return 0;
-}
-
-static void assert_no_failures(void)
-{
-    pthread_mutex_lock(&fail_lock);
-    int n = failures;
-    char msg[sizeof first_failure];
-    memcpy(msg, first_failure, sizeof msg);
-    pthread_mutex_unlock(&fail_lock);
-    if (n)
-        fail_msg("%d check(s) failed off the main stack, the first at %s", n, msg);
-}
 
 /* ---- thread hand-over ------------------------------------------------------------------ */
 
@@ -145,32 +71,6 @@ static void join(pthread_t t)
         fail_msg("pthread_join: %s", strerror(rc));
 }
 
-/* ---- /proc --------------------------------------------------------------------------- */
-
-static long count_maps(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    if (!f)
-        return -1;
-    long n = 0;
-    int c;
-    while ((c = getc(f)) != EOF)
-        n += c == '\n';
-    fclose(f);
-    return n;
-}
-
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long size = 0, rss = -1;
-    if (f) {
-        if (fscanf(f, "%ld %ld", &size, &rss) != 2)
-            rss = -1;
-        fclose(f);
-    }
-    return rss < 0 ? -1 : rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
 
 /* ---- small greenlet bodies ----------------------------------------------------------- */
 
@@ -603,12 +503,12 @@ static void test_thread_exit_releases(void **state)
     run_zoo_threads(8, &z);
     run_zoo_threads(8, &touch);
     assert_no_failures();
-    long maps0 = count_maps(), rss0 = rss_kib();
+    long maps0 = count_maps(), rss0 = statm_field(1);
 
     run_zoo_threads(nthreads, &z);
     run_zoo_threads(nthreads, &touch);
     assert_no_failures();
-    long maps1 = count_maps(), rss1 = rss_kib();
+    long maps1 = count_maps(), rss1 = statm_field(1);
     print_message("  %d threads x %d greenlets: mappings %ld -> %ld, RSS %ld -> %ld KiB\n",
                   nthreads, 8 * z.n, maps0, maps1, rss0, rss1);
     if (RUNNING_ON_VALGRIND || UNDER_SANITIZER)

@@ -2,17 +2,6 @@
  * GREEN_EXIT as a normal finish; green_exit(). */
 #include "testutil.h"
 
-static int model_of(void **state) { return (int)(intptr_t)*state; }
-
-static green_t *new_g(green_fn fn, green_t *parent, int model)
-{
-    green_attr_t a = GREEN_ATTR_INIT;
-    a.stack_model = model;
-    green_t *g = green_new(fn, parent, &a);
-    assert_non_null(g);
-    return g;
-}
-
 static int ran;
 
 static void *mark_ran(void *arg)
@@ -230,8 +219,7 @@ static void test_exit_from_main_refused(void **state)
 
 int main(void)
 {
-    void *priv = (void *)(intptr_t)GREEN_STACK_PRIVATE, *shared = (void *)(intptr_t)GREEN_STACK_SHARED;
-#define BOTH(t) cmocka_unit_test_prestate(t, priv), cmocka_unit_test_prestate(t, shared)
+#define BOTH(t) PRIVATE_AND_SHARED(t)
     const struct CMUnitTest tests[] = {
         BOTH(test_throw_into_suspended),
         BOTH(test_values_never_look_like_errors),

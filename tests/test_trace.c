@@ -24,17 +24,6 @@ static void expect(int i, green_event_t ev, green_t *origin, green_t *target)
     assert_ptr_equal(events[i].target, target);
 }
 
-static int model_of(void **state) { return (int)(intptr_t)*state; }
-
-static green_t *new_g(green_fn fn, green_t *parent, int model)
-{
-    green_attr_t a = GREEN_ATTR_INIT;
-    a.stack_model = model;
-    green_t *g = green_new(fn, parent, &a);
-    assert_non_null(g);
-    return g;
-}
-
 static void *yield_once(void *arg)
 {
     green_switch(green_main(), arg, NULL);
