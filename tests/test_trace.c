@@ -8,7 +8,7 @@ struct event {
 };
 static struct event events[MAXEV];
 static int nev;
-static int hook_switch_rc, hook_switch_errno;
+static int hook_switch_rc, hook_switch_errno, hook_reparent_rc, hook_reparent_errno;
 
 static void record(green_event_t ev, green_t *origin, green_t *target, void *arg)
 {
@@ -114,6 +114,9 @@ static void reentrant(green_event_t ev, green_t *origin, green_t *target, void *
     (void)ev, (void)origin, (void)arg;
     hook_switch_rc = green_switch(target, NULL, NULL);
     hook_switch_errno = errno;
+    /* reparenting mid-transfer could send it somewhere unprepared: refused too */
+    hook_reparent_rc = green_set_parent(target == green_main() ? origin : target, green_main());
+    hook_reparent_errno = errno;
     nev++;
 }
 
@@ -129,6 +132,8 @@ static void test_switch_inside_hook_refused(void **state)
     assert_int_equal(nev, 2);
     assert_int_equal(hook_switch_rc, -1);
     assert_int_equal(hook_switch_errno, EBUSY);
+    assert_int_equal(hook_reparent_rc, -1);
+    assert_int_equal(hook_reparent_errno, EBUSY);
     green_destroy(g);
     green_settrace(record, &nev, NULL);
 }

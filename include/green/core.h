@@ -140,7 +140,9 @@ GREEN_API int green_destroy(green_t *g);
  *         EINVAL  g is NULL;
  *         EXDEV   g belongs to another thread (green_last_error() names both threads);
  *         EBUSY   called from inside a trace hook;
- *         ENOMEM  no memory for g's stack (private) or for saving stack slices (shared);
+ *         ENOMEM  no memory for g's stack (private) or for saving stack slices (shared;
+ *                 then unstarted greenlets that an error passed through on the way stay
+ *                 dead, and their trace events were reported);
  *                 on kernels without MADV_GUARD_INSTALL (before Linux 6.13) also once
  *                 the guard pages of about (vm.max_map_count - headroom) / 2 private
  *                 stacks exist (green_last_error() says which). */
@@ -158,7 +160,11 @@ GREEN_API int green_switch(green_t *g, void *value, void **result);
  * the current greenlet returns `error` at once. */
 GREEN_API int green_throw(green_t *g, int error, void *payload, void **result);
 
-/* End the current greenlet now, as if its run() had returned.  error 0 or GREEN_EXIT: the
+/* When a greenlet finishes and its receiver cannot be resumed for lack of memory (a
+ * shared-stack receiver needs buffers for the slices it displaces), the thread's main
+ * greenlet receives ENOMEM instead: resuming main never needs memory.
+ *
+ * End the current greenlet now, as if its run() had returned.  error 0 or GREEN_EXIT: the
  * parent receives value as a normal finish; any other positive error: the parent receives
  * that error with value as payload.  Does not return on success.  Stack frames between
  * run() and this call are abandoned without cleanup.
@@ -168,11 +174,13 @@ GREEN_API int green_exit(int error, void *value);
 
 /* ---- Parents ----------------------------------------------------------------------- */
 
-/* g's parent, or NULL for a main greenlet or NULL g. */
+/* g's parent, or NULL for a main greenlet or NULL g.  A parent the user has destroyed is
+ * skipped (its handle is gone): the result is the nearest ancestor not destroyed. */
 GREEN_API green_t *green_parent(const green_t *g);
 
 /* Make parent the new parent of g.  Nothing changes on failure; errno:
  *   EINVAL  g or parent is NULL, or g is a main greenlet (main has no parent);
+ *   EBUSY   called from inside a trace hook;
  *   ELOOP   the new parent chain would contain a cycle (parent is g or a descendant of g);
  *   EXDEV   g or parent belongs to another thread than the caller. */
 GREEN_API int green_set_parent(green_t *g, green_t *parent);
@@ -224,7 +232,7 @@ typedef enum green_event {
  * A greenlet that dies without running (an error thrown into it before it started) is
  * reported as two hops, (THROW, thrower, g) and (event, g, g's receiver), both while the
  * thrower runs.  No event is reported for a switch to the current greenlet.  Inside the
- * hook, switching, throwing, exiting and destroying are refused with EBUSY. */
+ * hook, switching, throwing, exiting, destroying and reparenting are refused with EBUSY. */
 typedef void (*green_trace_fn)(green_event_t event, green_t *origin, green_t *target,
                                void *arg);
 

@@ -39,10 +39,11 @@ static int check_same_thread(struct green_thread *ts, struct green *g, const cha
 {
     if (g->thread == ts)
         return 0;
-    char who[96], mine[64], theirs[64];
-    return green_fail(EXDEV, "libgreen: %s: %s %s belongs to thread %s, not to the calling "
-                             "thread %s",
-                      api, role, green_describe(g, who, sizeof who),
+    char mine[64], theirs[64];
+    /* by id only: the owner may be changing the name right now */
+    return green_fail(EXDEV, "libgreen: %s: %s id %llu belongs to thread %s, not to the "
+                             "calling thread %s",
+                      api, role, (unsigned long long)g->id,
                       green_describe_thread(g->thread, theirs, sizeof theirs),
                       green_describe_thread(ts, mine, sizeof mine));
 }
@@ -154,6 +155,8 @@ GREEN_API int green_destroy(green_t *g)
     } else if (g->state == GS_NEW) {
         set_state(g, GS_DEAD); /* it must never run now */
         g->run = NULL;
+        if (!green_is_shared(g))
+            green_stack_release(ts, g); /* a stack acquired for a start that never came */
     }
     __atomic_store_n(&g->flags, g->flags | GF_RELEASED, __ATOMIC_RELAXED); /* see set_state */
     unref(ts, g);
@@ -164,7 +167,12 @@ GREEN_API int green_destroy(green_t *g)
 
 GREEN_API green_t *green_parent(const green_t *g)
 {
-    return g ? green_check(g, "green_parent")->parent : NULL;
+    if (!g)
+        return NULL;
+    struct green *p = green_check(g, "green_parent")->parent;
+    while (p && (p->flags & GF_RELEASED)) /* destroyed by the user: its handle is gone */
+        p = p->parent;
+    return p;
 }
 
 GREEN_API int green_set_parent(green_t *g, green_t *parent)
@@ -180,6 +188,9 @@ GREEN_API int green_set_parent(green_t *g, green_t *parent)
     if (check_same_thread(ts, g, "green_set_parent", "greenlet") != 0 ||
         check_same_thread(ts, parent, "green_set_parent", "parent") != 0)
         return -1;
+    if (ts->in_trace)
+        return green_fail(EBUSY, "libgreen: green_set_parent: cannot reparent from inside a "
+                                 "trace hook");
     char who[96], p[96];
     if (g->flags & GF_MAIN)
         return green_fail(EINVAL, "libgreen: green_set_parent: %s is a main greenlet, which "

@@ -184,6 +184,7 @@ GREEN_HIDDEN void *green_map_stack(size_t size, size_t guard); /* [guard][size];
 GREEN_HIDDEN void green_unmap_stack(void *lo, size_t size, size_t guard);
 
 /* stack_shared.c */
+GREEN_HIDDEN int green_shared_ready(struct green_thread *ts, struct green *origin);
 GREEN_HIDDEN int green_shared_transfer(struct green_thread *ts, struct green *origin,
                                        struct green *target, int status, void *value,
                                        void **result);

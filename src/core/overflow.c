@@ -61,6 +61,8 @@ static void chain(const struct sigaction *prev, int sig, siginfo_t *info, void *
     }
     /* Default: let the fault repeat without us and kill the process. */
     signal(sig, SIG_DFL);
+    if (info->si_code <= 0) /* sent by kill/tgkill/sigqueue: nothing repeats, deliver it */
+        raise(sig);
 }
 
 static void on_fault(int sig, siginfo_t *info, void *uctx)
@@ -68,7 +70,7 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
     struct green_thread *ts = green_tls;
     struct green *g = ts ? ts->current : NULL;
     const struct sigaction *prev = sig == SIGBUS ? &previous_bus : &previous_segv;
-    if (!g || (g->flags & GF_MAIN)) {
+    if (!g || (g->flags & GF_MAIN) || info->si_code <= 0) {
         chain(prev, sig, info, uctx);
         return;
     }

@@ -105,13 +105,15 @@ static int install_guard(char *guard, size_t len)
             atomic_store_explicit(&guard_mode, GUARD_MARKERS, memory_order_relaxed);
             return 0;
         }
-        /* mprotect when the kernel does not know the advice, or (first use only) when it
-         * accepted it without effect */
-        if (rc != 0 && (mode == GUARD_MARKERS || (errno != EINVAL && errno != ENOSYS)))
+        if (rc != 0 && errno != EINVAL && errno != ENOSYS)
             return -1;
         long expect = -1;
         atomic_compare_exchange_strong(&mprotect_budget, &expect, map_budget());
-        atomic_store_explicit(&guard_mode, GUARD_MPROTECT, memory_order_relaxed);
+        /* mprotect from now on when the kernel does not know the advice, or (first use
+         * only) accepted it without effect; with markers working, EINVAL means this one
+         * range cannot take them (mlock'ed memory): mprotect just this guard. */
+        if (mode != GUARD_MARKERS)
+            atomic_store_explicit(&guard_mode, GUARD_MPROTECT, memory_order_relaxed);
     }
     if (atomic_fetch_sub(&mprotect_budget, 1) <= 0) {
         atomic_fetch_add(&mprotect_budget, 1);
@@ -153,8 +155,12 @@ void *green_map_stack(size_t size, size_t guard)
 
 void green_unmap_stack(void *lo, size_t size, size_t guard)
 {
-    if (lo)
-        munmap((char *)lo - guard, guard + size);
+    if (!lo)
+        return;
+    munmap((char *)lo - guard, guard + size);
+    /* its guard was made the way every guard is made in this mode */
+    if (guard && atomic_load(&guard_mode) == GUARD_MPROTECT)
+        atomic_fetch_add(&mprotect_budget, 1);
 }
 
 /* ---- the pool ----------------------------------------------------------------------- */
@@ -219,6 +225,8 @@ static void *carve(struct green_thread *ts, struct stack_class *c)
 
 int green_stack_acquire(struct green_thread *ts, struct green *g)
 {
+    if (g->stack_lo)
+        return 0; /* acquired earlier for a start that has not happened yet */
     size_t size = g->stack_size;
     struct stack_class *c = class_for(ts, size);
     if (!c)
@@ -256,7 +264,8 @@ void green_stack_release(struct green_thread *ts, struct green *g)
     if (c->ndirty == GREEN_POOL_DIRTY_MAX && (c->nclean < c->clean_cap || grow_clean(c))) {
         /* Give another dirty stack's pages back, never this one's: a finishing greenlet
          * releases its stack while still running on it. */
-        void *old = c->dirty[--c->ndirty];
+        void *old = c->dirty[0]; /* the coldest: acquire pops from the top */
+        memmove(c->dirty, c->dirty + 1, --c->ndirty * sizeof c->dirty[0]);
         madvise(old, size, MADV_DONTNEED);
         c->clean[c->nclean++] = old;
     }

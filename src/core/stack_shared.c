@@ -229,10 +229,19 @@ __attribute__((noinline, cold)) static int copier_create(struct green_thread *ts
     return 0;
 }
 
+int green_shared_ready(struct green_thread *ts, struct green *origin)
+{
+    if (!ts->shared_lo && region_create(ts) != 0)
+        return -1;
+    if (green_is_shared(origin) && !ts->copier_sp && copier_create(ts) != 0)
+        return -1;
+    return 0;
+}
+
 int green_shared_transfer(struct green_thread *ts, struct green *origin, struct green *target,
                           int status, void *value, void **result)
 {
-    if (!ts->shared_lo && region_create(ts) != 0)
+    if (green_shared_ready(ts, origin) != 0)
         return -1;
     if (!green_is_shared(origin)) {
         /* origin runs elsewhere: move the slices from here. */
@@ -241,8 +250,6 @@ int green_shared_transfer(struct green_thread *ts, struct green *origin, struct 
         set_current(ts, target);
         return green_resume(ts, origin, target->stack_start, target, status, value, result);
     }
-    if (!ts->copier_sp && copier_create(ts) != 0)
-        return -1;
     ts->job_origin = origin;
     ts->job_target = target;
     ts->job_status = status;

@@ -45,6 +45,8 @@ resolve(struct green_thread *ts, struct green *t, int *errp, bool commit, struct
             trace(ts, GREEN_EVENT_THROW, *originp, t);
             set_state(t, GS_DEAD);
             t->run = NULL;
+            if (!green_is_shared(t))
+                green_stack_release(ts, t); /* no-op unless a dry run gave it one */
             *originp = t;
         }
         if (err == GREEN_EXIT)
@@ -79,11 +81,12 @@ switch_to(struct green_thread *ts, struct green *cur, struct green *t, int err, 
 
 static int refuse_foreign(struct green_thread *ts, struct green *g, const char *api)
 {
-    char who[96], mine[64], theirs[64];
+    char mine[64], theirs[64];
+    /* by id only: the owner may be changing the name right now */
     return green_fail(EXDEV,
-                      "libgreen: %s: greenlet %s belongs to thread %s, but the caller runs on "
-                      "thread %s; greenlets cannot switch across threads",
-                      api, green_describe(g, who, sizeof who),
+                      "libgreen: %s: greenlet id %llu belongs to thread %s, but the caller runs "
+                      "on thread %s; greenlets cannot switch across threads",
+                      api, (unsigned long long)g->id,
                       green_describe_thread(g->thread, theirs, sizeof theirs),
                       green_describe_thread(ts, mine, sizeof mine));
 }
@@ -110,6 +113,8 @@ int green_transfer(struct green_thread *ts, struct green *target, int err, void 
     int final_err = err;
     struct green *t = resolve(ts, target, &final_err, false, NULL);
     if (t != cur && t->state == GS_NEW && !green_is_shared(t) && green_stack_acquire(ts, t) != 0)
+        return -1;
+    if (t != cur && green_is_shared(t) && green_shared_ready(ts, cur) != 0)
         return -1;
 
     struct green *origin = cur;
@@ -203,6 +208,12 @@ static void finish(struct green_thread *ts, struct green *g, int err, void *valu
         ts->asan_dead = g;
 #endif
     switch_to(ts, g, t, err, value, NULL);
+    /* t could not be resumed (no memory to save shared-stack slices).  The main greenlet
+     * never needs memory to be resumed: it gets the failure instead of the process. */
+    if (t != &ts->main) {
+        trace(ts, GREEN_EVENT_THROW, g, &ts->main);
+        switch_to(ts, g, &ts->main, ENOMEM, NULL, NULL);
+    }
     char who[96], to[96];
     green_fatal("libgreen: greenlet %s finished but its receiver %s could not be resumed: %s",
                 green_describe(g, who, sizeof who), green_describe(t, to, sizeof to),
