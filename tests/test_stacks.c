@@ -28,19 +28,6 @@
 #define NOINLINE __attribute__((noinline))
 
 
-static green_t *new_green(green_fn fn, green_t *parent, int model, size_t size,
-                          const char *name)
-{
-    green_attr_t a = GREEN_ATTR_INIT;
-    a.stack_model = model;
-    a.stack_size = size;
-    a.name = name;
-    green_t *g = green_new(fn, parent, &a);
-    if (!g)
-        note_failure(__LINE__, "green_new: %s", green_last_error());
-    return g;
-}
-
 static void run_in_thread(void *(*fn)(void *), void *arg)
 {
     pthread_t t;

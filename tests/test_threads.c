@@ -112,19 +112,6 @@ static NOINLINE intptr_t deep_bounce(int depth, intptr_t acc)
 
 static void *deep_body(void *arg) { return (void *)deep_bounce((int)(intptr_t)arg, 0); }
 
-static green_t *new_green(green_fn fn, green_t *parent, int model, size_t size,
-                          const char *name)
-{
-    green_attr_t a = GREEN_ATTR_INIT;
-    a.stack_model = model;
-    a.stack_size = size;
-    a.name = name;
-    green_t *g = green_new(fn, parent, &a);
-    if (!g)
-        note_failure(__LINE__, "green_new: %s", green_last_error());
-    return g;
-}
-
 /* ==== 1. one implicit main greenlet per thread ============================================ */
 
 #define MAIN_THREADS 8

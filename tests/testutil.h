@@ -195,6 +195,21 @@ static inline void assert_no_failures(void)
         fail_msg("%d check(s) failed off the main stack, the first at %s", n, msg);
 }
 
+/* A greenlet with every attribute given; a failure is recorded, not asserted (callers may
+ * run off the main stack or thread). */
+static inline green_t *new_green(green_fn fn, green_t *parent, int model, size_t size,
+                                 const char *name)
+{
+    green_attr_t a = GREEN_ATTR_INIT;
+    a.stack_model = model;
+    a.stack_size = size;
+    a.name = name;
+    green_t *g = green_new(fn, parent, &a);
+    if (!g)
+        note_failure(__LINE__, "green_new: %s", green_last_error());
+    return g;
+}
+
 /* ---- greenlets in a given stack model ------------------------------------------------ */
 
 /* Tests that run once per stack model get it as cmocka's initial state. */
