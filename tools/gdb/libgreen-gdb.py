@@ -40,6 +40,7 @@ GREEN_FIELDS = {  # struct green
     "parent": "parent",
     "run": "run",  # meaningful until the greenlet starts
     "stack_start": "stack_start",  # saved stack pointer while suspended
+    "stack_stop": "stack_stop",  # top of its stack data
     "stack_copy": "stack_copy",  # shared: heap copy of the lowest stack_saved bytes
     "stack_saved": "stack_saved",
 }
@@ -372,7 +373,8 @@ def greenlet_backtrace(g, layout, bt_args):
     header = "Greenlet %s (%s stack, suspended" % (g.label(), g.model)
     displaced = None
     if saved:
-        header += "; %d stack bytes in the heap, shown in place" % saved
+        total = int(g.get("stack_stop")) - start
+        header += "; %d of its %d stack bytes in the heap, shown in place" % (saved, total)
         # Put the heap slice back where the greenlet's frames expect it, for as long as gdb
         # unwinds; whatever occupies those addresses now is restored right after.
         displaced = bytes(inferior.read_memory(start, saved))
