@@ -98,7 +98,7 @@ PARKED static void *child_run(void *arg)
 
 static void *dead_run(void *arg) { return arg; }
 
-static void *unstarted_run(void *arg) { return (void *)((uintptr_t)arg + 1); }
+PARKED static void *unstarted_run(void *arg) { return (void *)((uintptr_t)arg + 1); }
 
 /* ---- shared greenlets: heap, partly heap, region ----------------------------------- */
 

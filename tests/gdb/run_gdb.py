@@ -62,6 +62,10 @@ def gdb_session(gdb, target, libdir, greenlets, parked, ids):
     section("thread 3", "thread 3")
     section("info 3", "info greenlets")
     section("thread 1", "thread 1")
+    # Resumed, main starts the unstarted greenlet: stop in it, main is suspended now.
+    section("to new", "break unstarted_run", "continue")
+    section("info new", "info greenlets")
+    section("bt main suspended", "greenlet bt %d" % ids["main"])
     section("continue", "continue")
 
     argv = [gdb, "-nx", "-batch",
@@ -167,6 +171,18 @@ def check(greenlets, parked, ids, sections, libdir):
                "greenlet bt of the %s greenlet: %r" % (what, text))
     expect("No greenlets on this thread" in sections.get("info 3", ""),
            "thread without libgreen: " + sections.get("info 3", ""))
+
+    # Stopped in the greenlet that was new: it runs (on the shared stack), main is parked.
+    rows = {int(m.group(2)): m.groups() for m in
+            (ROW.match(l) for l in sections.get("info new", "").splitlines()) if m and m.group(2) != "Id"}
+    expect(rows.get(ids["new"], ())[:3] == ("*", str(ids["new"]), "running")
+           and rows.get(ids["main"], ())[:3] == (" ", str(ids["main"]), "suspended"),
+           "in the started greenlet: " + sections.get("info new", ""))
+    text = sections.get("bt main suspended", "")
+    frames = [l for l in text.splitlines() if l.startswith("#")]
+    expect(frames and re.match(r"#0\s+0x[0-9a-f]+ in main \(", frames[0])
+           and "unstarted_run" not in text,
+           "greenlet bt of the suspended main greenlet:\n" + text)
 
     before, after = sections.get("regs-before"), sections.get("regs-after")
     diff = "\n".join(difflib.unified_diff((before or "").splitlines(), (after or "").splitlines(),

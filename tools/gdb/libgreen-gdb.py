@@ -182,7 +182,11 @@ class Greenlet:
     def where(self, layout):
         """The Frame column of info greenlets."""
         if self.state == "suspended" and layout is not None:
-            return "in " + describe_pc(self.resume_pc(layout))
+            try:
+                pc = self.resume_pc(layout)
+            except gdb.MemoryError:
+                pc = 0
+            return "in " + describe_pc(pc) if pc else "(saved frame not readable)"
         if self.state == "running":
             try:
                 return "in " + describe_pc(gdb.newest_frame().pc(), caller=False)
@@ -366,6 +370,11 @@ def greenlet_backtrace(g, layout, bt_args):
 
     regs = {"_pc": layout["pc"][0], "_sp": layout["sp"][0]}
     regs[layout["pc"][0]] = g.saved_word(layout["pc"][1])
+    if regs[layout["pc"][0]] == 0:
+        # Seen with cores written by gcore on kernels with guard markers in the stack
+        # mappings: gdb fails to read the whole chunk and stores zeros (docs/gdb.md).
+        raise gdb.GdbError("Greenlet %s: its saved frame at 0x%x reads as zeros; the stack "
+                           "memory is not in this core file?" % (g.label(), start))
     regs[layout["sp"][0]] = start + layout["sp"][1]
     for reg, offset in layout["regs"].items():
         regs[reg] = g.saved_word(offset)
