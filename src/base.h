@@ -28,10 +28,11 @@ GREEN_HIDDEN GREEN_NORETURN void green__fatal(const char *api, const char *fmt, 
  * on) and compiled out otherwise.  For states that bad *input* can cause, return an error
  * instead: an assertion failing is always a libgreen bug. */
 #ifdef GREEN_ASSERTS
-#define GREEN_ASSERT(cond)                                                                \
-    (GREEN_LIKELY(cond) ? (void)0                                                         \
-                        : green__fatal(NULL, "internal error: %s:%d: %s: assertion '%s' " \
-                                             "failed",                                    \
+#define GREEN_ASSERT(cond)                                                                         \
+    (GREEN_LIKELY(cond) ? (void)0                                                                  \
+                        : green__fatal(NULL,                                                       \
+                                       "internal error: %s:%d: %s: assertion '%s' "                \
+                                       "failed",                                                   \
                                        __FILE__, __LINE__, __func__, #cond))
 #else
 #define GREEN_ASSERT(cond) ((void)0)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The only machine-dependent part of libgreen: switching stacks.
  *
  * Each architecture provides, in its own file under src/arch/, two functions and one

@@ -6,7 +6,7 @@
  * round to 16 bytes (~24 bytes each, a tenth of the budget), so small buffers come from
  * per-thread size classes in 8-byte steps (slices are whole words), carved from chunks and
  * recycled through free lists.  Larger buffers use malloc.  Chunks that hold no live
- * buffer are freed by green_copy_trim() (called when many greenlets were released) and
+ * buffer are freed by green__copy_trim() (called when many greenlets were released) and
  * all of them when the thread exits.
  */
 #include <stdbool.h>
@@ -51,8 +51,7 @@ void *green__copy_alloc(struct green_thread *ts, size_t cap)
         }
         struct copy_chunk *ch = cp->chunks;
         if (!ch || ch->used + cap > COPY_CHUNK_BYTES) {
-            ch = mmap(NULL, sizeof *ch, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                      -1, 0);
+            ch = mmap(NULL, sizeof *ch, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
             if (ch == MAP_FAILED)
                 return NULL;
             ch->next = cp->chunks;

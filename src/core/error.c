@@ -72,8 +72,8 @@ const char *green__describe_thread(const struct green_thread *ts, char *buf, siz
     return buf;
 }
 
-int green__refuse_foreign(const struct green_thread *ts, const struct green *g,
-                          const char *api, const char *role)
+int green__refuse_foreign(const struct green_thread *ts, const struct green *g, const char *api,
+                          const char *role)
 {
     char mine[GREEN_DESCRIBE_THREAD_MAX], theirs[GREEN_DESCRIBE_THREAD_MAX];
     /* by id only: the owner may be changing the name right now */

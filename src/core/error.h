@@ -33,12 +33,12 @@ GREEN_HIDDEN const char *green__describe(const struct green *g, char *buf, size_
 
 /* "'thread-name' (tid N)", into buf.  Safe for any live thread's state. */
 GREEN_HIDDEN const char *green__describe_thread(const struct green_thread *ts, char *buf,
-                                               size_t len);
+                                                size_t len);
 
 /* Refuse `api` with EXDEV because g (called `role` in the message: "greenlet", "parent",
  * "target") belongs to another thread than ts, naming both threads.  Returns -1. */
 GREEN_HIDDEN int green__refuse_foreign(const struct green_thread *ts, const struct green *g,
-                                      const char *api, const char *role);
+                                       const char *api, const char *role);
 
 /* g as a record; aborts naming `api` if the handle was destroyed (its slot is free or it
  * was released).  g must not be NULL.  Safe from any thread (atomic reads). */

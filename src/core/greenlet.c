@@ -108,17 +108,17 @@ GREEN_API int green_destroy(green_t *g)
         return green__fail(EINVAL, "green_destroy", "greenlet is NULL");
     if (g->state == GS_FREE || (g->flags & GF_RELEASED))
         green__fatal("green_destroy", "greenlet %p was already destroyed (double destroy)",
-                    (void *)g);
+                     (void *)g);
     if (check_same_thread(ts, g, "green_destroy", "greenlet") != 0)
         return -1;
     char who[GREEN_DESCRIBE_MAX];
     if (g->flags & GF_MAIN)
-        return green__fail(EINVAL, "green_destroy", "%s is a main greenlet; it is "
-                                  "released when its thread exits",
-                          green__describe(g, who, sizeof who));
+        return green__fail(EINVAL, "green_destroy",
+                           "%s is a main greenlet; it is released when its thread exits",
+                           green__describe(g, who, sizeof who));
     if (g == ts->core.current)
         return green__fail(EBUSY, "green_destroy", "%s is the current greenlet",
-                          green__describe(g, who, sizeof who));
+                           green__describe(g, who, sizeof who));
     if (ts->core.in_trace)
         return green__fail(EBUSY, "green_destroy", "called from inside a trace hook");
 
@@ -131,7 +131,7 @@ GREEN_API int green_destroy(green_t *g)
         void *ignored;
         int rc = green__transfer(ts, g, GREEN_EXIT, NULL, &ignored, "green_destroy");
         if (g->state == GS_ACTIVE && g->killer == self)
-            g->killer = NULL; /* but leave a later destroyer's claim */
+            g->killer = NULL;         /* but leave a later destroyer's claim */
         if (g->flags & GF_RELEASED) { /* destroyed by another greenlet meanwhile */
             unref(ts, g);
             return 0;
@@ -141,13 +141,13 @@ GREEN_API int green_destroy(green_t *g)
             if (rc < 0)
                 return -1;
             if (rc > 0)
-                return green__fail(EINTR, "green_destroy",
-                                  "the caller was thrown error %d "
-                                  "while %s was being killed; it is still alive",
-                                  rc, green__describe(g, who, sizeof who));
-            return green__fail(EBUSY, "green_destroy", "%s did not die when killed "
-                                     "(it switched away instead of finishing)",
-                              green__describe(g, who, sizeof who));
+                return green__fail(
+                    EINTR, "green_destroy",
+                    "the caller was thrown error %d while %s was being killed; it is still alive",
+                    rc, green__describe(g, who, sizeof who));
+            return green__fail(EBUSY, "green_destroy",
+                               "%s did not die when killed (it switched away instead of finishing)",
+                               green__describe(g, who, sizeof who));
         }
     } else if (g->state == GS_NEW) {
         set_state(g, GS_DEAD); /* it must never run now */
@@ -155,7 +155,7 @@ GREEN_API int green_destroy(green_t *g)
         if (!green__is_shared(g))
             green__stack_release(ts, g); /* a stack acquired for a start that never came */
     }
-    __atomic_store_n(&g->flags, g->flags | GF_RELEASED, __ATOMIC_RELAXED); /* see set_state */
+    set_flags(g, g->flags | GF_RELEASED);
     unref(ts, g);
     return 0;
 }
@@ -179,26 +179,24 @@ GREEN_API int green_set_parent(green_t *g, green_t *parent)
         return -1;
     if (!g || !parent)
         return green__fail(EINVAL, "green_set_parent", "%s is NULL",
-                          g ? "the parent" : "the greenlet");
+                           g ? "the parent" : "the greenlet");
     green__check(g, "green_set_parent");
     green__check(parent, "green_set_parent");
     if (check_same_thread(ts, g, "green_set_parent", "greenlet") != 0 ||
         check_same_thread(ts, parent, "green_set_parent", "parent") != 0)
         return -1;
     if (ts->core.in_trace)
-        return green__fail(EBUSY, "green_set_parent", "cannot reparent from inside a "
-                                 "trace hook");
+        return green__fail(EBUSY, "green_set_parent", "cannot reparent from inside a trace hook");
     char who[GREEN_DESCRIBE_MAX], p[GREEN_DESCRIBE_MAX];
     if (g->flags & GF_MAIN)
-        return green__fail(EINVAL, "green_set_parent", "%s is a main greenlet, which "
-                                  "has no parent",
-                          green__describe(g, who, sizeof who));
+        return green__fail(EINVAL, "green_set_parent", "%s is a main greenlet, which has no parent",
+                           green__describe(g, who, sizeof who));
     for (struct green *a = parent; a; a = a->parent)
         if (a == g)
-            return green__fail(ELOOP, "green_set_parent", "making %s the parent of %s "
-                                     "would create a cyclic parent chain",
-                              green__describe(parent, p, sizeof p),
-                              green__describe(g, who, sizeof who));
+            return green__fail(ELOOP, "green_set_parent",
+                               "making %s the parent of %s would create a cyclic parent chain",
+                               green__describe(parent, p, sizeof p),
+                               green__describe(g, who, sizeof who));
     struct green *old = g->parent;
     ref(parent);
     g->parent = parent;
@@ -262,8 +260,7 @@ GREEN_API int green_set_name(green_t *g, const char *name)
     return 0;
 }
 
-GREEN_API int green_settrace(green_trace_fn fn, void *arg, green_trace_fn *old_fn,
-                             void **old_arg)
+GREEN_API int green_settrace(green_trace_fn fn, void *arg, green_trace_fn *old_fn, void **old_arg)
 {
     struct green_thread *ts = green__thread_get("green_settrace");
     if (!ts)
@@ -284,12 +281,11 @@ GREEN_API int green_set_shared_stack_size(size_t bytes)
     if (!ts)
         return -1;
     if (bytes < GREEN_SHARED_STACK_MIN || bytes > GREEN_SHARED_STACK_MAX)
-        return green__fail(EINVAL, "green_set_shared_stack_size", "%zu bytes is outside "
-                                  "[64 KiB, 2 GiB]",
-                          bytes);
+        return green__fail(EINVAL, "green_set_shared_stack_size",
+                           "%zu bytes is outside [64 KiB, 2 GiB]", bytes);
     if (ts->shared.region.lo)
-        return green__fail(EBUSY, "green_set_shared_stack_size", "this thread's shared "
-                                 "stack region already exists");
+        return green__fail(EBUSY, "green_set_shared_stack_size",
+                           "this thread's shared stack region already exists");
     size_t page = green__page_size();
     ts->shared.size = (bytes + page - 1) & ~(page - 1);
     return 0;

@@ -34,8 +34,8 @@ struct green_thread;
 struct green {
     /* First, so that a released slot keeps a readable state even when the rest of it is
      * poisoned for ASAN (records.c). */
-    uint8_t state;    /* enum green_life; atomic stores (set_state) */
-    uint8_t flags;    /* enum green_flag */
+    uint8_t state; /* enum green_life; atomic stores (set_state) */
+    uint8_t flags; /* enum green_flag */
     uint16_t reserved;
     uint32_t refs; /* the user's handle + one per child naming this greenlet as parent */
 
@@ -46,14 +46,14 @@ struct green {
      * greenlet, the address it started at in the shared region. */
     char *stack_stop;
     union {
-        struct {                      /* shared stack model */
-            char *stack_copy;         /* heap copy of the lowest stack_saved bytes */
-            uint32_t stack_saved;     /* bytes currently held in stack_copy */
-            uint32_t copy_size;       /* capacity of stack_copy */
+        struct {                  /* shared stack model */
+            char *stack_copy;     /* heap copy of the lowest stack_saved bytes */
+            uint32_t stack_saved; /* bytes currently held in stack_copy */
+            uint32_t copy_size;   /* capacity of stack_copy */
         };
-        struct {                      /* private stack model */
-            char *stack_lo;           /* lowest usable address (the guard is below) */
-            size_t stack_size;        /* usable bytes */
+        struct {               /* private stack model */
+            char *stack_lo;    /* lowest usable address (the guard is below) */
+            size_t stack_size; /* usable bytes */
         };
     };
     /* Shared: next older greenlet with data in the region.  Free slots: the free list. */
@@ -62,9 +62,9 @@ struct green {
     struct green *parent;
     struct green_thread *thread;
     union {
-        green_fn run;          /* until started */
-        struct green *killer;  /* once started: the greenlet in green_destroy() waiting for
-                                  this one to die, which receives its finish; or NULL */
+        green_fn run;         /* until started */
+        struct green *killer; /* once started: the greenlet in green_destroy() waiting for
+                                 this one to die, which receives its finish; or NULL */
     };
     uint64_t id;
     char *name;

@@ -82,8 +82,7 @@ static void give_back_slabs(struct green_thread *ts)
     set_trim_threshold(r, r->live_slots / 2);
 }
 
-void green__records_foreach(struct green_thread *ts, void (*fn)(struct green *, void *),
-                            void *arg)
+void green__records_foreach(struct green_thread *ts, void (*fn)(struct green *, void *), void *arg)
 {
     for (struct slab *s = ts->records.slabs; s; s = s->next)
         for (int i = 0; i < SLAB_SLOTS; i++)
@@ -96,8 +95,8 @@ struct green *green__record_alloc(struct green_thread *ts)
     struct green_records_part *r = &ts->records;
     struct green *g = r->free_slots;
     if (GREEN_UNLIKELY(!g)) {
-        struct slab *s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE,
-                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        struct slab *s =
+            mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (s == MAP_FAILED)
             return NULL;
         s->next = r->slabs;

@@ -16,7 +16,7 @@ struct green_records_part {
     struct slab *slabs;
     struct green *free_slots; /* linked through stack_prev */
     size_t nslabs, live_slots;
-    size_t trim_below;        /* give memory back when live_slots falls below this */
+    size_t trim_below;          /* give memory back when live_slots falls below this */
     uint64_t next_id, id_limit; /* this thread's block of ids */
 };
 
@@ -32,7 +32,7 @@ GREEN_HIDDEN void green__record_free(struct green_thread *ts, struct green *g);
 /* Call fn on every record that is not free (main is not in a slab: not included).  fn must
  * not allocate or free records. */
 GREEN_HIDDEN void green__records_foreach(struct green_thread *ts,
-                                        void (*fn)(struct green *, void *), void *arg);
+                                         void (*fn)(struct green *, void *), void *arg);
 
 /* The next process-wide unique id (> 0), without an atomic operation in the common case. */
 GREEN_HIDDEN uint64_t green__next_id(struct green_thread *ts);

@@ -17,10 +17,10 @@
 #define GREEN_SAN_RECORD_ASAN void *asan_fake_stack;
 /* main_stack_*: the thread's own stack, for __sanitizer_start_switch_fiber; asan_dead: a
  * shared greenlet that just died, whose frames' shadow must be cleared. */
-#define GREEN_SAN_THREAD_ASAN                                                             \
-    struct green *asan_dead;                                                              \
-    void *copier_fake_stack;                                                              \
-    const void *main_stack_lo;                                                            \
+#define GREEN_SAN_THREAD_ASAN                                                                      \
+    struct green *asan_dead;                                                                       \
+    void *copier_fake_stack;                                                                       \
+    const void *main_stack_lo;                                                                     \
     size_t main_stack_size;
 #else
 #define GREEN_SAN_RECORD_ASAN
@@ -30,8 +30,8 @@
 #ifdef GREEN_TSAN
 #define GREEN_SAN_RECORD_TSAN void *tsan_fiber;
 /* tsan_dead_fiber: a fiber cannot destroy itself, so the next context destroys it. */
-#define GREEN_SAN_THREAD_TSAN                                                             \
-    void *copier_fiber;                                                                   \
+#define GREEN_SAN_THREAD_TSAN                                                                      \
+    void *copier_fiber;                                                                            \
     void *tsan_dead_fiber;
 #else
 #define GREEN_SAN_RECORD_TSAN

@@ -19,7 +19,7 @@
  * on the budget, so unmapping it gives back exactly what it took.
  *
  * The pool: a finished greenlet's stack goes on its size class's free list (no syscall).
- * Only the most recent GREEN_POOL_DIRTY_MAX stacks per size keep their pages; beyond that
+ * Only the most recent POOL_DIRTY_MAX stacks per size keep their pages; beyond that
  * a freed stack is returned to the kernel with MADV_DONTNEED (it stays mapped and pooled),
  * so a burst of a million finished greenlets does not pin their memory.  The free lists
  * are arrays beside the stacks, not links inside them, so a stack can be given back
@@ -138,7 +138,7 @@ static int install_guard(char *guard, size_t len)
     }
     if (atomic_fetch_sub(&mprotect_budget, 1) <= 0) {
         atomic_fetch_add(&mprotect_budget, 1);
-        errno = ENOSPC; /* green_stack_acquire() says why; callers see ENOMEM */
+        errno = ENOSPC; /* green__stack_acquire() says why; callers see ENOMEM */
         return -1;
     }
     if (mprotect(guard, len, PROT_NONE) != 0) {
@@ -284,11 +284,12 @@ int green__stack_acquire(struct green_thread *ts, struct green *g)
     } else if (!(lo = carve(ts, c))) {
         int e = errno; /* ENOSPC: install_guard's budget; else what mmap/mprotect said */
         char who[GREEN_DESCRIBE_MAX];
-        return green__fail(ENOMEM, NULL, "cannot map a %zu-byte stack for greenlet %s: %s",
-                           size, green__describe(g, who, sizeof who),
-                           e == ENOSPC ? "guard budget of vm.max_map_count used up "
-                                         "(kernel lacks MADV_GUARD_INSTALL)"
-                                       : strerror(e));
+        return green__fail(
+            ENOMEM, NULL, "cannot map a %zu-byte stack for greenlet %s: %s", size,
+            green__describe(g, who, sizeof who),
+            e == ENOSPC
+                ? "guard budget of vm.max_map_count used up (kernel lacks MADV_GUARD_INSTALL)"
+                : strerror(e));
     }
     /* Frames abandoned by the previous owner (it never returned from its last switch)
      * leave poisoned redzones in ASAN's shadow. */

@@ -26,7 +26,7 @@ struct green_stacks_part {
 
 /* One guarded mapping outside the pool: [guard][size], lo the usable low end. */
 struct green_stack_map {
-    char *lo;            /* NULL while not mapped */
+    char *lo; /* NULL while not mapped */
     size_t size, guard;
     unsigned vg_id;      /* valgrind stack id, 0 if not registered */
     bool guard_budgeted; /* the guard was made with mprotect and holds budget */
@@ -50,7 +50,7 @@ GREEN_HIDDEN size_t green__page_size(void);
  * with valgrind if vg_register.  Returns 0, or -1 with errno (ENOSPC: the guard budget is
  * used up; else what mmap/mprotect said) and *m unmapped. */
 GREEN_HIDDEN int green__stack_map(struct green_stack_map *m, size_t size, size_t guard,
-                                 bool vg_register);
+                                  bool vg_register);
 
 /* Undo green__stack_map (no-op if not mapped), returning the guard's budget if it held
  * some. */

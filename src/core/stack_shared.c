@@ -111,8 +111,8 @@ static int slice_save(struct green_thread *ts, struct green *g, char *stop)
         char *c = green__copy_alloc(ts, cap);
         if (!c) {
             char who[GREEN_DESCRIBE_MAX];
-            return green__fail(ENOMEM, NULL, "no memory to save %zu bytes of the stack of "
-                                             "shared greenlet %s",
+            return green__fail(ENOMEM, NULL,
+                               "no memory to save %zu bytes of the stack of shared greenlet %s",
                                want, green__describe(g, who, sizeof who));
         }
         if (have)
@@ -220,8 +220,7 @@ static GREEN_NORETURN void copier_main(void)
         }
         set_current(ts, next);
         san_switch_out(ts, NULL, next);
-        green_arch_switch((void **)&ts->shared.copier_sp, next->stack_start, status, value,
-                          NULL);
+        green_arch_switch((void **)&ts->shared.copier_sp, next->stack_start, status, value, NULL);
         san_switch_in(ts, NULL);
     }
 }

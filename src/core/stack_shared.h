@@ -20,13 +20,13 @@ struct green_copier_job {
 
 /* The thread's part for the shared stack model. */
 struct green_shared_part {
-    size_t size;             /* the region's size, settable until it is mapped */
+    size_t size; /* the region's size, settable until it is mapped */
     struct green_stack_map region;
-    struct green *head;      /* the greenlet whose frames are lowest in the region */
+    struct green *head; /* the greenlet whose frames are lowest in the region */
     struct green_stack_map copier_stack;
-    char *copier_sp;         /* the copier's saved stack pointer; NULL until created */
+    char *copier_sp; /* the copier's saved stack pointer; NULL until created */
     struct green_copier_job job;
-    int copier_errno;        /* errno of a job that failed */
+    int copier_errno; /* errno of a job that failed */
 };
 
 /* Map the region, and the copier if origin itself runs on the region: what a transfer
@@ -39,8 +39,8 @@ GREEN_HIDDEN int green__shared_ensure(struct green_thread *ts, struct green *ori
  * what origin's switch returns when it is resumed, or -1 with errno ENOMEM if the slices
  * target displaces could not be saved: then origin keeps running and nothing moved. */
 GREEN_HIDDEN int green__shared_transfer(struct green_thread *ts, struct green *origin,
-                                       struct green *target, int status, void *value,
-                                       void **result);
+                                        struct green *target, int status, void *value,
+                                        void **result);
 
 /* g (shared) died: it holds nothing in the region any more. */
 GREEN_HIDDEN void green__shared_forget(struct green_thread *ts, struct green *g);

@@ -71,9 +71,9 @@ static void start_private(struct green *t)
 
 /* Hand control to t (resolved, not the current greenlet).  Returns when something switches
  * back to cur, or -1 if t could not be resumed (cur keeps running, nothing moved). */
-static inline __attribute__((always_inline)) int
-switch_to(struct green_thread *ts, struct green *cur, struct green *t, int err, void *value,
-          void **result)
+static inline __attribute__((always_inline)) int switch_to(struct green_thread *ts,
+                                                           struct green *cur, struct green *t,
+                                                           int err, void *value, void **result)
 {
     ts->core.start_value = value;
     if (green__is_shared(t))
@@ -85,7 +85,7 @@ switch_to(struct green_thread *ts, struct green *cur, struct green *t, int err, 
 }
 
 int green__transfer(struct green_thread *ts, struct green *target, int err, void *value,
-                   void **result, const char *api)
+                    void **result, const char *api)
 {
     if (!ts && !(ts = green__thread_get(api)))
         return -1;
@@ -133,7 +133,8 @@ GREEN_API int green_switch(green_t *g, void *value, void **result)
 {
     struct green_thread *ts = green__tls;
     /* Fast path: a started, live greenlet of this thread, no trace hook. */
-    if (GREEN_LIKELY(ts && g && g->state == GS_ACTIVE && g->thread == ts && !ts->core.off_fast_path)) {
+    if (GREEN_LIKELY(ts && g && g->state == GS_ACTIVE && g->thread == ts &&
+                     !ts->core.off_fast_path)) {
         struct green *cur = ts->core.current;
         if (GREEN_LIKELY(g != cur)) {
             if (g->flags & GF_SHARED)
@@ -148,8 +149,7 @@ GREEN_API int green_switch(green_t *g, void *value, void **result)
 GREEN_API int green_throw(green_t *g, int error, void *payload, void **result)
 {
     if (error <= 0)
-        return green__fail(EINVAL, "green_throw", "the error must be positive (got %d)",
-                          error);
+        return green__fail(EINVAL, "green_throw", "the error must be positive (got %d)", error);
     return green__transfer(green__tls, g, error, payload, result, "green_throw");
 }
 
@@ -208,8 +208,8 @@ static void finish(struct green_thread *ts, struct green *g, int err, void *valu
     }
     char who[GREEN_DESCRIBE_MAX], to[96];
     green__fatal(NULL, "greenlet %s finished but its receiver %s could not be resumed: %s",
-                green__describe(g, who, sizeof who), green__describe(t, to, sizeof to),
-                green_last_error());
+                 green__describe(g, who, sizeof who), green__describe(t, to, sizeof to),
+                 green_last_error());
 }
 
 GREEN_API int green_exit(int error, void *value)
@@ -218,8 +218,7 @@ GREEN_API int green_exit(int error, void *value)
     if (!ts)
         return -1;
     if (error < 0)
-        return green__fail(EINVAL, "green_exit", "the error must be >= 0 (got %d)",
-                          error);
+        return green__fail(EINVAL, "green_exit", "the error must be >= 0 (got %d)", error);
     if (ts->core.in_trace)
         return green__fail(EBUSY, "green_exit", "called from inside a trace hook");
     if (ts->core.current->flags & GF_MAIN)

@@ -35,7 +35,7 @@ static inline int green__resume(struct green_thread *ts, struct green *from, voi
  * The general path behind green_switch/green_throw/green_destroy; `api` names the caller
  * in messages.  ts may be NULL (then it is created).  Returns as green_switch() does. */
 GREEN_HIDDEN int green__transfer(struct green_thread *ts, struct green *target, int err,
-                                void *value, void **result, const char *api);
+                                 void *value, void **result, const char *api);
 
 /* Where every greenlet starts (green_arch_init's entry): runs the current greenlet's run()
  * with the thread's start_value, then finishes it. */

@@ -56,12 +56,9 @@ static const struct part {
     int (*init)(struct green_thread *); /* NULL: zeroed memory is its initial state */
     void (*term)(struct green_thread *);
 } parts[] = {
-    {"core", core_init, core_term},
-    {"overflow", green__overflow_init, green__overflow_term},
-    {"stacks", NULL, green__stacks_term},
-    {"shared", green__shared_init, green__shared_term},
-    {"copies", NULL, green__copies_term},
-    {"records", NULL, green__records_term},
+    {"core", core_init, core_term},       {"overflow", green__overflow_init, green__overflow_term},
+    {"stacks", NULL, green__stacks_term}, {"shared", green__shared_init, green__shared_term},
+    {"copies", NULL, green__copies_term}, {"records", NULL, green__records_term},
 };
 #define NPARTS (sizeof parts / sizeof parts[0])
 

@@ -19,12 +19,12 @@
 
 /* The core's own part: who runs, the trace hook, the main greenlet. */
 struct green_core_part {
-    struct green *current;  /* atomic stores (set_current): green_state() reads it */
-    bool off_fast_path;     /* a trace hook is set or running: green_switch() goes slow */
-    bool in_trace;          /* the trace hook is running: switching is refused */
+    struct green *current; /* atomic stores (set_current): green_state() reads it */
+    bool off_fast_path;    /* a trace hook is set or running: green_switch() goes slow */
+    bool in_trace;         /* the trace hook is running: switching is refused */
     green_trace_fn trace;
     void *trace_arg;
-    void *start_value;      /* the first value for a greenlet being started */
+    void *start_value; /* the first value for a greenlet being started */
     struct green main;
     pthread_t self;
     pid_t tid;
