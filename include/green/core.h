@@ -110,7 +110,8 @@ typedef struct green_attr {
  * Returns NULL only if the thread's state could not be created (errno ENOMEM). */
 GREEN_API green_t *green_current(void);
 
-/* The calling thread's main greenlet.  NULL only on ENOMEM, as for green_current(). */
+/* The calling thread's main greenlet.  NULL only if the thread's state could not be
+ * created (errno ENOMEM), as for green_current(). */
 GREEN_API green_t *green_main(void);
 
 /* ---- Life cycle -------------------------------------------------------------------- */
@@ -194,7 +195,8 @@ GREEN_API int green_exit(int error, void *value);
 /* ---- Parents ----------------------------------------------------------------------- */
 
 /* g's parent, or NULL for a main greenlet or NULL g.  A parent the user has destroyed is
- * skipped (its handle is gone): the result is the nearest ancestor not destroyed. */
+ * skipped (its handle is gone): the result is the nearest ancestor not destroyed.  Never
+ * fails. */
 GREEN_API green_t *green_parent(const green_t *g);
 
 /* Make parent the new parent of g.  Nothing changes on failure; errno:
