@@ -32,7 +32,10 @@ static void ref(struct green *g)
 /* Drop a reference; free records nobody refers to any more, and so on up the chain. */
 static void unref(struct green_thread *ts, struct green *g)
 {
-    while (g && !(g->flags & GF_MAIN) && --g->refs == 0) {
+    while (g && !(g->flags & GF_MAIN)) {
+        GREEN_ASSERT(g->refs > 0 && g->state != GS_FREE);
+        if (--g->refs != 0)
+            break;
         struct green *parent = g->parent;
         green__record_free(ts, g);
         g = parent;

@@ -129,6 +129,7 @@ static int slice_save(struct green_thread *ts, struct green *g, char *stop)
 
 static void slice_restore(struct green_thread *ts, struct green *g)
 {
+    GREEN_ASSERT(g->stack_saved <= g->copy_size && g->stack_start < g->stack_stop);
     if (g->stack_saved) {
         char *lo = slice_lo(g);
         vg_make_writable(lo, g->stack_saved);
@@ -150,6 +151,7 @@ static void slice_restore(struct green_thread *ts, struct green *g)
  * copies. */
 static int prepare(struct green_thread *ts, struct green *origin, struct green *target)
 {
+    GREEN_ASSERT(green__is_shared(target) && target != origin && ts->shared.region.lo);
     if (target->state == GS_NEW) {
         char *stop = region_hi(ts);
         if (green__is_shared(origin))

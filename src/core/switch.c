@@ -75,6 +75,7 @@ static inline __attribute__((always_inline)) int switch_to(struct green_thread *
                                                            struct green *cur, struct green *t,
                                                            int err, void *value, void **result)
 {
+    GREEN_ASSERT(t != cur && t->thread == ts && (t->state == GS_ACTIVE || t->state == GS_NEW));
     ts->core.start_value = value;
     if (green__is_shared(t))
         return green__shared_transfer(ts, cur, t, err, value, result);
@@ -172,6 +173,7 @@ void green__boot(void)
  * waiting to destroy it, else to its parent chain. */
 static void finish(struct green_thread *ts, struct green *g, int err, void *value)
 {
+    GREEN_ASSERT(g == ts->core.current && g->state == GS_ACTIVE && !(g->flags & GF_MAIN));
     if (err == GREEN_EXIT)
         err = 0;
     struct green *dest = g->killer ? g->killer : g->parent;
