@@ -904,7 +904,8 @@ static void do_settrace(int self)
              trace_on ? "NULL" : "hook");
     void *old_arg = SENTINEL;
     void *new_arg = trace_on ? newval() : &hook_token;
-    green_trace_fn old = green_settrace(trace_on ? NULL : hook, new_arg, &old_arg);
+    green_trace_fn old = (green_trace_fn)1;
+    CHECK(green_settrace(trace_on ? NULL : hook, new_arg, &old, &old_arg) == 0, "green_settrace");
     CHECK(old == (trace_on ? hook : NULL), "green_settrace returned the wrong previous hook");
     CHECK_PTR(old_arg, trace_arg_model, "green_settrace's previous arg");
     trace_on = !trace_on;
@@ -1048,7 +1049,9 @@ static void *run_model(void *unused)
     pool_add(m);
     cur = 0;
     dlv.to = 0;
-    CHECK(green_settrace(NULL, NULL, NULL) == NULL, "a trace hook is installed at start");
+    green_trace_fn start_hook = hook;
+    CHECK(green_settrace(NULL, NULL, &start_hook, NULL) == 0 && start_hook == NULL,
+          "a trace hook is installed at start");
     trace_arg_model = NULL;
     if (region_size != GREEN_SHARED_STACK_DEFAULT)
         CHECK_INT(green_set_shared_stack_size(region_size), 0, "green_set_shared_stack_size");

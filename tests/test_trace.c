@@ -36,7 +36,9 @@ static int setup(void **state)
 {
     (void)state;
     nev = 0;
-    assert_null(green_settrace(record, &nev, NULL));
+    green_trace_fn old = record;
+    assert_int_equal(green_settrace(record, &nev, &old, NULL), 0);
+    assert_null(old);
     return 0;
 }
 
@@ -44,7 +46,9 @@ static int teardown(void **state)
 {
     (void)state;
     void *old_arg = NULL;
-    assert_ptr_equal(green_settrace(NULL, NULL, &old_arg), record);
+    green_trace_fn old = NULL;
+    assert_int_equal(green_settrace(NULL, NULL, &old, &old_arg), 0);
+    assert_ptr_equal(old, record);
     assert_ptr_equal(old_arg, &nev);
     return 0;
 }
@@ -122,7 +126,7 @@ static void reentrant(green_event_t ev, green_t *origin, green_t *target, void *
 
 static void test_switch_inside_hook_refused(void **state)
 {
-    green_settrace(reentrant, &nev, NULL);
+    green_settrace(reentrant, &nev, NULL, NULL);
     green_t *g = new_g(plain, NULL, model_of(state));
     nev = 0;
     hook_switch_rc = 0;
@@ -135,7 +139,7 @@ static void test_switch_inside_hook_refused(void **state)
     assert_int_equal(hook_reparent_rc, -1);
     assert_int_equal(hook_reparent_errno, EBUSY);
     green_destroy(g);
-    green_settrace(record, &nev, NULL);
+    green_settrace(record, &nev, NULL, NULL);
 }
 
 int main(void)

@@ -18,21 +18,21 @@ import gdb.unwinder
 # layout changes, this table changes with it.  Field paths are dotted, from the struct
 # named in the comment.
 
-TLS_VARIABLE = "green_tls"  # struct green_thread *, _Thread_local, NULL until first use
+TLS_VARIABLE = "green__tls"  # struct green_thread *, _Thread_local, NULL until first use
 
-THREAD_FIELDS = {  # struct green_thread
-    "current": "current",  # struct green *: the running greenlet
-    "main": "main",  # struct green, embedded: the thread's main greenlet
-    "slabs": "slabs",  # struct slab *: every other greenlet record lives in these
+THREAD_FIELDS = {  # struct green_thread (src/core/thread.h)
+    "current": "core.current",  # struct green *: the running greenlet
+    "main": "core.main",  # struct green, embedded: the thread's main greenlet
+    "slabs": "records.slabs",  # struct slab *: every other greenlet record lives in these
 }
 
-SLAB_FIELDS = {  # struct slab (src/core/alloc.c)
+SLAB_FIELDS = {  # struct slab (src/core/records.c)
     "next": "next",
     "slots": "slot",  # struct green[SLAB_SLOTS]; a slot with state GS_FREE is unused
 }
 SLAB_SLOTS = 1024  # used only if struct slab has no debug information
 
-GREEN_FIELDS = {  # struct green
+GREEN_FIELDS = {  # struct green (src/core/greenlet.h)
     "state": "state",
     "flags": "flags",
     "id": "id",
