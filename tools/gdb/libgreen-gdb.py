@@ -153,7 +153,7 @@ class Greenlet:
         name = self.get("name")
         self.name = name.string() if int(name) else ("main" if self.is_main else None)
         parent = self.get("parent")
-        self.parent_id = int(parent.dereference()["id"]) if int(parent) else None
+        self.parent_id = int(field(parent, "id", GREEN_FIELDS)) if int(parent) else None
 
     def get(self, path):
         return field(self.record, path, GREEN_FIELDS)
