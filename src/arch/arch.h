@@ -36,6 +36,12 @@
  *       exact stack pointer and reserves a margin.  The shared-stack code saves
  *       [*save_sp - GREEN_ARCH_SP_SLACK, stack_stop).
  *
+ *   GREEN_ARCH_OUTERMOST_FRAME()
+ *       Used as the first statement of the C function a new context starts in: marks its
+ *       return address as undefined in the unwind information (green_arch_init gives it
+ *       none), so debuggers and unwinders end the backtrace there instead of showing a
+ *       frame at address 0.
+ *
  *   GREEN_ARCH_FRAME_BYTES
  *       Size of the frame green_arch_switch leaves at a saved stack pointer (registers,
  *       FP control, result pointer, resume address); 0 for the portable fallback, whose
@@ -50,6 +56,16 @@
 GREEN_HIDDEN int green_arch_switch(void **save_sp, void *load_sp, int status, void *value,
                                    void **result);
 GREEN_HIDDEN void *green_arch_init(void *stack_lo, void *stack_top, void (*entry)(void));
+
+#if defined(GREEN_ARCH_PORTABLE)
+#define GREEN_ARCH_OUTERMOST_FRAME() ((void)0) /* libc's start trampoline ends unwinding */
+#elif defined(__x86_64__)
+#define GREEN_ARCH_OUTERMOST_FRAME() __asm__ volatile(".cfi_undefined rip")
+#elif defined(__aarch64__)
+#define GREEN_ARCH_OUTERMOST_FRAME() __asm__ volatile(".cfi_undefined x30")
+#elif defined(__riscv)
+#define GREEN_ARCH_OUTERMOST_FRAME() __asm__ volatile(".cfi_undefined ra")
+#endif
 
 #ifdef GREEN_ARCH_PORTABLE
 #define GREEN_ARCH_SP_SLACK 512

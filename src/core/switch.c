@@ -162,6 +162,7 @@ static void finish(struct green_thread *ts, struct green *g, int err, void *valu
  * this frame — part of every suspended shared greenlet's saved slice — stays minimal. */
 void green__boot(void)
 {
+    GREEN_ARCH_OUTERMOST_FRAME();
     san_first_entry(green__tls, green__tls->core.current);
     green_fn run = green__tls->core.current->run;
     green__tls->core.current->killer = NULL;
