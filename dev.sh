@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # libgreen developer entry point.  Every command installs the Debian packages it needs
 # (apt-get; as root or through sudo) and builds into its own directory under the tree.
 #
@@ -8,13 +9,16 @@
 #   ./dev.sh valgrind        the suite under valgrind memcheck     (build/)
 #   ./dev.sh tsan            the thread tests under TSAN           (build-tsan/)
 #   ./dev.sh portable        the suite with the portable ucontext switch (build-portable/)
-#   ./dev.sh cross ARCH      cross-build for aarch64|riscv64, run the core suite under qemu-user
+#   ./dev.sh cross ARCH      cross-build for aarch64|riscv64, run the suite under qemu-user
 #   ./dev.sh bench           the benchmarks, release build          (build-release/)
-#   ./dev.sh ci              all of the above but demo and bench: what .ci/run runs
+#   ./dev.sh ci              all of the above but demo and bench, timed: what .ci/run runs
+#
+# Every mode but test runs the whole suite except what cannot run there: the gdb suite
+# needs ptrace of a plain native build, and TSAN watches the threads suite only.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-BASE_PKGS=(gcc g++ meson ninja-build pkg-config libcmocka-dev valgrind)
+BASE_PKGS=(gcc g++ meson ninja-build pkg-config libcmocka-dev valgrind gdb)
 PEER_PKGS=(libboost-context-dev python3-greenlet)
 
 SUDO=()
@@ -52,7 +56,7 @@ cmd_demo() {
     need "${BASE_PKGS[@]}" "${PEER_PKGS[@]}"
     setup build-release --buildtype=release
     ninja -C build-release >/dev/null
-    echo "== examples/seed_switch (the seeds' test1/test2)"
+    echo "== examples/seed_switch (greenlet's test1/test2)"
     ./build-release/examples/seed_switch
     echo "== examples/generator"
     ./build-release/examples/generator
@@ -68,13 +72,13 @@ cmd_asan() {
     need "${BASE_PKGS[@]}"
     setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        GREEN_TEST_SCALE=0.2 meson test -C build-asan --print-errorlogs --suite core
+        GREEN_TEST_SCALE=0.2 meson test -C build-asan --print-errorlogs --no-suite gdb
 }
 
 cmd_valgrind() {
     need "${BASE_PKGS[@]}"
     setup build
-    GREEN_TEST_SCALE=0.01 meson test -C build --print-errorlogs --suite core \
+    GREEN_TEST_SCALE=0.01 meson test -C build --print-errorlogs --no-suite gdb \
         --timeout-multiplier 4 \
         --wrapper 'valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect'
 }
@@ -90,7 +94,7 @@ cmd_tsan() {
 cmd_portable() {
     need "${BASE_PKGS[@]}"
     setup build-portable -Dswitch=portable
-    GREEN_TEST_SCALE=0.2 meson test -C build-portable --print-errorlogs --suite core
+    GREEN_TEST_SCALE=0.2 meson test -C build-portable --print-errorlogs --no-suite gdb
 }
 
 cmd_cross() {
@@ -98,7 +102,7 @@ cmd_cross() {
     need "${BASE_PKGS[@]}"
     "${SUDO[@]}" bash .ci/cross-deps.sh "$arch"
     setup "build-$arch" --cross-file ".ci/cross/$arch.ini" -Dbench=false
-    GREEN_TEST_SCALE=0.05 meson test -C "build-$arch" --print-errorlogs --suite core \
+    GREEN_TEST_SCALE=0.05 meson test -C "build-$arch" --print-errorlogs --no-suite gdb \
         --timeout-multiplier 4
 }
 
@@ -110,21 +114,29 @@ cmd_bench() {
     ./build-release/bench/bench_memory
 }
 
+# What CI runs, in order (.ci/run calls `./dev.sh ci`, so the two cannot drift).
+CI_STEPS=("test" "asan" "valgrind" "tsan" "portable" "cross aarch64" "cross riscv64")
+
 cmd_ci() {
-    cmd_test
-    cmd_asan
-    cmd_valgrind
-    cmd_tsan
-    cmd_portable
-    cmd_cross aarch64
-    cmd_cross riscv64
+    local start=$SECONDS step name args
+    for step in "${CI_STEPS[@]}"; do
+        echo "::: ./dev.sh $step ($((SECONDS - start)) s)"
+        read -r name args <<<"$step"
+        # shellcheck disable=SC2086 # no argument, or one
+        "cmd_$name" $args
+    done
+    echo "::: all green ($((SECONDS - start)) s)"
+}
+
+usage() { # the comment block at the top of this file
+    awk 'NR > 1 && /^#/ { if ($0 !~ /SPDX/) { sub(/^# ?/, ""); print } next } NR > 1 { exit }' "$0"
 }
 
 case "${1:-}" in
     demo | test | asan | valgrind | tsan | portable | bench | ci) "cmd_$1" ;;
     cross) cmd_cross "${2:-}" ;;
     *)
-        sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+        usage
         exit 2
         ;;
 esac

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Installs what a cross build of libgreen for ARCH needs on Debian 12 (run as root):
 #   - Debian's cross compiler and C library for ARCH, qemu-user to run the tests, cmake;
 #   - cmocka for ARCH, built from Debian's own cmocka source package as a static library

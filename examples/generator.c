@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A generator built on switch, greenlet's classic demo: the consumer switches into the
  * generator, which switches each value back to its parent; returning ends the sequence.
  *

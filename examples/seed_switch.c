@@ -1,4 +1,6 @@
-/* The seeds' first example, in C.
+/* SPDX-License-Identifier: MIT */
+/* greenlet's two-greenlet example, the one the design notes this project grew from start
+ * with (the blog post on coroutines that walks through test1/test2), in C.
  *
  *   def test1():            def test2():
  *       print 12                print 56

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared-stack greenlets: cheap to keep suspended, with one rule.
  *
  * A suspended shared-stack greenlet's stack may be copied to the heap while another

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libgreen: greenlets and a gevent-style hub for C.  The one header to include.
  *
  * Layers (each has its own header under green/):

@@ -29,20 +29,6 @@
 
 #include <green.h>
 
-#ifdef GREEN_TEST_OLD_SETTRACE
-/* TEMPORARY (tests/meson.build): the tests use the four-argument green_settrace; this maps
- * it onto a library that still returns the previous hook. */
-static inline int green_settrace_compat(green_trace_fn fn, void *arg, green_trace_fn *old_fn,
-                                        void **old_arg)
-{
-    green_trace_fn old = green_settrace(fn, arg, old_arg);
-    if (old_fn)
-        *old_fn = old;
-    return 0;
-}
-#define green_settrace green_settrace_compat
-#endif
-
 /* GREEN_TEST_SCALE (default 1) shrinks iteration counts under valgrind and qemu, where
  * the full counts would take too long; never below `floor`. */
 static inline long scaled(long n, long floor)

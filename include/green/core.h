@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libgreen core: greenlets in C.
  *
  * A greenlet is a stackful coroutine that runs only when something switches to it.
@@ -17,10 +18,23 @@
  *     an error, and -1 only when the call itself was refused.
  *   - Switching between threads is refused: a greenlet belongs to the thread that made it.
  *
- * Error convention: every function that can fail returns -1 (or NULL) and sets errno;
- * green_last_error() then describes the failure in words (it names greenlets and threads).
- * A failed call changes nothing.  Use of a destroyed greenlet is detected where possible and
- * aborts the process with a message naming the problem.
+ * Errors, for this layer and every layer above it (one convention for the library):
+ *   - A refused call returns -1 (or NULL) and sets errno to a POSIX code; green_last_error()
+ *     then describes the failure in words, starting "libgreen: <function>: " and naming the
+ *     greenlets and threads involved.  A refused call changes nothing.
+ *   - Errors *delivered* to a greenlet are positive int codes: a switch returns 0 for a
+ *     value, the code for a thrown error, and -1 only when the switch itself was refused,
+ *     so a thrown error can never be mistaken for a value or a refusal.  Any positive int
+ *     may be thrown; errno values are the natural choice.
+ *   - GREEN_EXIT (greenlet's GreenletExit) lies outside the errno range: it is the one
+ *     code with a meaning of its own (a greenlet that dies of it finishes normally).
+ *   - Blocking calls of the layers above (waiting on the hub, on sync objects, on I/O)
+ *     fail with -1 and errno ETIMEDOUT when their timeout expires and ECANCELED when the
+ *     waiting greenlet is being killed: the kill arrives as GREEN_EXIT thrown into the
+ *     greenlet, and a blocking call that receives it reports ECANCELED, so C code unwinds
+ *     through its ordinary error paths.  Those calls document their own errno lists.
+ *   - Misuse that cannot be refused safely (a destroyed handle used again, a double
+ *     destroy) aborts the process with a message naming the call and the greenlet.
  */
 #ifndef GREEN_CORE_H
 #define GREEN_CORE_H
@@ -48,9 +62,9 @@ typedef struct green green_t;
 typedef void *(*green_fn)(void *arg);
 
 /* The distinguished exit error (greenlet's GreenletExit).  Thrown into a greenlet by
- * green_destroy() and by the hub to kill it.  A greenlet that ends with GREEN_EXIT — by not
- * handling it, or by green_exit(GREEN_EXIT, v) — finishes *normally*: its parent receives
- * the payload v as a value, not an error.  The value lies outside the errno range. */
+ * green_destroy() to kill it.  A greenlet that ends with GREEN_EXIT — by not handling it, or
+ * by green_exit(GREEN_EXIT, v) — finishes *normally*: its parent receives the payload v as
+ * a value, not an error.  The value lies outside the errno range. */
 #define GREEN_EXIT 0x10000
 
 /* Stack models, chosen per greenlet. */
@@ -72,19 +86,23 @@ enum green_stack_model {
     GREEN_STACK_SHARED = 1,
 };
 
-/* Default usable size of a private stack (bytes). */
-#define GREEN_STACK_DEFAULT (256 * 1024)
-/* Default size of a thread's shared stack region (bytes). */
-#define GREEN_SHARED_STACK_DEFAULT (8 * 1024 * 1024)
+/* Usable size of a private stack (bytes): the default, and the most green_new() accepts. */
+#define GREEN_STACK_DEFAULT ((size_t)256 * 1024)
+#define GREEN_STACK_MAX ((size_t)1 << 40)
+/* Size of a thread's shared stack region (bytes): default, and the range accepted by
+ * green_set_shared_stack_size(). */
+#define GREEN_SHARED_STACK_DEFAULT ((size_t)8 * 1024 * 1024)
+#define GREEN_SHARED_STACK_MIN ((size_t)64 * 1024)
+#define GREEN_SHARED_STACK_MAX ((size_t)1 << 31)
 
-/* Creation attributes.  Zero-initialise (GREEN_ATTR_INIT) and set what you need. */
+/* Creation attributes.  Start from GREEN_ATTR_INIT (all defaults) and set what you need. */
 typedef struct green_attr {
-    int stack_model;   /* enum green_stack_model; default GREEN_STACK_PRIVATE */
+    enum green_stack_model stack_model; /* default GREEN_STACK_PRIVATE */
     size_t stack_size; /* private stacks: usable bytes, rounded up to whole pages;
                           0 means GREEN_STACK_DEFAULT.  Ignored for shared stacks. */
     const char *name;  /* diagnostic name, copied; NULL for none */
 } green_attr_t;
-#define GREEN_ATTR_INIT {0, 0, NULL}
+#define GREEN_ATTR_INIT {.stack_model = GREEN_STACK_PRIVATE, .stack_size = 0, .name = NULL}
 
 /* ---- Identity ---------------------------------------------------------------------- */
 
@@ -92,7 +110,8 @@ typedef struct green_attr {
  * Returns NULL only if the thread's state could not be created (errno ENOMEM). */
 GREEN_API green_t *green_current(void);
 
-/* The calling thread's main greenlet.  NULL only on ENOMEM, as for green_current(). */
+/* The calling thread's main greenlet.  NULL only if the thread's state could not be
+ * created (errno ENOMEM), as for green_current(). */
 GREEN_API green_t *green_main(void);
 
 /* ---- Life cycle -------------------------------------------------------------------- */
@@ -101,8 +120,8 @@ GREEN_API green_t *green_main(void);
  * current greenlet.  attr NULL means all defaults.  The greenlet belongs to the calling
  * thread.  No stack is allocated until it starts.
  * Returns the new greenlet, or NULL with errno:
- *   EINVAL  run is NULL, attr->stack_model is unknown, or attr->stack_size is absurd
- *           (over 1 TiB);
+ *   EINVAL  run is NULL, attr->stack_model is unknown, or attr->stack_size is over
+ *           GREEN_STACK_MAX (1 TiB);
  *   EXDEV   parent belongs to another thread;
  *   ENOMEM  out of memory. */
 GREEN_API green_t *green_new(green_fn run, green_t *parent, const green_attr_t *attr);
@@ -144,7 +163,7 @@ GREEN_API int green_destroy(green_t *g);
  *                 then unstarted greenlets that an error passed through on the way stay
  *                 dead, and their trace events were reported);
  *                 on kernels without MADV_GUARD_INSTALL (before Linux 6.13) also once
- *                 the guard pages of about (vm.max_map_count - headroom) / 2 private
+ *                 the guards of about (vm.max_map_count - headroom) / 2 private
  *                 stacks exist (green_last_error() says which). */
 GREEN_API int green_switch(green_t *g, void *value, void **result);
 
@@ -160,22 +179,24 @@ GREEN_API int green_switch(green_t *g, void *value, void **result);
  * the current greenlet returns `error` at once. */
 GREEN_API int green_throw(green_t *g, int error, void *payload, void **result);
 
-/* When a greenlet finishes and its receiver cannot be resumed for lack of memory (a
- * shared-stack receiver needs buffers for the slices it displaces), the thread's main
- * greenlet receives ENOMEM instead: resuming main never needs memory.
- *
- * End the current greenlet now, as if its run() had returned.  error 0 or GREEN_EXIT: the
+/* End the current greenlet now, as if its run() had returned.  error 0 or GREEN_EXIT: the
  * parent receives value as a normal finish; any other positive error: the parent receives
  * that error with value as payload.  Does not return on success.  Stack frames between
  * run() and this call are abandoned without cleanup.
  * Returns -1 with errno EPERM if called from the main greenlet, EINVAL if error < 0,
- * EBUSY from inside a trace hook. */
+ * EBUSY from inside a trace hook.
+ *
+ * Finishing, by return or green_exit(): if the receiver cannot be resumed for lack of
+ * memory (a shared-stack receiver needs buffers for the slices it displaces), the thread's
+ * main greenlet receives ENOMEM as a thrown error instead: resuming main never needs
+ * memory. */
 GREEN_API int green_exit(int error, void *value);
 
 /* ---- Parents ----------------------------------------------------------------------- */
 
 /* g's parent, or NULL for a main greenlet or NULL g.  A parent the user has destroyed is
- * skipped (its handle is gone): the result is the nearest ancestor not destroyed. */
+ * skipped (its handle is gone): the result is the nearest ancestor not destroyed.  Never
+ * fails. */
 GREEN_API green_t *green_parent(const green_t *g);
 
 /* Make parent the new parent of g.  Nothing changes on failure; errno:
@@ -199,16 +220,22 @@ GREEN_API int green_set_parent(green_t *g, green_t *parent);
  * snapshot: another thread's greenlet may change right after). */
 GREEN_API int green_state(const green_t *g);
 
-static inline bool green_started(const green_t *g) { return g && (green_state(g) & (int)GREEN_STARTED); }
-static inline bool green_active(const green_t *g) { return g && (green_state(g) & (int)GREEN_ACTIVE); }
-static inline bool green_dead(const green_t *g) { return g && (green_state(g) & (int)GREEN_DEAD); }
-static inline bool green_is_main(const green_t *g) { return g && (green_state(g) & (int)GREEN_MAIN); }
+/* One state bit each; false for NULL. */
+static inline bool green_has_state(const green_t *g, unsigned bit)
+{
+    return g && (green_state(g) & (int)bit);
+}
+static inline bool green_started(const green_t *g) { return green_has_state(g, GREEN_STARTED); }
+static inline bool green_active(const green_t *g) { return green_has_state(g, GREEN_ACTIVE); }
+static inline bool green_dead(const green_t *g) { return green_has_state(g, GREEN_DEAD); }
+static inline bool green_is_main(const green_t *g) { return green_has_state(g, GREEN_MAIN); }
 
-/* A process-wide unique id (> 0), stable for the greenlet's life; 0 for NULL. */
+/* A process-wide unique id (> 0), stable for the greenlet's life; 0 for NULL.  Never
+ * fails. */
 GREEN_API uint64_t green_id(const green_t *g);
 
 /* The diagnostic name, or NULL if none was given (or g is NULL).  Main greenlets are named
- * "main".  Valid until the name is changed or g is released. */
+ * "main".  Valid until the name is changed or g is released.  Never fails. */
 GREEN_API const char *green_name(const green_t *g);
 
 /* Set (a copy of) the diagnostic name; NULL clears it.  Returns 0, or -1 with errno EINVAL
@@ -217,8 +244,9 @@ GREEN_API int green_set_name(green_t *g, const char *name);
 
 /* ---- Diagnostics ------------------------------------------------------------------- */
 
-/* A description of the most recent failed libgreen call on this thread ("" if none).
- * The text stays valid until the next failing call on this thread. */
+/* A description of the most recent failed libgreen call on this thread ("" if none),
+ * "libgreen: <function>: <what happened>".  The text stays valid until the next failing
+ * call on this thread.  Never fails. */
 GREEN_API const char *green_last_error(void);
 
 /* Events reported to a trace hook. */
@@ -237,15 +265,20 @@ typedef void (*green_trace_fn)(green_event_t event, green_t *origin, green_t *ta
                                void *arg);
 
 /* Install fn (NULL to remove) as the calling thread's trace hook, with arg passed to every
- * call.  Returns the previous hook (NULL if none); *old_arg, if given, receives its arg. */
-GREEN_API green_trace_fn green_settrace(green_trace_fn fn, void *arg, void **old_arg);
+ * call.  The previous hook and its arg are stored in *old_fn and *old_arg when those are
+ * not NULL (NULL and NULL if there was none), so a hook can be chained and restored.
+ * Allowed inside a hook (the new hook is called from the next event on).
+ * Returns 0, or -1 with errno ENOMEM (the thread's state could not be created). */
+GREEN_API int green_settrace(green_trace_fn fn, void *arg, green_trace_fn *old_fn,
+                             void **old_arg);
 
 /* ---- Stacks ------------------------------------------------------------------------ */
 
 /* Set the size of the calling thread's shared stack region (default
  * GREEN_SHARED_STACK_DEFAULT), rounded up to pages.  Only before the thread's first
- * shared-stack greenlet starts.  Returns 0, or -1 with errno EINVAL (less than 64 KiB or
- * more than 2 GiB) or EBUSY (the region already exists). */
+ * shared-stack greenlet starts.  Returns 0, or -1 with errno EINVAL (outside
+ * [GREEN_SHARED_STACK_MIN, GREEN_SHARED_STACK_MAX], 64 KiB to 2 GiB) or EBUSY (the region
+ * already exists); ENOMEM if the thread's state could not be created. */
 GREEN_API int green_set_shared_stack_size(size_t bytes);
 
 #ifdef __cplusplus

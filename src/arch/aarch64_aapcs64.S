@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Context switch for AArch64, AAPCS64 (Linux, LP64).
  *
  * What must survive a call (AAPCS64, chapter "The Base Procedure Call Standard", section

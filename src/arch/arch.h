@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The only machine-dependent part of libgreen: switching stacks.
  *
  * Each architecture provides, in its own file under src/arch/, two functions and one
@@ -34,11 +35,17 @@
  *       Zero wherever the switch is hand-written; the portable fallback cannot know its
  *       exact stack pointer and reserves a margin.  The shared-stack code saves
  *       [*save_sp - GREEN_ARCH_SP_SLACK, stack_stop).
+ *
+ *   GREEN_ARCH_FRAME_BYTES
+ *       Size of the frame green_arch_switch leaves at a saved stack pointer (registers,
+ *       FP control, result pointer, resume address); 0 for the portable fallback, whose
+ *       frame is a ucontext_t of libc's making.  The shared-stack copy treats these lowest
+ *       bytes of a slice specially (stack_shared.c), and the gdb extension reads them.
  */
 #ifndef GREEN_ARCH_H
 #define GREEN_ARCH_H
 
-#define GREEN_HIDDEN __attribute__((visibility("hidden")))
+#include "base.h"
 
 GREEN_HIDDEN int green_arch_switch(void **save_sp, void *load_sp, int status, void *value,
                                    void **result);
@@ -46,8 +53,18 @@ GREEN_HIDDEN void *green_arch_init(void *stack_lo, void *stack_top, void (*entry
 
 #ifdef GREEN_ARCH_PORTABLE
 #define GREEN_ARCH_SP_SLACK 512
+#define GREEN_ARCH_FRAME_BYTES 0
 #else
 #define GREEN_ARCH_SP_SLACK 0
+#if defined(__x86_64__)
+#define GREEN_ARCH_FRAME_BYTES 72
+#elif defined(__aarch64__)
+#define GREEN_ARCH_FRAME_BYTES 192
+#elif defined(__riscv) && __riscv_xlen == 64
+#define GREEN_ARCH_FRAME_BYTES 224
+#else
+#error "no hand-written switch for this CPU: configure with -Dswitch=portable"
+#endif
 #endif
 
 #endif /* GREEN_ARCH_H */

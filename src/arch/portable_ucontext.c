@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Portable context switch on getcontext/makecontext/swapcontext (POSIX.1-2001, removed in
  * POSIX.1-2008 but still provided by glibc and musl on every Linux CPU), for CPUs without
  * a hand-written switch in src/arch/, and for testing the rest of libgreen with

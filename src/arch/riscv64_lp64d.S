@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Context switch for RISC-V 64, LP64D psABI (Linux; RV64 with the D extension).
  *
  * What must survive a call (RISC-V psABI, "RISC-V Calling Conventions", "Register
@@ -175,7 +176,7 @@ green_arch_init:
     frrm    t0                          /* inherit the starter's rounding mode */
     sd      t0, 200(a0)
     sd      a2, 208(a0)                 /* resume address = entry */
-    sd      zero, 216(a0)           /* result pointer: none */
+    sd      zero, 216(a0)               /* result pointer: none */
     ret
     .size   green_arch_init, .-green_arch_init
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Heap buffers for shared-stack slices.
  *
  * A suspended shared greenlet is its record plus one buffer holding a slice of, typically,
@@ -5,7 +6,7 @@
  * round to 16 bytes (~24 bytes each, a tenth of the budget), so small buffers come from
  * per-thread size classes in 8-byte steps (slices are whole words), carved from chunks and
  * recycled through free lists.  Larger buffers use malloc.  Chunks that hold no live
- * buffer are freed by green_copy_trim() (called when many greenlets were released) and
+ * buffer are freed by green__copy_trim() (called when many greenlets were released) and
  * all of them when the thread exits.
  */
 #include <stdbool.h>
@@ -14,42 +15,48 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "internal.h"
+#include "copy_buffers.h"
+#include "records.h"
+#include "thread.h"
 
-#define CHUNK_BYTES (256 * 1024 - 64) /* with its header, a whole number of pages */
+#define COPY_CHUNK_BYTES (256 * 1024 - 64) /* with its header, a whole number of pages */
 #define CLASS_MAX GREEN_COPY_CLASS_MAX
 
 struct copy_chunk {
     struct copy_chunk *next;
     size_t used;
-    _Alignas(16) char mem[CHUNK_BYTES];
+    _Alignas(16) char mem[COPY_CHUNK_BYTES];
 };
 
-static size_t class_of(size_t size) { return (size + 7) / 8 - 1; } /* 8 -> 0, 16 -> 1, ... */
+static size_t class_of(size_t size) /* 8 -> 0, 16 -> 1, ... */
+{
+    GREEN_ASSERT(size > 0 && size <= CLASS_MAX && size % 8 == 0);
+    return size / 8 - 1;
+}
 
-size_t green_copy_capacity(size_t size)
+size_t green__copy_capacity(size_t size)
 {
     return size <= CLASS_MAX ? (size + 7) & ~(size_t)7 : size;
 }
 
-void *green_copy_alloc(struct green_thread *ts, size_t cap)
+void *green__copy_alloc(struct green_thread *ts, size_t cap)
 {
+    struct green_copies_part *cp = &ts->copies;
     if (cap <= CLASS_MAX) {
         size_t c = class_of(cap);
-        void *p = ts->copy_free[c];
+        void *p = cp->free[c];
         if (p) {
-            ts->copy_free[c] = *(void **)p;
+            cp->free[c] = *(void **)p;
             return p;
         }
-        struct copy_chunk *ch = ts->copy_chunks;
-        if (!ch || ch->used + cap > CHUNK_BYTES) {
-            ch = mmap(NULL, sizeof *ch, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                      -1, 0);
+        struct copy_chunk *ch = cp->chunks;
+        if (!ch || ch->used + cap > COPY_CHUNK_BYTES) {
+            ch = mmap(NULL, sizeof *ch, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
             if (ch == MAP_FAILED)
                 return NULL;
-            ch->next = ts->copy_chunks;
+            ch->next = cp->chunks;
             ch->used = 0;
-            ts->copy_chunks = ch;
+            cp->chunks = ch;
         }
         p = ch->mem + ch->used;
         ch->used += cap;
@@ -58,14 +65,14 @@ void *green_copy_alloc(struct green_thread *ts, size_t cap)
     return malloc(cap);
 }
 
-void green_copy_free(struct green_thread *ts, void *p, size_t cap)
+void green__copy_free(struct green_thread *ts, void *p, size_t cap)
 {
     if (!p)
         return;
     if (cap <= CLASS_MAX) {
         size_t c = class_of(cap);
-        *(void **)p = ts->copy_free[c];
-        ts->copy_free[c] = p;
+        *(void **)p = ts->copies.free[c];
+        ts->copies.free[c] = p;
         return;
     }
     free(p);
@@ -73,7 +80,8 @@ void green_copy_free(struct green_thread *ts, void *p, size_t cap)
 
 /* ---- giving chunks back ---------------------------------------------------------- */
 
-struct trim {
+/* Which chunks still hold a live buffer. */
+struct chunk_census {
     struct copy_chunk **chunk; /* sorted by address */
     bool *live;
     size_t n;
@@ -81,13 +89,13 @@ struct trim {
 
 static int by_address(const void *a, const void *b)
 {
-    uintptr_t x = (uintptr_t) * (struct copy_chunk *const *)a;
-    uintptr_t y = (uintptr_t) * (struct copy_chunk *const *)b;
-    return (x > y) - (x < y);
+    const struct copy_chunk *x = *(struct copy_chunk *const *)a;
+    const struct copy_chunk *y = *(struct copy_chunk *const *)b;
+    return ((uintptr_t)x > (uintptr_t)y) - ((uintptr_t)x < (uintptr_t)y);
 }
 
 /* Index of the chunk holding p, or -1. */
-static long chunk_of(const struct trim *t, const void *p)
+static long chunk_of(const struct chunk_census *t, const void *p)
 {
     size_t lo = 0, hi = t->n;
     while (lo < hi) {
@@ -95,7 +103,7 @@ static long chunk_of(const struct trim *t, const void *p)
         const char *m = t->chunk[mid]->mem;
         if ((const char *)p < m)
             hi = mid;
-        else if ((const char *)p >= m + CHUNK_BYTES)
+        else if ((const char *)p >= m + COPY_CHUNK_BYTES)
             lo = mid + 1;
         else
             return (long)mid;
@@ -105,7 +113,7 @@ static long chunk_of(const struct trim *t, const void *p)
 
 static void mark_live(struct green *g, void *arg)
 {
-    const struct trim *t = arg;
+    const struct chunk_census *t = arg;
     if ((g->flags & GF_SHARED) && g->stack_copy && g->copy_size <= CLASS_MAX) {
         long i = chunk_of(t, g->stack_copy);
         if (i >= 0)
@@ -113,10 +121,11 @@ static void mark_live(struct green *g, void *arg)
     }
 }
 
-void green_copy_trim(struct green_thread *ts)
+void green__copy_trim(struct green_thread *ts)
 {
-    struct trim t = {NULL, NULL, 0};
-    for (struct copy_chunk *ch = ts->copy_chunks; ch; ch = ch->next)
+    struct green_copies_part *cp = &ts->copies;
+    struct chunk_census t = {.chunk = NULL, .live = NULL, .n = 0};
+    for (struct copy_chunk *ch = cp->chunks; ch; ch = ch->next)
         t.n++;
     if (t.n < 2)
         return;
@@ -125,14 +134,14 @@ void green_copy_trim(struct green_thread *ts)
     if (!t.chunk || !t.live)
         goto out; /* no memory to tidy up with: keep the chunks */
     size_t i = 0;
-    for (struct copy_chunk *ch = ts->copy_chunks; ch; ch = ch->next)
+    for (struct copy_chunk *ch = cp->chunks; ch; ch = ch->next)
         t.chunk[i++] = ch;
     qsort(t.chunk, t.n, sizeof *t.chunk, by_address);
-    green_slots_foreach(ts, mark_live, &t);
+    green__records_foreach(ts, mark_live, &t);
 
     /* Drop free-list entries that lie in chunks about to go. */
-    for (size_t c = 0; c < GREEN_COPY_CLASS_MAX / 8; c++) {
-        void **link = &ts->copy_free[c];
+    for (size_t c = 0; c < GREEN_COPY_CLASSES; c++) {
+        void **link = &cp->free[c];
         while (*link) {
             long k = chunk_of(&t, *link);
             if (k >= 0 && !t.live[k])
@@ -150,20 +159,21 @@ void green_copy_trim(struct green_thread *ts)
             munmap(t.chunk[i], sizeof *t.chunk[i]);
         }
     }
-    ts->copy_chunks = keep;
+    cp->chunks = keep;
 out:
     free(t.chunk);
     free(t.live);
 }
 
-void green_copy_release_all(struct green_thread *ts)
+void green__copies_term(struct green_thread *ts)
 {
-    struct copy_chunk *ch = ts->copy_chunks;
+    struct green_copies_part *cp = &ts->copies;
+    struct copy_chunk *ch = cp->chunks;
     while (ch) {
         struct copy_chunk *next = ch->next;
         munmap(ch, sizeof *ch);
         ch = next;
     }
-    ts->copy_chunks = NULL;
-    memset(ts->copy_free, 0, sizeof ts->copy_free);
+    cp->chunks = NULL;
+    memset(cp->free, 0, sizeof cp->free);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Stack overflow diagnostics.
  *
  * Every greenlet stack has a guard below it.  Running into it raises SIGSEGV on the
@@ -16,9 +17,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "overflow.h"
+#include "thread.h"
 
-#define GUARD_REACH (64 * 1024) /* a fault this far below a stack still counts as overflow */
+#define GUARD_REACH GREEN_GUARD_BYTES /* a fault this far below a stack is an overflow */
 
 static struct sigaction previous_segv, previous_bus;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
@@ -67,8 +69,8 @@ static void chain(const struct sigaction *prev, int sig, siginfo_t *info, void *
 
 static void on_fault(int sig, siginfo_t *info, void *uctx)
 {
-    struct green_thread *ts = green_tls;
-    struct green *g = ts ? ts->current : NULL;
+    struct green_thread *ts = green__tls;
+    struct green *g = ts ? ts->core.current : NULL;
     const struct sigaction *prev = sig == SIGBUS ? &previous_bus : &previous_segv;
     if (!g || (g->flags & GF_MAIN) || info->si_code <= 0) {
         chain(prev, sig, info, uctx);
@@ -77,8 +79,8 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
     char *lo, *hi;
     const char *model;
     if (g->flags & GF_SHARED) {
-        lo = ts->shared_lo;
-        hi = ts->shared_hi;
+        lo = ts->shared.region.lo;
+        hi = lo + ts->shared.region.size;
         model = "shared stack region";
     } else {
         lo = g->stack_lo;
@@ -126,34 +128,30 @@ static void install(void)
     sigaction(SIGBUS, &sa, &previous_bus);
 }
 
-void green_overflow_thread_init(struct green_thread *ts)
+int green__overflow_init(struct green_thread *ts)
 {
     pthread_once(&install_once, install);
     stack_t current;
     if (sigaltstack(NULL, &current) == 0 && !(current.ss_flags & SS_DISABLE))
-        return; /* the application has its own alternate stack; use it */
-    size_t size = 64 * 1024;
+        return 0; /* the application has its own alternate stack; use it */
+    size_t size = 64 * 1024, page = green__page_size();
     long min = sysconf(_SC_MINSIGSTKSZ);
     if (min > 0 && (size_t)min * 4 > size)
-        size = (size_t)min * 4;
-    void *p = green_map_stack(size, green_page_size());
-    if (!p)
-        return; /* overflows will still kill the process, just without the message */
-    stack_t ss = {.ss_sp = p, .ss_size = size, .ss_flags = 0};
-    if (sigaltstack(&ss, NULL) != 0) {
-        green_unmap_stack(p, size, green_page_size());
-        return;
-    }
-    ts->altstack = p;
-    ts->altstack_size = size;
+        size = ((size_t)min * 4 + page - 1) & ~(page - 1);
+    struct green_stack_map *m = &ts->overflow.altstack;
+    if (green__stack_map(m, size, GREEN_GUARD_BYTES, false) != 0)
+        return 0; /* overflows will still kill the process, just without the message */
+    stack_t ss = {.ss_sp = m->lo, .ss_size = size, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL) != 0)
+        green__stack_unmap(m);
+    return 0;
 }
 
-void green_overflow_thread_exit(struct green_thread *ts)
+void green__overflow_term(struct green_thread *ts)
 {
-    if (!ts->altstack)
+    if (!ts->overflow.altstack.lo)
         return;
     stack_t ss = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE};
     sigaltstack(&ss, NULL);
-    green_unmap_stack(ts->altstack, ts->altstack_size, green_page_size());
-    ts->altstack = NULL;
+    green__stack_unmap(&ts->overflow.altstack);
 }

@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: MIT */
 /* The shared stack model: greenlet's stack slicing (slp_save_state / slp_restore_state).
  *
  * Every shared greenlet of a thread runs in one region, the thread's shared stack.  A
  * greenlet occupies [stack_start, stack_stop) of it; when another greenlet needs those
  * addresses, the overlapping part is copied to the heap, and copied back when the greenlet
- * resumes.  From greenlet.c (the seeds draw the same picture):
+ * resumes.  From greenlet.c (the design notes "解析 greenlet" draw the same picture):
  *
  *                |     ^^^       |
  *                |  older data   |
@@ -25,7 +26,7 @@
  *
  * So a suspended greenlet keeps [stack_start, stack_start + stack_saved) in the heap and
  * the rest in the region.  The greenlets with data in the region form a chain through
- * stack_prev, newest (lowest stack_stop) first, starting at shared_head; the greenlet
+ * stack_prev, newest (lowest stack_stop) first, starting at shared.head; the greenlet
  * running on the region, if any, is the head.
  *
  * Where a new greenlet starts: below the greenlet that starts it if that one runs on the
@@ -45,23 +46,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "debug_hooks.h"
-#include "internal.h"
+#include "copy_buffers.h"
+#include "error.h"
+#include "sanitize.h"
+#include "stack_shared.h"
+#include "switch.h"
+#include "thread.h"
 
-#define REGION_GUARD (64 * 1024)
 #define COPIER_STACK (64 * 1024)
 /* A nested greenlet starts below its starter only if this much room is left there. */
 #define NESTED_MIN_ROOM (256 * 1024)
+/* Where a greenlet starts in the region is rounded down to a cache line. */
+#define START_ALIGN 64
+/* Bytes below a new greenlet's start that its first frame (green_arch_init's, then
+ * green__boot's) may use before anything else marks them: made addressable for the
+ * sanitizers up front. */
+#define BOOT_FRAME_BYTES 256
 /* Copy buffers larger than this are freed when the greenlet resumes (deep recursion). */
 #define COPY_KEEP_MAX (64 * 1024)
 
 static inline char *slice_lo(const struct green *g) { return g->stack_start - GREEN_ARCH_SP_SLACK; }
+static inline char *region_hi(const struct green_thread *ts)
+{
+    return ts->shared.region.lo + ts->shared.region.size;
+}
 
 /* memcpy, except that the lowest bytes of a slice move as 8-byte words.  They hold the
  * switch frame, which was either just pushed by green_arch_switch (saving) or is about to
  * be popped by it (restoring).  Wide vector moves there defeat store-to-load forwarding
  * against the pushes and pops, and each such stall costs more than the copy itself. */
-#define WORDWISE_BYTES 72
+#define WORDWISE_BYTES GREEN_ARCH_FRAME_BYTES
 static void copy_slice(char *dst, const char *src, size_t n)
 {
     size_t words = n < WORDWISE_BYTES ? n / 8 : WORDWISE_BYTES / 8;
@@ -91,22 +105,23 @@ static int slice_save(struct green_thread *ts, struct green *g, char *stop)
     size_t want = (size_t)(stop - lo), have = g->stack_saved;
     if (want <= have)
         return 0;
+    GREEN_ASSERT(stop <= g->stack_stop);
     if (want > g->copy_size) {
-        size_t cap = green_copy_capacity(want);
-        char *c = green_copy_alloc(ts, cap);
+        size_t cap = green__copy_capacity(want);
+        char *c = green__copy_alloc(ts, cap);
         if (!c) {
-            char who[96];
-            return green_fail(ENOMEM, "libgreen: no memory to save %zu bytes of the stack of "
-                                      "shared greenlet %s",
-                              want, green_describe(g, who, sizeof who));
+            char who[GREEN_DESCRIBE_MAX];
+            return green__fail(ENOMEM, NULL,
+                               "no memory to save %zu bytes of the stack of shared greenlet %s",
+                               want, green__describe(g, who, sizeof who));
         }
         if (have)
             memcpy(c, g->stack_copy, have);
-        green_copy_free(ts, g->stack_copy, g->copy_size);
+        green__copy_free(ts, g->stack_copy, g->copy_size);
         g->stack_copy = c;
         g->copy_size = (uint32_t)cap;
     }
-    asan_unpoison(lo + have, want - have);
+    san_unpoison(lo + have, want - have);
     memcpy(g->stack_copy + have, lo + have, want - have);
     g->stack_saved = (uint32_t)want;
     return 0;
@@ -114,15 +129,16 @@ static int slice_save(struct green_thread *ts, struct green *g, char *stop)
 
 static void slice_restore(struct green_thread *ts, struct green *g)
 {
+    GREEN_ASSERT(g->stack_saved <= g->copy_size && g->stack_start < g->stack_stop);
     if (g->stack_saved) {
         char *lo = slice_lo(g);
         vg_make_writable(lo, g->stack_saved);
-        asan_unpoison(lo, g->stack_saved);
+        san_unpoison(lo, g->stack_saved);
         copy_slice(lo, g->stack_copy, g->stack_saved);
         g->stack_saved = 0;
     }
     if (g->copy_size > COPY_KEEP_MAX) {
-        green_copy_free(ts, g->stack_copy, g->copy_size);
+        green__copy_free(ts, g->stack_copy, g->copy_size);
         g->stack_copy = NULL;
         g->copy_size = 0;
     }
@@ -135,19 +151,20 @@ static void slice_restore(struct green_thread *ts, struct green *g)
  * copies. */
 static int prepare(struct green_thread *ts, struct green *origin, struct green *target)
 {
+    GREEN_ASSERT(green__is_shared(target) && target != origin && ts->shared.region.lo);
     if (target->state == GS_NEW) {
-        char *stop = ts->shared_hi;
-        if (green_is_shared(origin))
+        char *stop = region_hi(ts);
+        if (green__is_shared(origin))
             stop = origin->state == GS_DEAD ? origin->stack_stop : slice_lo(origin);
-        stop = (char *)((uintptr_t)stop & ~(uintptr_t)63);
-        if (stop - ts->shared_lo < NESTED_MIN_ROOM)
-            stop = ts->shared_hi;
+        stop = (char *)((uintptr_t)stop & ~(uintptr_t)(START_ALIGN - 1));
+        if (stop - ts->shared.region.lo < NESTED_MIN_ROOM)
+            stop = region_hi(ts);
         target->stack_stop = stop;
     }
 
     /* slp_save_state: free the region up to the target's stop. */
     char *target_stop = target->stack_stop;
-    struct green *owner = ts->shared_head;
+    struct green *owner = ts->shared.head;
     while (owner && owner->stack_stop < target_stop) {
         if (slice_save(ts, owner, owner->stack_stop) != 0) /* entirely in the way */
             return -1;
@@ -158,132 +175,119 @@ static int prepare(struct green_thread *ts, struct green *origin, struct green *
 
     /* slp_restore_state */
     if (target->state == GS_NEW) {
-        vg_make_writable(target_stop - 256, 256);
-        asan_unpoison(target_stop - 256, 256);
-        target->stack_start = green_arch_init(ts->shared_lo, target_stop, green_boot);
+        vg_make_writable(target_stop - BOOT_FRAME_BYTES, BOOT_FRAME_BYTES);
+        san_unpoison(target_stop - BOOT_FRAME_BYTES, BOOT_FRAME_BYTES);
+        target->stack_start = green_arch_init(ts->shared.region.lo, target_stop, green__boot);
         target->stack_saved = 0;
         set_state(target, GS_ACTIVE);
-        hook_context_created(target);
+        san_context_created(target);
     } else {
         slice_restore(ts, target);
     }
     while (owner && owner->stack_stop <= target_stop)
         owner = owner->stack_prev; /* find the greenlet with more stack */
     target->stack_prev = owner;
-    ts->shared_head = target;
+    ts->shared.head = target;
     return 0;
 }
 
 /* ---- the region and the copier ----------------------------------------------------- */
 
 /* Out of line, so the switch paths that call them keep small frames and can tail-call. */
-__attribute__((noinline, cold)) static int region_create(struct green_thread *ts)
+GREEN_COLD static int region_create(struct green_thread *ts)
 {
-    char *lo = green_map_stack(ts->shared_size, REGION_GUARD);
-    if (!lo)
-        return green_fail(ENOMEM, "libgreen: cannot map the %zu-byte shared stack region",
-                          ts->shared_size);
-    ts->shared_lo = lo;
-    ts->shared_hi = lo + ts->shared_size;
-    ts->shared_vg_id = vg_stack_register(ts->shared_lo, ts->shared_hi);
+    if (green__stack_map(&ts->shared.region, ts->shared.size, GREEN_GUARD_BYTES, true) != 0)
+        return green__fail(ENOMEM, NULL, "cannot map the %zu-byte shared stack region: %s",
+                           ts->shared.size, strerror(errno));
     return 0;
 }
 
-static void copier_main(void) NORETURN;
-static void copier_main(void)
+static GREEN_NORETURN void copier_main(void)
 {
-    struct green_thread *ts = green_tls;
-    hook_first_entry(ts, NULL);
+    struct green_thread *ts = green__tls;
+    struct green_copier_job *job = &ts->shared.job;
+    san_first_entry(ts, NULL);
     for (;;) {
-        struct green *origin = ts->job_origin, *next = ts->job_target;
-        int status = ts->job_status;
-        void *value = ts->job_value;
+        struct green *origin = job->origin, *next = job->target;
+        int status = job->status;
+        void *value = job->value;
         if (prepare(ts, origin, next) != 0) {
             /* origin keeps running where it is: its stack is intact, forget the copy, and
              * hand its *result back unchanged with the failure. */
-            ts->xfer_errno = errno;
+            ts->shared.copier_errno = errno;
             status = -1;
-            value = ts->job_result ? *ts->job_result : NULL;
+            value = job->result ? *job->result : NULL;
             origin->stack_saved = 0;
             next = origin;
         }
         set_current(ts, next);
-        hook_switch_out(ts, NULL, next);
-        green_arch_switch((void **)&ts->copier_sp, next->stack_start, status, value, NULL);
-        hook_switch_in(ts, NULL);
+        san_switch_out(ts, NULL, next);
+        green_arch_switch((void **)&ts->shared.copier_sp, next->stack_start, status, value, NULL);
+        san_switch_in(ts, NULL);
     }
 }
 
-__attribute__((noinline, cold)) static int copier_create(struct green_thread *ts)
+GREEN_COLD static int copier_create(struct green_thread *ts)
 {
-    char *lo = green_map_stack(COPIER_STACK, green_page_size());
-    if (!lo)
-        return green_fail(ENOMEM, "libgreen: cannot map the shared-stack copier's stack");
-    ts->copier_lo = lo;
-    ts->copier_size = COPIER_STACK;
-    ts->copier_vg_id = vg_stack_register(lo, lo + COPIER_STACK);
-    ts->copier_sp = green_arch_init(lo, lo + COPIER_STACK, copier_main);
-#ifdef GREEN_TSAN
-    ts->copier_fiber = __tsan_create_fiber(0);
-#endif
+    struct green_stack_map *m = &ts->shared.copier_stack;
+    if (green__stack_map(m, COPIER_STACK, GREEN_GUARD_BYTES, true) != 0)
+        return green__fail(ENOMEM, NULL, "cannot map the shared-stack copier's stack: %s",
+                           strerror(errno));
+    ts->shared.copier_sp = green_arch_init(m->lo, m->lo + m->size, copier_main);
+    san_copier_created(ts);
     return 0;
 }
 
-int green_shared_ready(struct green_thread *ts, struct green *origin)
+int green__shared_ensure(struct green_thread *ts, struct green *origin)
 {
-    if (!ts->shared_lo && region_create(ts) != 0)
+    if (!ts->shared.region.lo && region_create(ts) != 0)
         return -1;
-    if (green_is_shared(origin) && !ts->copier_sp && copier_create(ts) != 0)
+    if (green__is_shared(origin) && !ts->shared.copier_sp && copier_create(ts) != 0)
         return -1;
     return 0;
 }
 
-int green_shared_transfer(struct green_thread *ts, struct green *origin, struct green *target,
-                          int status, void *value, void **result)
+int green__shared_transfer(struct green_thread *ts, struct green *origin, struct green *target,
+                           int status, void *value, void **result)
 {
-    if (green_shared_ready(ts, origin) != 0)
+    GREEN_ASSERT(green__is_shared(target) && origin == ts->core.current && origin != target);
+    if (green__shared_ensure(ts, origin) != 0)
         return -1;
-    if (!green_is_shared(origin)) {
+    if (!green__is_shared(origin)) {
         /* origin runs elsewhere: move the slices from here. */
         if (prepare(ts, origin, target) != 0)
             return -1;
         set_current(ts, target);
-        return green_resume(ts, origin, target->stack_start, target, status, value, result);
+        return green__resume(ts, origin, target->stack_start, target, status, value, result);
     }
-    ts->job_origin = origin;
-    ts->job_target = target;
-    ts->job_status = status;
-    ts->job_value = value;
-    ts->job_result = result;
-    return green_resume(ts, origin, ts->copier_sp, NULL, 0, NULL, result);
+    ts->shared.job = (struct green_copier_job){
+        .origin = origin, .target = target, .status = status, .value = value, .result = result};
+    return green__resume(ts, origin, ts->shared.copier_sp, NULL, 0, NULL, result);
 }
 
-/* g died: it no longer holds anything in the region. */
-void green_shared_forget(struct green_thread *ts, struct green *g)
+void green__shared_forget(struct green_thread *ts, struct green *g)
 {
-    if (ts->shared_head == g)
-        ts->shared_head = g->stack_prev;
-    green_copy_free(ts, g->stack_copy, g->copy_size);
+    if (ts->shared.head == g)
+        ts->shared.head = g->stack_prev;
+    green__copy_free(ts, g->stack_copy, g->copy_size);
     g->stack_copy = NULL;
     g->stack_saved = 0;
     g->copy_size = 0;
 }
 
-void green_shared_release_all(struct green_thread *ts)
+int green__shared_init(struct green_thread *ts)
 {
-    if (ts->shared_lo) {
-        vg_stack_deregister(ts->shared_vg_id);
-        green_unmap_stack(ts->shared_lo, ts->shared_size, REGION_GUARD);
-        ts->shared_lo = ts->shared_hi = NULL;
+    ts->shared.size = GREEN_SHARED_STACK_DEFAULT;
+    return 0;
+}
+
+void green__shared_term(struct green_thread *ts)
+{
+    green__stack_unmap(&ts->shared.region);
+    if (ts->shared.copier_sp) {
+        green__stack_unmap(&ts->shared.copier_stack);
+        ts->shared.copier_sp = NULL;
+        san_copier_destroyed(ts);
     }
-    if (ts->copier_lo) {
-        vg_stack_deregister(ts->copier_vg_id);
-        green_unmap_stack(ts->copier_lo, COPIER_STACK, green_page_size());
-        ts->copier_lo = NULL;
-        ts->copier_sp = NULL;
-#ifdef GREEN_TSAN
-        __tsan_destroy_fiber(ts->copier_fiber);
-#endif
-    }
-    ts->shared_head = NULL;
+    ts->shared.head = NULL;
 }

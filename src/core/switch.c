@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Switching: greenlet's g_switch, g_initialstub and the finish of a greenlet, in C.
  *
  * A transfer carries either a value (error 0) or an error (> 0) from the current greenlet
@@ -9,24 +10,28 @@
  * The switch itself delivers (status, value): status is 0 for a value, the error code for a
  * throw, -1 if the copier could not complete a transfer (errno set); the value is stored
  * through the result pointer the resumed greenlet saved when it suspended.  A greenlet
- * being started finds its first value in xfer_value instead.
+ * being started finds its first value in the thread's start_value instead.
  */
 #include <errno.h>
 #include <string.h>
 
-#include "debug_hooks.h"
-#include "internal.h"
+#include "error.h"
+#include "sanitize.h"
+#include "stack_private.h"
+#include "stack_shared.h"
+#include "switch.h"
+#include "thread.h"
 
 /* Report (event, origin, target) to the trace hook, refusing re-entry while it runs. */
 static void trace(struct green_thread *ts, green_event_t ev, struct green *origin,
                   struct green *target)
 {
-    if (!ts->trace)
+    if (!ts->core.trace)
         return;
-    ts->in_trace = ts->slow = true;
-    ts->trace(ev, origin, target, ts->trace_arg);
-    ts->in_trace = false;
-    ts->slow = ts->trace != NULL;
+    ts->core.in_trace = ts->core.off_fast_path = true;
+    ts->core.trace(ev, origin, target, ts->core.trace_arg);
+    ts->core.in_trace = false;
+    ts->core.off_fast_path = ts->core.trace != NULL;
 }
 
 /* Follow the transfer of *errp to t until it reaches a greenlet that will take it: a live
@@ -45,8 +50,8 @@ resolve(struct green_thread *ts, struct green *t, int *errp, bool commit, struct
             trace(ts, GREEN_EVENT_THROW, *originp, t);
             set_state(t, GS_DEAD);
             t->run = NULL;
-            if (!green_is_shared(t))
-                green_stack_release(ts, t); /* no-op unless a dry run gave it one */
+            if (!green__is_shared(t))
+                green__stack_release(ts, t); /* no-op unless a dry run gave it one */
             *originp = t;
         }
         if (err == GREEN_EXIT)
@@ -59,52 +64,41 @@ resolve(struct green_thread *ts, struct green *t, int *errp, bool commit, struct
 
 static void start_private(struct green *t)
 {
-    t->stack_start = green_arch_init(t->stack_lo, t->stack_stop, green_boot);
+    t->stack_start = green_arch_init(t->stack_lo, t->stack_stop, green__boot);
     set_state(t, GS_ACTIVE);
-    hook_context_created(t);
+    san_context_created(t);
 }
 
 /* Hand control to t (resolved, not the current greenlet).  Returns when something switches
  * back to cur, or -1 if t could not be resumed (cur keeps running, nothing moved). */
-static inline __attribute__((always_inline)) int
-switch_to(struct green_thread *ts, struct green *cur, struct green *t, int err, void *value,
-          void **result)
+static inline __attribute__((always_inline)) int switch_to(struct green_thread *ts,
+                                                           struct green *cur, struct green *t,
+                                                           int err, void *value, void **result)
 {
-    ts->xfer_value = value;
-    if (green_is_shared(t))
-        return green_shared_transfer(ts, cur, t, err, value, result);
+    GREEN_ASSERT(t != cur && t->thread == ts && (t->state == GS_ACTIVE || t->state == GS_NEW));
+    ts->core.start_value = value;
+    if (green__is_shared(t))
+        return green__shared_transfer(ts, cur, t, err, value, result);
     if (t->state == GS_NEW)
         start_private(t);
     set_current(ts, t);
-    return green_resume(ts, cur, t->stack_start, t, err, value, result);
+    return green__resume(ts, cur, t->stack_start, t, err, value, result);
 }
 
-static int refuse_foreign(struct green_thread *ts, struct green *g, const char *api)
+int green__transfer(struct green_thread *ts, struct green *target, int err, void *value,
+                    void **result, const char *api)
 {
-    char mine[64], theirs[64];
-    /* by id only: the owner may be changing the name right now */
-    return green_fail(EXDEV,
-                      "libgreen: %s: greenlet id %llu belongs to thread %s, but the caller runs "
-                      "on thread %s; greenlets cannot switch across threads",
-                      api, (unsigned long long)g->id,
-                      green_describe_thread(g->thread, theirs, sizeof theirs),
-                      green_describe_thread(ts, mine, sizeof mine));
-}
-
-int green_transfer(struct green_thread *ts, struct green *target, int err, void *value,
-                   void **result, const char *api)
-{
-    if (!ts && !(ts = green_thread_get()))
+    if (!ts && !(ts = green__thread_get(api)))
         return -1;
     if (!target)
-        return green_fail(EINVAL, "libgreen: %s: the target greenlet is NULL", api);
-    green_check(target, api);
+        return green__fail(EINVAL, api, "the target greenlet is NULL");
+    green__check(target, api);
     if (target->thread != ts)
-        return refuse_foreign(ts, target, api);
-    if (ts->in_trace)
-        return green_fail(EBUSY, "libgreen: %s: cannot switch from inside a trace hook", api);
+        return green__refuse_foreign(ts, target, api, "target greenlet");
+    if (ts->core.in_trace)
+        return green__fail(EBUSY, api, "cannot switch from inside a trace hook");
 
-    struct green *cur = ts->current;
+    struct green *cur = ts->core.current;
     if (target->state == GS_DEAD && err == GREEN_EXIT)
         err = 0; /* greenlet: GreenletExit thrown at a dead greenlet is a plain return */
 
@@ -112,9 +106,10 @@ int green_transfer(struct green_thread *ts, struct green *target, int err, void 
      * has changed. */
     int final_err = err;
     struct green *t = resolve(ts, target, &final_err, false, NULL);
-    if (t != cur && t->state == GS_NEW && !green_is_shared(t) && green_stack_acquire(ts, t) != 0)
+    bool needs_stack = t != cur && t->state == GS_NEW && !green__is_shared(t);
+    if (needs_stack && green__stack_acquire(ts, t) != 0)
         return -1;
-    if (t != cur && green_is_shared(t) && green_shared_ready(ts, cur) != 0)
+    if (t != cur && green__is_shared(t) && green__shared_ensure(ts, cur) != 0)
         return -1;
 
     struct green *origin = cur;
@@ -137,54 +132,55 @@ int green_transfer(struct green_thread *ts, struct green *target, int err, void 
 
 GREEN_API int green_switch(green_t *g, void *value, void **result)
 {
-    struct green_thread *ts = green_tls;
+    struct green_thread *ts = green__tls;
     /* Fast path: a started, live greenlet of this thread, no trace hook. */
-    if (likely(ts && g && g->state == GS_ACTIVE && g->thread == ts && !ts->slow)) {
-        struct green *cur = ts->current;
-        if (likely(g != cur)) {
+    if (GREEN_LIKELY(ts && g && g->state == GS_ACTIVE && g->thread == ts &&
+                     !ts->core.off_fast_path)) {
+        struct green *cur = ts->core.current;
+        if (GREEN_LIKELY(g != cur)) {
             if (g->flags & GF_SHARED)
-                return green_shared_transfer(ts, cur, g, 0, value, result);
+                return green__shared_transfer(ts, cur, g, 0, value, result);
             set_current(ts, g);
-            return green_resume(ts, cur, g->stack_start, g, 0, value, result);
+            return green__resume(ts, cur, g->stack_start, g, 0, value, result);
         }
     }
-    return green_transfer(ts, g, 0, value, result, "green_switch");
+    return green__transfer(ts, g, 0, value, result, "green_switch");
 }
 
 GREEN_API int green_throw(green_t *g, int error, void *payload, void **result)
 {
     if (error <= 0)
-        return green_fail(EINVAL, "libgreen: green_throw: the error must be positive (got %d)",
-                          error);
-    return green_transfer(green_tls, g, error, payload, result, "green_throw");
+        return green__fail(EINVAL, "green_throw", "the error must be positive (got %d)", error);
+    return green__transfer(green__tls, g, error, payload, result, "green_throw");
 }
 
 /* ---- starting and finishing ------------------------------------------------------- */
 
-static void finish(struct green_thread *ts, struct green *g, int err, void *value) NORETURN;
+static void finish(struct green_thread *ts, struct green *g, int err, void *value) GREEN_NORETURN;
 
 /* Nothing is kept in registers across run(): the state is found again afterwards, so
  * this frame — part of every suspended shared greenlet's saved slice — stays minimal. */
-void green_boot(void)
+void green__boot(void)
 {
-    hook_first_entry(green_tls, green_tls->current);
-    green_fn run = green_tls->current->run;
-    green_tls->current->finish_to = NULL;
-    void *r = run(green_tls->xfer_value);
-    finish(green_tls, green_tls->current, 0, r);
+    san_first_entry(green__tls, green__tls->core.current);
+    green_fn run = green__tls->core.current->run;
+    green__tls->core.current->killer = NULL;
+    void *r = run(green__tls->core.start_value);
+    finish(green__tls, green__tls->core.current, 0, r);
 }
 
 /* The greenlet g ends with (err, value): it is dead, and the transfer goes to whoever is
  * waiting to destroy it, else to its parent chain. */
 static void finish(struct green_thread *ts, struct green *g, int err, void *value)
 {
+    GREEN_ASSERT(g == ts->core.current && g->state == GS_ACTIVE && !(g->flags & GF_MAIN));
     if (err == GREEN_EXIT)
         err = 0;
-    struct green *dest = g->finish_to ? g->finish_to : g->parent;
-    g->finish_to = NULL;
+    struct green *dest = g->killer ? g->killer : g->parent;
+    g->killer = NULL;
     set_state(g, GS_DEAD);
-    if (green_is_shared(g))
-        green_shared_forget(ts, g);
+    if (green__is_shared(g))
+        green__shared_forget(ts, g);
 
     /* A receiver that must be started needs a stack; if there is none, it is thrown
      * ENOMEM instead (so it dies unstarted and the error travels on up). */
@@ -192,7 +188,7 @@ static void finish(struct green_thread *ts, struct green *g, int err, void *valu
     for (;;) {
         int e = err;
         t = resolve(ts, dest, &e, false, NULL);
-        if (t->state != GS_NEW || green_is_shared(t) || green_stack_acquire(ts, t) == 0)
+        if (t->state != GS_NEW || green__is_shared(t) || green__stack_acquire(ts, t) == 0)
             break;
         err = ENOMEM;
         value = NULL;
@@ -201,36 +197,33 @@ static void finish(struct green_thread *ts, struct green *g, int err, void *valu
     t = resolve(ts, dest, &err, true, &origin);
     trace(ts, err ? GREEN_EVENT_THROW : GREEN_EVENT_SWITCH, origin, t);
     /* Safe while still running on it: nothing can take it from the pool before we leave. */
-    if (!green_is_shared(g))
-        green_stack_release(ts, g);
-#ifdef GREEN_ASAN
+    if (!green__is_shared(g))
+        green__stack_release(ts, g);
     else
-        ts->asan_dead = g;
-#endif
+        san_shared_dying(ts, g);
     switch_to(ts, g, t, err, value, NULL);
     /* t could not be resumed (no memory to save shared-stack slices).  The main greenlet
      * never needs memory to be resumed: it gets the failure instead of the process. */
-    if (t != &ts->main) {
-        trace(ts, GREEN_EVENT_THROW, g, &ts->main);
-        switch_to(ts, g, &ts->main, ENOMEM, NULL, NULL);
+    if (t != &ts->core.main) {
+        trace(ts, GREEN_EVENT_THROW, g, &ts->core.main);
+        switch_to(ts, g, &ts->core.main, ENOMEM, NULL, NULL);
     }
-    char who[96], to[96];
-    green_fatal("libgreen: greenlet %s finished but its receiver %s could not be resumed: %s",
-                green_describe(g, who, sizeof who), green_describe(t, to, sizeof to),
-                green_last_error());
+    char who[GREEN_DESCRIBE_MAX], to[96];
+    green__fatal(NULL, "greenlet %s finished but its receiver %s could not be resumed: %s",
+                 green__describe(g, who, sizeof who), green__describe(t, to, sizeof to),
+                 green_last_error());
 }
 
 GREEN_API int green_exit(int error, void *value)
 {
-    struct green_thread *ts = green_thread_get();
+    struct green_thread *ts = green__thread_get("green_exit");
     if (!ts)
         return -1;
     if (error < 0)
-        return green_fail(EINVAL, "libgreen: green_exit: the error must be >= 0 (got %d)",
-                          error);
-    if (ts->in_trace)
-        return green_fail(EBUSY, "libgreen: green_exit: called from inside a trace hook");
-    if (ts->current->flags & GF_MAIN)
-        return green_fail(EPERM, "libgreen: green_exit: the main greenlet cannot exit");
-    finish(ts, ts->current, error, value);
+        return green__fail(EINVAL, "green_exit", "the error must be >= 0 (got %d)", error);
+    if (ts->core.in_trace)
+        return green__fail(EBUSY, "green_exit", "called from inside a trace hook");
+    if (ts->core.current->flags & GF_MAIN)
+        return green__fail(EPERM, "green_exit", "the main greenlet cannot exit");
+    finish(ts, ts->core.current, error, value);
 }

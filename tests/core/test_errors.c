@@ -384,12 +384,12 @@ static void no_memory_child(void *arg)
         _exit(2);
     REFUSES(green_switch(g, NULL, NULL), ENOMEM, "green_switch");
     exhaust_malloc();
-    green_attr_t named = {.name = "a name to copy"};
-    REFUSES_NULL(green_new(nop, NULL, &named), ENOMEM, "green_new");
-    REFUSES(green_set_name(g, "a name to copy"), ENOMEM, "green_set_name");
     if (write(go_pipe[1], "", 1) != 1)
         _exit(2);
     pthread_join(t, NULL);
+    REFUSES(green_set_name(g, "a name to copy"), ENOMEM, "green_set_name");
+    green_attr_t named = {.name = "a name to copy"};
+    REFUSES_NULL(green_new(nop, NULL, &named), ENOMEM, "green_new");
     char first[512];
     _exit(failures_recorded(first, sizeof first) ? 3 : 0);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Greenlet records: per-thread slabs with a free list, and process-wide ids.
  *
  * Slabs make create/destroy a pointer pop/push, cost no per-record malloc header (10M
@@ -18,8 +19,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "debug_hooks.h"
-#include "internal.h"
+#include "copy_buffers.h"
+#include "records.h"
+#include "sanitize.h"
+#include "thread.h"
 
 #define SLAB_SLOTS 1024
 
@@ -38,25 +41,25 @@ static struct green *collect_free(struct slab *s, struct green *list)
         struct green *g = &s->slot[i];
         if (g->state != GS_FREE)
             continue;
-        asan_unpoison(g, sizeof *g);
+        san_unpoison(g, sizeof *g);
         NEXT_FREE(g) = list;
-#ifdef GREEN_ASAN
-        __asan_poison_memory_region((char *)g + 8, sizeof *g - 8);
-#endif
+        san_poison_free_record(g);
         list = g;
     }
     return list;
 }
 
-static void set_trim_threshold(struct green_thread *ts, size_t live_bound)
+static void set_trim_threshold(struct green_records_part *r, size_t live_bound)
 {
-    size_t quarter = ts->nslabs >= 4 ? ts->nslabs * SLAB_SLOTS / 4 : 0;
-    ts->trim_below = live_bound < quarter ? live_bound : quarter;
+    size_t quarter = r->nslabs >= 4 ? r->nslabs * SLAB_SLOTS / 4 : 0;
+    r->trim_below = live_bound < quarter ? live_bound : quarter;
 }
 
-static void trim(struct green_thread *ts)
+/* Unmap the slabs that became empty and rebuild the free list from the rest. */
+static void give_back_slabs(struct green_thread *ts)
 {
-    struct slab **link = &ts->slabs;
+    struct green_records_part *r = &ts->records;
+    struct slab **link = &r->slabs;
     while (*link) {
         struct slab *s = *link;
         int live = 0;
@@ -64,111 +67,111 @@ static void trim(struct green_thread *ts)
             live += s->slot[i].state != GS_FREE;
         if (live == 0) {
             *link = s->next;
-            asan_unpoison(s, sizeof *s);
+            san_unpoison(s, sizeof *s);
             munmap(s, sizeof *s);
-            ts->nslabs--;
+            r->nslabs--;
         } else {
             link = &s->next;
         }
     }
     struct green *list = NULL;
-    for (struct slab *s = ts->slabs; s; s = s->next)
+    for (struct slab *s = r->slabs; s; s = s->next)
         list = collect_free(s, list);
-    ts->free_slots = list;
-    green_copy_trim(ts);
-    set_trim_threshold(ts, ts->live_slots / 2);
+    r->free_slots = list;
+    green__copy_trim(ts);
+    set_trim_threshold(r, r->live_slots / 2);
 }
 
-void green_slots_foreach(struct green_thread *ts, void (*fn)(struct green *, void *), void *arg)
+void green__records_foreach(struct green_thread *ts, void (*fn)(struct green *, void *), void *arg)
 {
-    for (struct slab *s = ts->slabs; s; s = s->next)
+    for (struct slab *s = ts->records.slabs; s; s = s->next)
         for (int i = 0; i < SLAB_SLOTS; i++)
             if (s->slot[i].state != GS_FREE)
                 fn(&s->slot[i], arg);
 }
 
-struct green *green_slot_alloc(struct green_thread *ts)
+struct green *green__record_alloc(struct green_thread *ts)
 {
-    struct green *g = ts->free_slots;
-    if (unlikely(!g)) {
-        struct slab *s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE,
-                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct green_records_part *r = &ts->records;
+    struct green *g = r->free_slots;
+    if (GREEN_UNLIKELY(!g)) {
+        struct slab *s =
+            mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (s == MAP_FAILED)
             return NULL;
-        s->next = ts->slabs;
-        ts->slabs = s;
-        ts->nslabs++;
+        s->next = r->slabs;
+        r->slabs = s;
+        r->nslabs++;
         for (int i = 0; i < SLAB_SLOTS; i++)
             s->slot[i].state = GS_FREE;
         g = collect_free(s, NULL);
-        set_trim_threshold(ts, SIZE_MAX);
+        set_trim_threshold(r, SIZE_MAX);
     }
-    ts->live_slots++;
-    asan_unpoison(g, sizeof *g);
-    ts->free_slots = NEXT_FREE(g);
+    r->live_slots++;
+    san_unpoison(g, sizeof *g);
+    GREEN_ASSERT(g->state == GS_FREE);
+    r->free_slots = NEXT_FREE(g);
     memset(g, 0, sizeof *g);
     return g;
 }
 
-static void slot_resources_free(struct green_thread *ts, struct green *g)
+static void free_resources(struct green_thread *ts, struct green *g)
 {
     free(g->name);
     g->name = NULL;
-    if (green_is_shared(g)) {
-        green_copy_free(ts, g->stack_copy, g->copy_size);
+    if (green__is_shared(g)) {
+        green__copy_free(ts, g->stack_copy, g->copy_size);
         g->stack_copy = NULL;
         g->copy_size = 0;
     }
 }
 
-void green_slot_free(struct green_thread *ts, struct green *g)
+void green__record_free(struct green_thread *ts, struct green *g)
 {
-    slot_resources_free(ts, g);
+    struct green_records_part *r = &ts->records;
+    GREEN_ASSERT(g->state != GS_FREE && !(g->flags & GF_MAIN) && r->live_slots > 0);
+    free_resources(ts, g);
     set_state(g, GS_FREE);
-    __atomic_store_n(&g->flags, 0, __ATOMIC_RELAXED);
-    NEXT_FREE(g) = ts->free_slots;
-    ts->free_slots = g;
-#ifdef GREEN_ASAN
-    /* Keep the state word readable: double-destroy detection reads it. */
-    __asan_poison_memory_region((char *)g + 8, sizeof *g - 8);
-#endif
-    if (--ts->live_slots < ts->trim_below)
-        trim(ts);
+    set_flags(g, 0);
+    NEXT_FREE(g) = r->free_slots;
+    r->free_slots = g;
+    san_poison_free_record(g);
+    if (--r->live_slots < r->trim_below)
+        give_back_slabs(ts);
 }
 
-void green_slots_release_all(struct green_thread *ts)
+void green__records_term(struct green_thread *ts)
 {
-    struct slab *s = ts->slabs;
+    struct green_records_part *r = &ts->records;
+    struct slab *s = r->slabs;
     while (s) {
         struct slab *next = s->next;
         for (int i = 0; i < SLAB_SLOTS; i++) {
             struct green *g = &s->slot[i];
             if (g->state == GS_FREE)
                 continue;
-#ifdef GREEN_TSAN
-            if (g->tsan_fiber)
-                __tsan_destroy_fiber(g->tsan_fiber);
-#endif
-            slot_resources_free(ts, g);
+            san_record_dropped(g);
+            free_resources(ts, g);
         }
-        asan_unpoison(s, sizeof *s);
+        san_unpoison(s, sizeof *s);
         munmap(s, sizeof *s);
         s = next;
     }
-    ts->slabs = NULL;
-    ts->free_slots = NULL;
-    ts->nslabs = ts->live_slots = ts->trim_below = 0;
+    r->slabs = NULL;
+    r->free_slots = NULL;
+    r->nslabs = r->live_slots = r->trim_below = 0;
 }
 
 /* Ids are handed to threads in blocks so creating a greenlet costs no atomic operation. */
 #define ID_BLOCK 1024
 static atomic_uint_fast64_t id_source = 1;
 
-uint64_t green_next_id(struct green_thread *ts)
+uint64_t green__next_id(struct green_thread *ts)
 {
-    if (unlikely(ts->next_id == ts->id_limit)) {
-        ts->next_id = atomic_fetch_add_explicit(&id_source, ID_BLOCK, memory_order_relaxed);
-        ts->id_limit = ts->next_id + ID_BLOCK;
+    struct green_records_part *r = &ts->records;
+    if (GREEN_UNLIKELY(r->next_id == r->id_limit)) {
+        r->next_id = atomic_fetch_add_explicit(&id_source, ID_BLOCK, memory_order_relaxed);
+        r->id_limit = r->next_id + ID_BLOCK;
     }
-    return ts->next_id++;
+    return r->next_id++;
 }

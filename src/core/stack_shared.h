@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* The shared stack model (stack_shared.c): greenlet's stack slicing on one region per
+ * thread, and the copier context that moves slices.  Owning thread only. */
+#ifndef GREEN_CORE_STACK_SHARED_H
+#define GREEN_CORE_STACK_SHARED_H
+
+#include <stddef.h>
+
+#include "greenlet.h"
+#include "stack_private.h"
+
+/* What a shared greenlet running on the region asks the copier to do: save its slice,
+ * make the region ready for target, and deliver (status, value) there. */
+struct green_copier_job {
+    struct green *origin, *target;
+    int status;
+    void *value;
+    void **result; /* origin's result pointer: given back unchanged if the job fails */
+};
+
+/* The thread's part for the shared stack model. */
+struct green_shared_part {
+    size_t size; /* the region's size, settable until it is mapped */
+    struct green_stack_map region;
+    struct green *head; /* the greenlet whose frames are lowest in the region */
+    struct green_stack_map copier_stack;
+    char *copier_sp; /* the copier's saved stack pointer; NULL until created */
+    struct green_copier_job job;
+    int copier_errno; /* errno of a job that failed */
+};
+
+/* Map the region, and the copier if origin itself runs on the region: what a transfer
+ * from origin to a shared greenlet needs besides slice buffers.  Returns 0, or -1 with
+ * errno ENOMEM and nothing changed. */
+GREEN_HIDDEN int green__shared_ensure(struct green_thread *ts, struct green *origin);
+
+/* Switch from origin (the current greenlet) to the shared greenlet target (resolved; NEW
+ * targets are started), delivering (status, value) into target's pending switch.  Returns
+ * what origin's switch returns when it is resumed, or -1 with errno ENOMEM if the slices
+ * target displaces could not be saved: then origin keeps running and nothing moved. */
+GREEN_HIDDEN int green__shared_transfer(struct green_thread *ts, struct green *origin,
+                                        struct green *target, int status, void *value,
+                                        void **result);
+
+/* g (shared) died: it holds nothing in the region any more. */
+GREEN_HIDDEN void green__shared_forget(struct green_thread *ts, struct green *g);
+
+/* Thread init and exit. */
+GREEN_HIDDEN int green__shared_init(struct green_thread *ts);
+GREEN_HIDDEN void green__shared_term(struct green_thread *ts);
+
+#endif /* GREEN_CORE_STACK_SHARED_H */

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* Transfers of control between greenlets (switch.c), and the one wrapper around the
+ * architecture's switch that every path uses. */
+#ifndef GREEN_CORE_SWITCH_H
+#define GREEN_CORE_SWITCH_H
+
+#include <errno.h>
+
+#include "arch/arch.h"
+#include "sanitize.h"
+#include "thread.h"
+
+/* Suspend `from` (the current context) and resume the context whose saved stack pointer
+ * is to_sp (`to` for the sanitizers; NULL is the copier), delivering (status, value).
+ * Returns what from's pending call returns when something resumes it: the status, or -1
+ * with errno if the copier failed.  The caller has already made `to` current.
+ * In a normal build this is a tail call, so a resumed greenlet returns straight into the
+ * code that called green_switch() (see arch.h for why that matters). */
+static inline int green__resume(struct green_thread *ts, struct green *from, void *to_sp,
+                                struct green *to, int status, void *value, void **result)
+{
+    if (GREEN_SAN_SWITCH) {
+        san_switch_out(ts, from, to);
+        status = green_arch_switch((void **)&from->stack_start, to_sp, status, value, result);
+        san_switch_in(ts, from);
+        if (status < 0)
+            errno = ts->shared.copier_errno; /* the hooks may have clobbered it */
+        return status;
+    }
+    return green_arch_switch((void **)&from->stack_start, to_sp, status, value, result);
+}
+
+/* Transfer (err, value) from the current greenlet to target, greenlet's way: dead targets
+ * pass it to their parent chain, unstarted ones that receive an error die on the way.
+ * The general path behind green_switch/green_throw/green_destroy; `api` names the caller
+ * in messages.  ts may be NULL (then it is created).  Returns as green_switch() does. */
+GREEN_HIDDEN int green__transfer(struct green_thread *ts, struct green *target, int err,
+                                 void *value, void **result, const char *api);
+
+/* Where every greenlet starts (green_arch_init's entry): runs the current greenlet's run()
+ * with the thread's start_value, then finishes it. */
+GREEN_HIDDEN GREEN_NORETURN void green__boot(void);
+
+#endif /* GREEN_CORE_SWITCH_H */

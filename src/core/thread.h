@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* The per-thread state: one part per concern, each with its own init and term, run in the
+ * order of one table in thread.c.  A layer above the core (the hub, the I/O layer) adds its
+ * own part here and a row to that table, instead of fields to a shared bag. */
+#ifndef GREEN_CORE_THREAD_H
+#define GREEN_CORE_THREAD_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "copy_buffers.h"
+#include "greenlet.h"
+#include "overflow.h"
+#include "records.h"
+#include "sanitize_fields.h"
+#include "stack_private.h"
+#include "stack_shared.h"
+
+/* The core's own part: who runs, the trace hook, the main greenlet. */
+struct green_core_part {
+    struct green *current; /* atomic stores (set_current): green_state() reads it */
+    bool off_fast_path;    /* a trace hook is set or running: green_switch() goes slow */
+    bool in_trace;         /* the trace hook is running: switching is refused */
+    green_trace_fn trace;
+    void *trace_arg;
+    void *start_value; /* the first value for a greenlet being started */
+    struct green main;
+    pthread_t self;
+    pid_t tid;
+    GREEN_SAN_THREAD_FIELDS
+};
+
+struct green_thread {
+    struct green_core_part core;
+    struct green_records_part records;
+    struct green_stacks_part stacks;
+    struct green_shared_part shared;
+    struct green_copies_part copies;
+    struct green_overflow_part overflow;
+};
+
+/* The calling thread's state, NULL until its first libgreen call. */
+extern _Thread_local struct green_thread *green__tls GREEN_HIDDEN
+    __attribute__((tls_model("initial-exec")));
+
+/* Create the calling thread's state (green__tls must be NULL).  NULL with errno ENOMEM and
+ * a message naming api if it cannot. */
+GREEN_HIDDEN struct green_thread *green__thread_create(const char *api);
+
+/* The calling thread's state, created on first use; NULL with errno as above. */
+static inline struct green_thread *green__thread_get(const char *api)
+{
+    struct green_thread *ts = green__tls;
+    return GREEN_LIKELY(ts != NULL) ? ts : green__thread_create(api);
+}
+
+static inline void set_current(struct green_thread *ts, struct green *g)
+{
+    __atomic_store_n(&ts->core.current, g, __ATOMIC_RELAXED); /* see set_state */
+}
+
+#endif /* GREEN_CORE_THREAD_H */
