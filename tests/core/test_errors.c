@@ -9,6 +9,7 @@
  * the checks only record (CHECK-style), so they work inside greenlets, trace hooks,
  * other threads and child processes.
  */
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 #include <malloc.h>
@@ -382,6 +383,12 @@ static void no_memory_child(void *arg)
     struct rlimit rl = {(rlim_t)statm_field(0) * 1024 + 4 * MiB, RLIM_INFINITY};
     if (setrlimit(RLIMIT_AS, &rl) != 0)
         _exit(2);
+    /* qemu-user does not pass RLIMIT_AS on (it would limit qemu itself) */
+    void *probe = mmap(NULL, 16 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (probe != MAP_FAILED) {
+        fprintf(stderr, "RLIMIT_AS is not enforced here");
+        _exit(77);
+    }
     REFUSES(green_switch(g, NULL, NULL), ENOMEM, "green_switch");
     exhaust_malloc();
     if (write(go_pipe[1], "", 1) != 1)
@@ -404,6 +411,10 @@ static void test_no_memory(void **state)
     }
     char err[8192];
     int st = run_in_child(no_memory_child, NULL, err, sizeof err);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+        print_message("  skipped: %s\n", err);
+        skip();
+    }
     if (WIFEXITED(st) && WEXITSTATUS(st) == 2)
         fail_msg("the no-memory child could not set itself up: %s", err);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {

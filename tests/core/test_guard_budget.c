@@ -132,8 +132,11 @@ static void lock_everything(void)
 static void budget_child(void *arg)
 {
     const long *total = arg;
-    if (marker_error() != 0) {
-        fprintf(stderr, "no MADV_GUARD_INSTALL here (madvise: %s)", strerror(marker_error()));
+    int no_markers = marker_error();
+    if (no_markers) {
+        fprintf(stderr, "no guard markers here (%s)",
+                no_markers == EFAULT ? "MADV_GUARD_INSTALL accepted but not enforced"
+                                     : strerror(no_markers));
         _exit(SKIP_NO_MARKERS);
     }
     /* One private greenlet before locking: the library's first guard finds markers working
