@@ -1,22 +1,32 @@
-/* Small helpers shared by the tests: scaling for slow runners and death tests. */
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the tests of every layer:
+ *
+ *   - check.h's failure recorder (CHECK, CHECK_EQ, note_failure, assert_no_failures) for
+ *     code that runs off the main stack or thread;
+ *   - scaled(): iteration counts shrunk under valgrind and qemu (GREEN_TEST_SCALE);
+ *   - death tests: run_in_child(), assert_child_aborts();
+ *   - where we run: RUNNING_ON_VALGRIND, UNDER_SANITIZER;
+ *   - /proc readings: count_maps(), max_map_count(), statm_field();
+ *   - build_path(): a built program's path, under GREEN_BUILD_DIR;
+ *   - one random generator, splitmix64 (reproducible from its seed);
+ *   - greenlets: new_green() (every attribute given; a failure is recorded at the
+ *     caller's line), and PRIVATE_AND_SHARED() to run a test once per stack model, which
+ *     it gets from model_of(state).
+ */
 #ifndef GREEN_TESTUTIL_H
 #define GREEN_TESTUTIL_H
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <setjmp.h>
+#include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cmocka.h>
+#include "check.h"
+
 #include <green.h>
 
 /* GREEN_TEST_SCALE (default 1) shrinks iteration counts under valgrind and qemu, where
@@ -28,6 +38,8 @@ static inline long scaled(long n, long floor)
     long v = (long)((double)n * f);
     return v < floor ? floor : v;
 }
+
+/* ---- death tests -------------------------------------------------------------------- */
 
 /* Run fn in a child process.  Returns the child's wait status; its stderr is captured
  * into err (NUL-terminated, truncated to len). */
@@ -70,7 +82,6 @@ static inline int run_in_child(void (*fn)(void *), void *arg, char *err, size_t 
         if (!WIFSIGNALED(st_) || WTERMSIG(st_) != SIGABRT || !strstr(err_, (needle)))      \
             fail_msg("child status %#x, stderr: %s", st_, err_);                          \
     } while (0)
-
 
 /* ---- where we run ------------------------------------------------------------------- */
 
@@ -139,93 +150,63 @@ static inline long statm_field(int i) /* 0: size, 1: resident (KiB) */
     return v[i] < 0 ? -1 : v[i] * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-/* ---- failures recorded off the main stack or thread ---------------------------------- */
+/* ---- built programs ------------------------------------------------------------------ */
 
-/* cmocka's assertions longjmp to the test runner's stack: from inside a greenlet or another
- * thread, record the failure instead and report it with assert_no_failures(). */
-static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
-static int failures;
-static char first_failure[512];
-
-static inline void note_failure(int line, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static inline void note_failure(int line, const char *fmt, ...)
+/* The path of a program built under the build directory (rel: "examples/generator").
+ * meson test sets GREEN_BUILD_DIR; a test run by hand needs it set too. */
+static inline void build_path(char *buf, size_t len, const char *rel)
 {
-    pthread_mutex_lock(&fail_lock);
-    if (failures++ == 0) {
-        int n = snprintf(first_failure, sizeof first_failure, "line %d: ", line);
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(first_failure + n, sizeof first_failure - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-    pthread_mutex_unlock(&fail_lock);
+    const char *dir = getenv("GREEN_BUILD_DIR");
+    if (!dir || !*dir)
+        fail_msg("GREEN_BUILD_DIR is not set (meson test sets it to the build directory)");
+    snprintf(buf, len, "%s/%s", dir, rel);
 }
 
-#define CHECK(cond)                                                                       \
-    do {                                                                                  \
-        if (!(cond))                                                                      \
-            note_failure(__LINE__, "%s", #cond);                                          \
-    } while (0)
-#define CHECK_EQ(a, b)                                                                    \
-    do {                                                                                  \
-        long long a_ = (long long)(a), b_ = (long long)(b);                               \
-        if (a_ != b_)                                                                     \
-            note_failure(__LINE__, "%s == %s: %lld != %lld", #a, #b, a_, b_);             \
-    } while (0)
+/* ---- random numbers ----------------------------------------------------------------- */
 
-static inline int reset_failures(void **state)
+/* splitmix64: one 64-bit state, good enough statistics for test inputs, and the same
+ * sequence from the same seed on every platform. */
+static inline uint64_t splitmix64(uint64_t *state)
 {
-    (void)state;
-    pthread_mutex_lock(&fail_lock);
-    failures = 0;
-    first_failure[0] = 0;
-    pthread_mutex_unlock(&fail_lock);
-    return 0;
+    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
 }
 
-static inline void assert_no_failures(void)
-{
-    pthread_mutex_lock(&fail_lock);
-    int n = failures;
-    char msg[sizeof first_failure];
-    memcpy(msg, first_failure, sizeof msg);
-    pthread_mutex_unlock(&fail_lock);
-    if (n)
-        fail_msg("%d check(s) failed off the main stack, the first at %s", n, msg);
-}
+/* ---- greenlets ------------------------------------------------------------------------ */
 
-/* A greenlet with every attribute given; a failure is recorded, not asserted (callers may
- * run off the main stack or thread). */
-static inline green_t *new_green(green_fn fn, green_t *parent, int model, size_t size,
-                                 const char *name)
+/* A greenlet with every attribute given (size 0: the default; name NULL: none).  A
+ * failure is recorded with the caller's line, not asserted, since callers may run off the
+ * main stack or thread; errno and green_last_error() are left as green_new() set them. */
+#define new_green(fn, parent, model, size, name)                                          \
+    new_green_at(__LINE__, (fn), (parent), (model), (size), (name))
+
+static inline green_t *new_green_at(int line, green_fn fn, green_t *parent, int model,
+                                    size_t size, const char *name)
 {
     green_attr_t a = GREEN_ATTR_INIT;
     a.stack_model = model;
     a.stack_size = size;
     a.name = name;
     green_t *g = green_new(fn, parent, &a);
-    if (!g)
-        note_failure(__LINE__, "green_new: %s", green_last_error());
+    if (!g) {
+        int e = errno;
+        note_failure(line, "green_new: %s", green_last_error());
+        errno = e;
+    }
     return g;
 }
-
-/* ---- greenlets in a given stack model ------------------------------------------------ */
 
 /* Tests that run once per stack model get it as cmocka's initial state. */
 static inline int model_of(void **state) { return (int)(intptr_t)*state; }
 
-static inline green_t *new_g(green_fn fn, green_t *parent, int model)
-{
-    green_attr_t a = GREEN_ATTR_INIT;
-    a.stack_model = model;
-    green_t *g = green_new(fn, parent, &a);
-    assert_non_null(g);
-    return g;
-}
-
-#define PRIVATE_AND_SHARED(t)                                                             \
-    cmocka_unit_test_prestate(t, (void *)(intptr_t)GREEN_STACK_PRIVATE),                  \
-        cmocka_unit_test_prestate(t, (void *)(intptr_t)GREEN_STACK_SHARED)
+/* Both runs start with a clean failure record and fail if a check recorded one. */
+#define PRIVATE_AND_SHARED(t) PRIVATE_AND_SHARED_FIXTURES(t, reset_failures, teardown_no_failures)
+#define PRIVATE_AND_SHARED_FIXTURES(t, setup, teardown)                                   \
+    cmocka_unit_test_prestate_setup_teardown(t, setup, teardown,                          \
+                                             (void *)(intptr_t)GREEN_STACK_PRIVATE),      \
+        cmocka_unit_test_prestate_setup_teardown(t, setup, teardown,                      \
+                                                 (void *)(intptr_t)GREEN_STACK_SHARED)
 
 #endif /* GREEN_TESTUTIL_H */

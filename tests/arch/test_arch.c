@@ -1,12 +1,14 @@
+/* SPDX-License-Identifier: MIT */
 /* Tests of the stack switch alone (src/arch/arch.h).  This program links only the one
  * src/arch/ file that the build selected, not the rest of libgreen.
  *
  * Conventions: cmocka's assertions are used only on the test's own (main) stack.  Code
- * that runs on a stack made by green_arch_init records failures with CHECK(), and the
- * main side reports them once it is back (a cmocka failure longjmps, which must not
- * happen from another stack).  entry() takes no argument, so entry functions find what
- * they need in file-scope variables: the status and value of the first switch into a
- * fresh context are not delivered anywhere (its saved result pointer is NULL, arch.h).
+ * that runs on a stack made by green_arch_init records failures with check.h's CHECK(),
+ * and the main side reports them once it is back (a cmocka failure longjmps, which must
+ * not happen from another stack).  Most tests get one stack from the fixture.  entry()
+ * takes no argument, so entry functions find what they need in file-scope variables: the
+ * status and value of the first switch into a fresh context are not delivered anywhere
+ * (its saved result pointer is NULL, arch.h).
  */
 #include <fenv.h>
 #include <float.h>
@@ -23,6 +25,7 @@
 #include <cmocka.h>
 
 #include "arch/arch.h"
+#include "check.h"
 
 #ifdef GREEN_VALGRIND
 #include <valgrind/memcheck.h>
@@ -43,31 +46,6 @@
 #define NOINLINE __attribute__((noinline))
 
 /* ---- helpers ---------------------------------------------------------------------- */
-
-static int failures;
-static char first_failure[256];
-
-static void note_failure(int line, const char *what)
-{
-    if (failures++ == 0)
-        snprintf(first_failure, sizeof first_failure, "line %d: %s", line, what);
-}
-
-/* For code that runs on a stack made by green_arch_init. */
-#define CHECK(cond) do { if (!(cond)) note_failure(__LINE__, #cond); } while (0)
-
-static void reset_failures(void)
-{
-    failures = 0;
-    first_failure[0] = '\0';
-}
-
-static void assert_no_failures(void)
-{
-    if (failures != 0)
-        fail_msg("%d check(s) failed in another context, the first at %s",
-                 failures, first_failure);
-}
 
 struct stack {
     unsigned char *map;         /* a guard page, then the usable stack */
@@ -107,6 +85,28 @@ static void stack_free(struct stack *s)
     munmap(s->map, s->map_size);
 }
 
+/* The fixture: a test gets a fresh stack of the size given as its initial state, and a
+ * clean failure record; anything recorded and not reported fails it. */
+static int stack_setup(void **state)
+{
+    struct stack *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    stack_new(s, (size_t)(uintptr_t)*state);
+    *state = s;
+    return reset_failures(NULL);
+}
+
+static int stack_teardown(void **state)
+{
+    stack_free(*state);
+    free(*state);
+    return teardown_no_failures(state);
+}
+
+#define WITH_STACK(t, size)                                                               \
+    cmocka_unit_test_prestate_setup_teardown(t, stack_setup, stack_teardown,              \
+                                             (void *)(uintptr_t)(size))
+
 static void *main_sp;   /* the test's own context while another one runs */
 static void *co_sp;     /* the other context while the test runs */
 
@@ -145,12 +145,9 @@ static void pingpong_entry(void)
 
 static void test_pingpong(void **state)
 {
-    (void)state;
-    reset_failures();
-    struct stack s;
-    stack_new(&s, 64 * 1024);
+    struct stack *s = *state;
 
-    co_sp = green_arch_init(s.lo, s.top, pingpong_entry);
+    co_sp = green_arch_init(s->lo, s->top, pingpong_entry);
     void *got = NULL;
     /* a fresh context has no result pointer: 7 and 8 go nowhere */
     int st = green_arch_switch(&main_sp, co_sp, 7, (void *)8, &got);
@@ -173,7 +170,6 @@ static void test_pingpong(void **state)
     }
     st = green_arch_switch(&main_sp, co_sp, INT32_MAX - 1, NULL, &got);
     assert_int_equal(st, INT32_MAX);
-    stack_free(&s);
     assert_no_failures();
 }
 
@@ -233,19 +229,15 @@ static void live_entry(void)
 
 static void test_callee_saved_c(void **state)
 {
-    (void)state;
-    reset_failures();
-    struct stack s;
-    stack_new(&s, 64 * 1024);
+    struct stack *s = *state;
 
     uint64_t want_a = keep_live(SEED_A, NULL, NULL, LIVE_ROUNDS, 0);
     uint64_t want_b = keep_live(SEED_B, NULL, NULL, LIVE_ROUNDS, 0);
-    co_sp = green_arch_init(s.lo, s.top, live_entry);
+    co_sp = green_arch_init(s->lo, s->top, live_entry);
     uint64_t got_a = keep_live(SEED_A, &main_sp, &co_sp, LIVE_ROUNDS, 1);
     green_arch_switch(&main_sp, co_sp, 0, NULL, NULL);   /* let the other side finish */
     assert_true(got_a == want_a);
     assert_true(live_result == want_b);
-    stack_free(&s);
     assert_no_failures();
 }
 
@@ -469,12 +461,9 @@ static void regcheck_entry(void)
 
 static void test_callee_saved_asm(void **state)
 {
-    (void)state;
-    reset_failures();
-    struct stack s;
-    stack_new(&s, 64 * 1024);
+    struct stack *s = *state;
 
-    co_sp = green_arch_init(s.lo, s.top, regcheck_entry);
+    co_sp = green_arch_init(s->lo, s->top, regcheck_entry);
     for (uint64_t i = 0; i < REGCHECK_ROUNDS; i++) {
         uint64_t bad = regcheck(&main_sp, co_sp, 0, NULL, NULL,
                                 0x1000000000000000u + (i << 8));
@@ -482,7 +471,6 @@ static void test_callee_saved_asm(void **state)
             fail_msg("round %lu: callee-saved registers changed, bits %#lx",
                      (unsigned long)i, (unsigned long)bad);
     }
-    stack_free(&s);
     assert_no_failures();
 }
 
@@ -502,18 +490,15 @@ void probe_report(uint64_t gp, uint64_t fp, uint64_t ra, uint64_t fpr, uint64_t 
  * address, and the stack pointer a call would have left (16-byte aligned before it). */
 static void test_entry_registers(void **state)
 {
-    (void)state;
-    reset_failures();
-    struct stack s;
-    stack_new(&s, 64 * 1024);
+    struct stack *s = *state;
 
     for (int i = 0; i < 16; i++) {
         memset(&probe, 0xee, sizeof probe);
-        unsigned char *top = s.top - i;                /* also unaligned tops */
-        co_sp = green_arch_init(s.lo, top, probe_entry);
+        unsigned char *top = s->top - i;                /* also unaligned tops */
+        co_sp = green_arch_init(s->lo, top, probe_entry);
         green_arch_switch(&main_sp, co_sp, 0, NULL, NULL);
         assert_int_equal(probe.sp & 15, 0);
-        assert_true(probe.sp <= (uintptr_t)top && probe.sp > (uintptr_t)s.lo);
+        assert_true(probe.sp <= (uintptr_t)top && probe.sp > (uintptr_t)s->lo);
         assert_int_equal(probe.fp, 0);
 #ifndef GREEN_ARCH_PORTABLE
         /* makecontext's start trampoline keeps some registers of its own, and is the
@@ -523,7 +508,6 @@ static void test_entry_registers(void **state)
         assert_int_equal(probe.ra, 0);
 #endif
     }
-    stack_free(&s);
     assert_no_failures();
 }
 #endif /* HAVE_REG_PROBES */
@@ -563,21 +547,17 @@ static void align_entry(void)
 
 static void test_entry_alignment(void **state)
 {
-    (void)state;
-    reset_failures();
-    struct stack s;
-    stack_new(&s, 64 * 1024);
+    struct stack *s = *state;
 
     for (int i = 0; i < 32; i++) {
         memset(align_text, 0, sizeof align_text);
-        co_sp = green_arch_init(s.lo, s.top - i, align_entry);
+        co_sp = green_arch_init(s->lo, s->top - i, align_entry);
         void *r = NULL;
         green_arch_switch(&main_sp, co_sp, 0, NULL, &r);
         assert_ptr_equal(r, align_text);
         assert_string_equal(align_text, "2.50 1.5 0.125");
         assert_int_equal(align_frame_misalignment, 0);
     }
-    stack_free(&s);
     assert_no_failures();
 }
 
@@ -706,13 +686,10 @@ static void fp_entry(void)
 
 static void test_fp_control_per_context(void **state)
 {
-    (void)state;
-    reset_failures();
-    struct stack s;
-    stack_new(&s, 64 * 1024);
+    struct stack *s = *state;
 
     assert_int_equal(fesetround(FE_TONEAREST), 0);
-    co_sp = green_arch_init(s.lo, s.top, fp_entry);
+    co_sp = green_arch_init(s->lo, s->top, fp_entry);
 
     /* 1: the other side rounds down now */
     green_arch_switch(&main_sp, co_sp, 0, NULL, NULL);
@@ -735,7 +712,6 @@ static void test_fp_control_per_context(void **state)
     /* the other side checks and finishes */
     green_arch_switch(&main_sp, co_sp, 0, NULL, NULL);
     assert_true(rounding_is(FE_TONEAREST));
-    stack_free(&s);
     fesetenv(FE_DFL_ENV);
     assert_no_failures();
 }
@@ -777,13 +753,10 @@ static void partial_entry(void)
 
 static void test_fp_control_partial(void **state)
 {
-    (void)state;
-    reset_failures();
-    struct stack s;
-    stack_new(&s, 64 * 1024);
+    struct stack *s = *state;
 
     fesetenv(FE_DFL_ENV);
-    co_sp = green_arch_init(s.lo, s.top, partial_entry);
+    co_sp = green_arch_init(s->lo, s->top, partial_entry);
 #ifdef HAVE_FLUSH_CONTROL
     green_arch_switch(&main_sp, co_sp, 0, NULL, NULL);  /* the other side flushes */
     assert_false(flush_bits_set());
@@ -794,7 +767,6 @@ static void test_fp_control_partial(void **state)
     assert_int_equal(get_x87_cw() & 0x0c00, FE_TONEAREST);
 #endif
     green_arch_switch(&main_sp, co_sp, 0, NULL, NULL);
-    stack_free(&s);
     fesetenv(FE_DFL_ENV);
     assert_no_failures();
 }
@@ -814,10 +786,7 @@ static void inherit_entry(void)
 /* A new context starts with the FP control state of whoever called green_arch_init. */
 static void test_fp_control_inherited(void **state)
 {
-    (void)state;
-    reset_failures();
-    struct stack s;
-    stack_new(&s, 64 * 1024);
+    struct stack *s = *state;
 
     const int modes[] = { FE_UPWARD, FE_TOWARDZERO, FE_DOWNWARD, FE_TONEAREST };
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
@@ -827,7 +796,7 @@ static void test_fp_control_inherited(void **state)
         if (flush)
             set_flush(1);
 #endif
-        co_sp = green_arch_init(s.lo, s.top, inherit_entry);
+        co_sp = green_arch_init(s->lo, s->top, inherit_entry);
         fesetenv(FE_DFL_ENV);
 #ifdef HAVE_FLUSH_CONTROL
         set_flush(0);
@@ -841,7 +810,6 @@ static void test_fp_control_inherited(void **state)
         assert_int_equal(inherited_flush, flush);
         assert_true(rounding_is(FE_TONEAREST));     /* and the starter's own is back */
     }
-    stack_free(&s);
     fesetenv(FE_DFL_ENV);
     assert_no_failures();
 }
@@ -870,7 +838,6 @@ static void many_entry(void)
 static void test_many_stacks(void **state)
 {
     (void)state;
-    reset_failures();
     void *sp[MANY];
 
     for (int i = 0; i < MANY; i++) {
@@ -960,41 +927,37 @@ static void wipe_below(const struct stack *s, void *sp)
 
 static void test_stack_below_sp_is_free(void **state)
 {
-    (void)state;
-    reset_failures();
-    struct stack s;
-    stack_new(&s, DIVE_STACK);
+    struct stack *s = *state;
 
-    co_sp = green_arch_init(s.lo, s.top, dive_entry);
+    co_sp = green_arch_init(s->lo, s->top, dive_entry);
     for (unsigned r = 0; r < DIVE_ROUNDS; r++) {
-        wipe_below(&s, co_sp);
+        wipe_below(s, co_sp);
         void *got = NULL;
         green_arch_switch(&main_sp, co_sp, 0, NULL, &got);
         assert_int_equal((uintptr_t)got, (uintptr_t)(r * 2654435761u));
     }
-    wipe_below(&s, co_sp);
+    wipe_below(s, co_sp);
     void *got = NULL;
     green_arch_switch(&main_sp, co_sp, 0, NULL, &got);
     assert_int_equal((uintptr_t)got, 0xd0d0);
-    stack_free(&s);
     assert_no_failures();
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pingpong),
-        cmocka_unit_test(test_callee_saved_c),
+        WITH_STACK(test_pingpong, 64 * 1024),
+        WITH_STACK(test_callee_saved_c, 64 * 1024),
 #ifdef HAVE_REG_PROBES
-        cmocka_unit_test(test_callee_saved_asm),
-        cmocka_unit_test(test_entry_registers),
+        WITH_STACK(test_callee_saved_asm, 64 * 1024),
+        WITH_STACK(test_entry_registers, 64 * 1024),
 #endif
-        cmocka_unit_test(test_entry_alignment),
-        cmocka_unit_test(test_fp_control_per_context),
-        cmocka_unit_test(test_fp_control_partial),
-        cmocka_unit_test(test_fp_control_inherited),
-        cmocka_unit_test(test_many_stacks),
-        cmocka_unit_test(test_stack_below_sp_is_free),
+        WITH_STACK(test_entry_alignment, 64 * 1024),
+        WITH_STACK(test_fp_control_per_context, 64 * 1024),
+        WITH_STACK(test_fp_control_partial, 64 * 1024),
+        WITH_STACK(test_fp_control_inherited, 64 * 1024),
+        CHECKED_TEST(test_many_stacks),
+        WITH_STACK(test_stack_below_sp_is_free, DIVE_STACK),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

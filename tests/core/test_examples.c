@@ -1,10 +1,13 @@
+/* SPDX-License-Identifier: MIT */
 /* The examples print what the README says they print. */
 #include "testutil.h"
 
+/* cmd: an example's name and its arguments, as a shell would read them. */
 static void run(const char *cmd, char *out, size_t len)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/examples/%s", GREEN_BUILD_DIR, cmd);
+    char rel[256], path[1024];
+    snprintf(rel, sizeof rel, "examples/%s", cmd);
+    build_path(path, sizeof path, rel);
     FILE *p = popen(path, "r");
     assert_non_null(p);
     size_t n = fread(out, 1, len - 1, p);

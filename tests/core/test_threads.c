@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Greenlets and threads.
  *
  *   - every thread has its own implicit main greenlet;
@@ -360,7 +361,7 @@ static void test_cross_thread_refused(void **state)
         assert_ptr_equal(res, (void *)0x5a5a);
         REFUSED(green_throw(g, GREEN_EXIT, NULL, NULL));
         REFUSED_NEW(green_new(run_forbidden, g, NULL));
-        green_attr_t shared = {GREEN_STACK_SHARED, 0, "x"};
+        green_attr_t shared = {.stack_model = GREEN_STACK_SHARED, .name = "x"};
         REFUSED_NEW(green_new(run_forbidden, g, &shared));
         REFUSED(green_set_parent(mine, g));
         assert_ptr_equal(green_parent(mine), my_main);
@@ -759,12 +760,12 @@ static void test_state_of_running_thread(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_main_per_thread, reset_failures),
-        cmocka_unit_test_setup(test_cross_thread_refused, reset_failures),
-        cmocka_unit_test_setup(test_last_error_per_thread, reset_failures),
-        cmocka_unit_test_setup(test_thread_exit_releases, reset_failures),
-        cmocka_unit_test_setup(test_concurrent_switching, reset_failures),
-        cmocka_unit_test_setup(test_state_of_running_thread, reset_failures),
+        CHECKED_TEST(test_main_per_thread),
+        CHECKED_TEST(test_cross_thread_refused),
+        CHECKED_TEST(test_last_error_per_thread),
+        CHECKED_TEST(test_thread_exit_releases),
+        CHECKED_TEST(test_concurrent_switching),
+        CHECKED_TEST(test_state_of_running_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

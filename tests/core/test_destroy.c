@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Destroying: unstarted greenlets never run, suspended ones are killed and clean up, the
  * current and main ones are refused, survivors are reported, double destroy aborts. */
 #include "testutil.h"
@@ -29,14 +30,14 @@ static void *with_cleanup(void *arg)
 static void test_destroy_unstarted(void **state)
 {
     ran = 0;
-    green_t *g = new_g(mark_ran, NULL, model_of(state));
+    green_t *g = new_green(mark_ran, NULL, model_of(state), 0, NULL);
     assert_int_equal(green_destroy(g), 0);
     assert_int_equal(ran, 0);
 }
 
 static void test_destroy_dead(void **state)
 {
-    green_t *g = new_g(mark_ran, NULL, model_of(state));
+    green_t *g = new_green(mark_ran, NULL, model_of(state), 0, NULL);
     green_switch(g, NULL, NULL);
     assert_true(green_dead(g));
     assert_int_equal(green_destroy(g), 0);
@@ -46,7 +47,7 @@ static void test_destroy_kills_suspended(void **state)
 {
     cleaned = 0;
     seen_rc = -1;
-    green_t *g = new_g(with_cleanup, NULL, model_of(state));
+    green_t *g = new_green(with_cleanup, NULL, model_of(state), 0, NULL);
     assert_int_equal(green_switch(g, NULL, NULL), 0);
     assert_true(green_active(g));
     assert_int_equal(green_destroy(g), 0);
@@ -67,11 +68,11 @@ static void *destroyer(void *arg)
 static void test_destroy_from_other_greenlet(void **state)
 {
     cleaned = 0;
-    green_t *other = new_g(mark_ran, NULL, model_of(state)); /* never runs */
-    victim = new_g(with_cleanup, other, !model_of(state));
+    green_t *other = new_green(mark_ran, NULL, model_of(state), 0, NULL); /* never runs */
+    victim = new_green(with_cleanup, other, !model_of(state), 0, NULL);
     assert_int_equal(green_switch(victim, NULL, NULL), 0);
     ran = 0;
-    green_t *d = new_g(destroyer, NULL, model_of(state));
+    green_t *d = new_green(destroyer, NULL, model_of(state), 0, NULL);
     void *r;
     assert_int_equal(green_switch(d, NULL, &r), 0);
     assert_int_equal((intptr_t)r, 1);
@@ -93,9 +94,9 @@ static void *kill_ancestor(void *arg)
 static void test_destroy_suspended_ancestor(void **state)
 {
     cleaned = 0;
-    ancestor = new_g(with_cleanup, NULL, model_of(state));
+    ancestor = new_green(with_cleanup, NULL, model_of(state), 0, NULL);
     assert_int_equal(green_switch(ancestor, NULL, NULL), 0);
-    green_t *child = new_g(kill_ancestor, ancestor, !model_of(state));
+    green_t *child = new_green(kill_ancestor, ancestor, !model_of(state), 0, NULL);
     void *r;
     /* child kills its suspended parent, then finishes: the parent is dead, so the value
      * goes on to main */
@@ -119,7 +120,7 @@ static void *stubborn(void *arg)
 
 static void test_survivor_is_reported(void **state)
 {
-    green_t *g = new_g(stubborn, NULL, model_of(state));
+    green_t *g = new_green(stubborn, NULL, model_of(state), 0, NULL);
     green_switch(g, NULL, NULL);
     errno = 0;
     assert_int_equal(green_destroy(g), -1);
@@ -152,9 +153,9 @@ static void *destroy_and_report(void *arg)
 
 static void test_destroy_interrupted(void **state)
 {
-    green_t *v = new_g(throws_at_destroyer, NULL, model_of(state));
+    green_t *v = new_green(throws_at_destroyer, NULL, model_of(state), 0, NULL);
     green_switch(v, NULL, NULL);
-    green_t *d = new_g(destroy_and_report, NULL, !model_of(state));
+    green_t *d = new_green(destroy_and_report, NULL, !model_of(state), 0, NULL);
     thrower_target = d;
     void *r;
     assert_int_equal(green_switch(d, v, &r), 0);
@@ -185,7 +186,7 @@ static void *destroy_self(void *arg)
 
 static void test_destroy_current_refused(void **state)
 {
-    green_t *g = new_g(destroy_self, NULL, model_of(state));
+    green_t *g = new_green(destroy_self, NULL, model_of(state), 0, NULL);
     void *r;
     green_switch(g, NULL, &r);
     assert_int_equal((intptr_t)r, 1);
@@ -223,10 +224,10 @@ static void test_use_after_destroy_aborts(void **state)
 /* Children keep a destroyed (dead) parent alive as a record, then release it. */
 static void test_parent_released_after_children(void **state)
 {
-    green_t *p = new_g(mark_ran, NULL, model_of(state));
+    green_t *p = new_green(mark_ran, NULL, model_of(state), 0, NULL);
     green_t *kids[10];
     for (int i = 0; i < 10; i++)
-        kids[i] = new_g(mark_ran, p, !model_of(state));
+        kids[i] = new_green(mark_ran, p, !model_of(state), 0, NULL);
     assert_int_equal(green_destroy(p), 0);
     for (int i = 0; i < 10; i++) {
         /* p's handle is gone: green_parent() names the nearest ancestor still owned */
@@ -241,20 +242,19 @@ static void test_parent_released_after_children(void **state)
 
 int main(void)
 {
-#define BOTH(t) PRIVATE_AND_SHARED(t)
     const struct CMUnitTest tests[] = {
-        BOTH(test_destroy_unstarted),
-        BOTH(test_destroy_dead),
-        BOTH(test_destroy_kills_suspended),
-        BOTH(test_destroy_from_other_greenlet),
-        BOTH(test_destroy_suspended_ancestor),
-        BOTH(test_survivor_is_reported),
-        BOTH(test_destroy_interrupted),
+        PRIVATE_AND_SHARED(test_destroy_unstarted),
+        PRIVATE_AND_SHARED(test_destroy_dead),
+        PRIVATE_AND_SHARED(test_destroy_kills_suspended),
+        PRIVATE_AND_SHARED(test_destroy_from_other_greenlet),
+        PRIVATE_AND_SHARED(test_destroy_suspended_ancestor),
+        PRIVATE_AND_SHARED(test_survivor_is_reported),
+        PRIVATE_AND_SHARED(test_destroy_interrupted),
         cmocka_unit_test(test_refusals),
-        BOTH(test_destroy_current_refused),
-        BOTH(test_double_destroy_aborts),
-        BOTH(test_use_after_destroy_aborts),
-        BOTH(test_parent_released_after_children),
+        PRIVATE_AND_SHARED(test_destroy_current_refused),
+        PRIVATE_AND_SHARED(test_double_destroy_aborts),
+        PRIVATE_AND_SHARED(test_use_after_destroy_aborts),
+        PRIVATE_AND_SHARED(test_parent_released_after_children),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Stacks: sizes, pooling, the shared region, deep recursion, mixed models.
  *
  *   - a private greenlet with stack_size S can use nearly S bytes (S rounded up to pages;
@@ -332,7 +333,7 @@ static void *region_thread(void *arg)
     if (c->region && green_set_shared_stack_size(c->region) != 0)
         return NULL;
     struct usage u = {.bytes = c->depth};
-    green_t *g = green_new(shared_user, NULL, &(green_attr_t){GREEN_STACK_SHARED, 0, NULL});
+    green_t *g = new_green(shared_user, NULL, GREEN_STACK_SHARED, 0, NULL);
     void *r = NULL;
     if (g && green_switch(g, &u, &r) == 0 && r == &u && u.levels >= u.bytes / (4 * KiB) &&
         u.sum == use_stack_expected(u.levels))
@@ -712,15 +713,15 @@ static void test_finish_through_dead_parent_mixed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_private_stack_size_honoured, reset_failures),
-        cmocka_unit_test_setup(test_private_stacks_pooled, reset_failures),
-        cmocka_unit_test_setup(test_pool_reuse_across_generations, reset_failures),
-        cmocka_unit_test_setup(test_shared_stack_size_rules, reset_failures),
-        cmocka_unit_test_setup(test_shared_region_size_honoured, reset_failures),
-        cmocka_unit_test_setup(test_shared_deep_recursion_survives, reset_failures),
-        cmocka_unit_test_setup(test_shared_round_robin_deep, reset_failures),
-        cmocka_unit_test_setup(test_mixed_models_chain, reset_failures),
-        cmocka_unit_test_setup(test_finish_through_dead_parent_mixed, reset_failures),
+        CHECKED_TEST(test_private_stack_size_honoured),
+        CHECKED_TEST(test_private_stacks_pooled),
+        CHECKED_TEST(test_pool_reuse_across_generations),
+        CHECKED_TEST(test_shared_stack_size_rules),
+        CHECKED_TEST(test_shared_region_size_honoured),
+        CHECKED_TEST(test_shared_deep_recursion_survives),
+        CHECKED_TEST(test_shared_round_robin_deep),
+        CHECKED_TEST(test_mixed_models_chain),
+        CHECKED_TEST(test_finish_through_dead_parent_mixed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Throwing: errors are never confused with values; unstarted, suspended and dead targets;
  * GREEN_EXIT as a normal finish; green_exit(). */
 #include "testutil.h"
@@ -26,7 +27,7 @@ static void *catcher(void *arg)
 static void test_throw_into_suspended(void **state)
 {
     struct catch c = {-5, NULL};
-    green_t *g = new_g(catcher, NULL, model_of(state));
+    green_t *g = new_green(catcher, NULL, model_of(state), 0, NULL);
     assert_int_equal(green_switch(g, &c, NULL), 0);
     int payload;
     void *r = NULL;
@@ -41,7 +42,7 @@ static void test_throw_into_suspended(void **state)
 static void test_values_never_look_like_errors(void **state)
 {
     struct catch c = {-5, NULL};
-    green_t *g = new_g(catcher, NULL, model_of(state));
+    green_t *g = new_green(catcher, NULL, model_of(state), 0, NULL);
     assert_int_equal(green_switch(g, &c, NULL), 0);
     /* a value numerically equal to an error code is still a value */
     void *r;
@@ -54,7 +55,7 @@ static void test_values_never_look_like_errors(void **state)
 static void test_throw_into_unstarted_parent_is_caller(void **state)
 {
     ran = 0;
-    green_t *g = new_g(mark_ran, NULL, model_of(state));
+    green_t *g = new_green(mark_ran, NULL, model_of(state), 0, NULL);
     int payload;
     void *r = NULL;
     /* g dies without running; the error comes back to its parent, us */
@@ -74,9 +75,9 @@ static void test_throw_into_unstarted_goes_to_its_parent(void **state)
 {
     ran = 0;
     struct catch c = {-5, NULL};
-    green_t *p = new_g(catcher, NULL, model_of(state));
+    green_t *p = new_green(catcher, NULL, model_of(state), 0, NULL);
     assert_int_equal(green_switch(p, &c, NULL), 0); /* p waits */
-    green_t *g = new_g(mark_ran, p, !model_of(state));
+    green_t *g = new_green(mark_ran, p, !model_of(state), 0, NULL);
     void *r;
     assert_int_equal(green_throw(g, EPIPE, (void *)9, &r), 0);
     assert_int_equal(ran, 0);
@@ -90,9 +91,9 @@ static void test_throw_into_unstarted_goes_to_its_parent(void **state)
 static void test_throw_into_dead_goes_to_parent(void **state)
 {
     struct catch c = {-5, NULL};
-    green_t *p = new_g(catcher, NULL, model_of(state));
+    green_t *p = new_green(catcher, NULL, model_of(state), 0, NULL);
     assert_int_equal(green_switch(p, &c, NULL), 0);
-    green_t *g = new_g(mark_ran, green_main(), !model_of(state));
+    green_t *g = new_green(mark_ran, green_main(), !model_of(state), 0, NULL);
     void *r;
     assert_int_equal(green_switch(g, NULL, &r), 0);
     assert_true(green_dead(g));
@@ -127,7 +128,7 @@ static void test_throw_rejects_non_positive(void **state)
 static void test_exit_into_unstarted_is_normal_finish(void **state)
 {
     ran = 0;
-    green_t *g = new_g(mark_ran, NULL, model_of(state));
+    green_t *g = new_green(mark_ran, NULL, model_of(state), 0, NULL);
     void *r = NULL;
     assert_int_equal(green_throw(g, GREEN_EXIT, (void *)77, &r), 0);
     assert_int_equal((intptr_t)r, 77);
@@ -138,7 +139,7 @@ static void test_exit_into_unstarted_is_normal_finish(void **state)
 
 static void test_exit_into_dead_is_value(void **state)
 {
-    green_t *g = new_g(mark_ran, NULL, model_of(state));
+    green_t *g = new_green(mark_ran, NULL, model_of(state), 0, NULL);
     void *r;
     green_switch(g, NULL, &r);
     assert_true(green_dead(g));
@@ -152,7 +153,7 @@ static void test_exit_into_dead_is_value(void **state)
 static void test_exit_into_suspended(void **state)
 {
     struct catch c = {-5, NULL};
-    green_t *g = new_g(catcher, NULL, model_of(state));
+    green_t *g = new_green(catcher, NULL, model_of(state), 0, NULL);
     green_switch(g, &c, NULL);
     void *r;
     assert_int_equal(green_throw(g, GREEN_EXIT, (void *)1, &r), 0);
@@ -165,13 +166,13 @@ static void *exits_with(void *arg)
 {
     int err = (int)(intptr_t)arg;
     green_exit(err, (void *)0x55);
-    fail_msg("green_exit returned");
+    note_failure(__LINE__, "green_exit returned: %s", green_last_error());
     return NULL;
 }
 
 static void test_green_exit_error_goes_to_parent(void **state)
 {
-    green_t *g = new_g(exits_with, NULL, model_of(state));
+    green_t *g = new_green(exits_with, NULL, model_of(state), 0, NULL);
     void *r = NULL;
     assert_int_equal(green_switch(g, (void *)(intptr_t)EIO, &r), EIO);
     assert_int_equal((intptr_t)r, 0x55);
@@ -182,7 +183,7 @@ static void test_green_exit_error_goes_to_parent(void **state)
 static void test_green_exit_normal(void **state)
 {
     for (int err = 0; err <= 1; err++) {
-        green_t *g = new_g(exits_with, NULL, model_of(state));
+        green_t *g = new_green(exits_with, NULL, model_of(state), 0, NULL);
         void *r = NULL;
         int code = err ? GREEN_EXIT : 0;
         assert_int_equal(green_switch(g, (void *)(intptr_t)code, &r), 0);
@@ -195,9 +196,9 @@ static void test_green_exit_normal(void **state)
 static void test_error_kills_unstarted_ancestors(void **state)
 {
     ran = 0;
-    green_t *gp = new_g(mark_ran, NULL, model_of(state));
-    green_t *p = new_g(mark_ran, gp, !model_of(state));
-    green_t *c = new_g(exits_with, p, model_of(state));
+    green_t *gp = new_green(mark_ran, NULL, model_of(state), 0, NULL);
+    green_t *p = new_green(mark_ran, gp, !model_of(state), 0, NULL);
+    green_t *c = new_green(exits_with, p, model_of(state), 0, NULL);
     void *r;
     assert_int_equal(green_switch(c, (void *)(intptr_t)ENOSPC, &r), ENOSPC);
     assert_int_equal(ran, 0);
@@ -219,21 +220,20 @@ static void test_exit_from_main_refused(void **state)
 
 int main(void)
 {
-#define BOTH(t) PRIVATE_AND_SHARED(t)
     const struct CMUnitTest tests[] = {
-        BOTH(test_throw_into_suspended),
-        BOTH(test_values_never_look_like_errors),
-        BOTH(test_throw_into_unstarted_parent_is_caller),
-        BOTH(test_throw_into_unstarted_goes_to_its_parent),
-        BOTH(test_throw_into_dead_goes_to_parent),
+        PRIVATE_AND_SHARED(test_throw_into_suspended),
+        PRIVATE_AND_SHARED(test_values_never_look_like_errors),
+        PRIVATE_AND_SHARED(test_throw_into_unstarted_parent_is_caller),
+        PRIVATE_AND_SHARED(test_throw_into_unstarted_goes_to_its_parent),
+        PRIVATE_AND_SHARED(test_throw_into_dead_goes_to_parent),
         cmocka_unit_test(test_throw_to_self),
         cmocka_unit_test(test_throw_rejects_non_positive),
-        BOTH(test_exit_into_unstarted_is_normal_finish),
-        BOTH(test_exit_into_dead_is_value),
-        BOTH(test_exit_into_suspended),
-        BOTH(test_green_exit_error_goes_to_parent),
-        BOTH(test_green_exit_normal),
-        BOTH(test_error_kills_unstarted_ancestors),
+        PRIVATE_AND_SHARED(test_exit_into_unstarted_is_normal_finish),
+        PRIVATE_AND_SHARED(test_exit_into_dead_is_value),
+        PRIVATE_AND_SHARED(test_exit_into_suspended),
+        PRIVATE_AND_SHARED(test_green_exit_error_goes_to_parent),
+        PRIVATE_AND_SHARED(test_green_exit_normal),
+        PRIVATE_AND_SHARED(test_error_kills_unstarted_ancestors),
         cmocka_unit_test(test_exit_from_main_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A randomized model test of the core semantics (include/green/core.h).
  *
  * A reference model of every greenlet (NEW / ACTIVE / DEAD, parent, stack model, released,
@@ -785,116 +786,147 @@ static void do_reparent(int self)
     check_world();
 }
 
-/* The refused variants: every one must fail with its errno and change nothing. */
+/* The refused variants: every one must fail with its errno and change nothing.  Each
+ * takes the current greenlet and its description (for opdesc). */
+
+static void refuse_switch_null(int self, const char *a)
+{
+    (void)self;
+    void *res = SENTINEL;
+    snprintf(opdesc, sizeof opdesc, "%s: green_switch(NULL)", a);
+    int rc = green_switch(NULL, newval(), &res);
+    after_refusal(rc, errno, EINVAL, res, "green_switch(NULL)");
+}
+
+static void refuse_throw_bad_error(int self, const char *a)
+{
+    (void)self;
+    void *res = SENTINEL;
+    int t = pick_target(), err = -(int)below(3);
+    snprintf(opdesc, sizeof opdesc, "%s: green_throw(g%d, %d)", a, t, err);
+    int rc = green_throw(M[t].h, err, newval(), &res);
+    after_refusal(rc, errno, EINVAL, res, "green_throw with error <= 0");
+}
+
+static void refuse_throw_null(int self, const char *a)
+{
+    (void)self;
+    void *res = SENTINEL;
+    snprintf(opdesc, sizeof opdesc, "%s: green_throw(NULL, 3)", a);
+    int rc = green_throw(NULL, 3, newval(), &res);
+    after_refusal(rc, errno, EINVAL, res, "green_throw(NULL)");
+}
+
+static void refuse_destroy(int self, const char *a)
+{
+    snprintf(opdesc, sizeof opdesc, "%s: green_destroy(NULL / main / current)", a);
+    int rc = green_destroy(NULL);
+    after_refusal(rc, errno, EINVAL, SENTINEL, "green_destroy(NULL)");
+    rc = green_destroy(M[0].h);
+    after_refusal(rc, errno, EINVAL, SENTINEL, "green_destroy(main)");
+    if (self != 0) {
+        rc = green_destroy(M[self].h);
+        after_refusal(rc, errno, EBUSY, SENTINEL, "green_destroy(current)");
+    }
+}
+
+static void refuse_exit(int self, const char *a)
+{
+    snprintf(opdesc, sizeof opdesc, "%s: green_exit(-1 / from main)", a);
+    int rc = green_exit(-1 - (int)below(5), newval());
+    after_refusal(rc, errno, EINVAL, SENTINEL, "green_exit with error < 0");
+    if (self == 0) {
+        rc = green_exit(below(2) ? 0 : GREEN_EXIT, newval());
+        after_refusal(rc, errno, EPERM, SENTINEL, "green_exit from main");
+    }
+}
+
+static void refuse_null_parent_or_name(int self, const char *a)
+{
+    (void)self;
+    snprintf(opdesc, sizeof opdesc, "%s: green_set_parent(NULL / main)", a);
+    int rc = green_set_parent(NULL, M[pick_any()].h);
+    after_refusal(rc, errno, EINVAL, SENTINEL, "green_set_parent(NULL, p)");
+    rc = green_set_parent(M[pick_any()].h, NULL);
+    after_refusal(rc, errno, EINVAL, SENTINEL, "green_set_parent(g, NULL)");
+    rc = green_set_name(NULL, "x");
+    after_refusal(rc, errno, EINVAL, SENTINEL, "green_set_name(NULL)");
+}
+
+static void refuse_new(int self, const char *a)
+{
+    (void)self;
+    snprintf(opdesc, sizeof opdesc, "%s: green_new(NULL run / bad model)", a);
+    green_attr_t attr = GREEN_ATTR_INIT;
+    errno = 0;
+    green_t *h = green_new(NULL, NULL, NULL);
+    int e = errno;
+    CHECK_PTR(h, NULL, "green_new(NULL run)");
+    after_refusal(-1, e, EINVAL, SENTINEL, "green_new(NULL run)");
+    attr.stack_model = 2 + (int)below(5);
+    errno = 0;
+    h = green_new(body, NULL, &attr);
+    e = errno;
+    CHECK_PTR(h, NULL, "green_new(unknown stack model)");
+    after_refusal(-1, e, EINVAL, SENTINEL, "green_new(unknown stack model)");
+}
+
+static void refuse_region_size_and_query_null(int self, const char *a)
+{
+    (void)self;
+    snprintf(opdesc, sizeof opdesc, "%s: NULL queries, green_set_shared_stack_size", a);
+    int rc;
+    if (shared_started) {
+        errno = 0;
+        rc = green_set_shared_stack_size(region_size + 65536 * below(4));
+        after_refusal(rc, errno, EBUSY, SENTINEL,
+                      "green_set_shared_stack_size once the region exists");
+    }
+    errno = 0;
+    rc = green_set_shared_stack_size(below(65536));
+    after_refusal(rc, errno, EINVAL, SENTINEL, "green_set_shared_stack_size below 64 KiB");
+    errno = 0;
+    rc = green_state(NULL);
+    int e = errno;
+    CHECK_INT(rc, -1, "green_state(NULL)");
+    CHECK_INT(e, EINVAL, "green_state(NULL) errno");
+    CHECK_PTR(green_parent(NULL), NULL, "green_parent(NULL)");
+    CHECK_INT(green_id(NULL), 0, "green_id(NULL)");
+    CHECK_PTR(green_name(NULL), NULL, "green_name(NULL)");
+    CHECK_PTR(green_main(), M[0].h, "green_main()");
+}
+
+/* Not a refusal: drawn with them, one time in nine. */
+static void do_set_name(int self, const char *a)
+{
+    (void)self;
+    int g = pick_any();
+    snprintf(opdesc, sizeof opdesc, "%s: green_set_name(g%d)", a, g);
+    char name[24];
+    int rc;
+    if (chance(300)) {
+        rc = green_set_name(M[g].h, NULL);
+        M[g].name[0] = 0;
+    } else {
+        snprintf(name, sizeof name, "n%ld", opi);
+        rc = green_set_name(M[g].h, name);
+        snprintf(M[g].name, sizeof M[g].name, "%s", name);
+        name[0] = 'Y';
+    }
+    CHECK_INT(rc, 0, "green_set_name");
+    check_one(g);
+}
+
 static void do_refusals(int self)
 {
+    static void (*const variants[])(int, const char *) = {
+        refuse_switch_null, refuse_throw_bad_error, refuse_throw_null,
+        refuse_destroy,     refuse_exit,            refuse_null_parent_or_name,
+        refuse_new,         refuse_region_size_and_query_null, do_set_name,
+    };
     char a[48];
-    void *res = SENTINEL;
-    int rc, e;
     idx_name(self, a, sizeof a);
-    switch (below(9)) {
-    case 0:
-        snprintf(opdesc, sizeof opdesc, "%s: green_switch(NULL)", a);
-        rc = green_switch(NULL, newval(), &res);
-        after_refusal(rc, errno, EINVAL, res, "green_switch(NULL)");
-        break;
-    case 1: {
-        int t = pick_target(), err = -(int)below(3);
-        snprintf(opdesc, sizeof opdesc, "%s: green_throw(g%d, %d)", a, t, err);
-        rc = green_throw(M[t].h, err, newval(), &res);
-        after_refusal(rc, errno, EINVAL, res, "green_throw with error <= 0");
-        break;
-    }
-    case 2:
-        snprintf(opdesc, sizeof opdesc, "%s: green_throw(NULL, 3)", a);
-        rc = green_throw(NULL, 3, newval(), &res);
-        after_refusal(rc, errno, EINVAL, res, "green_throw(NULL)");
-        break;
-    case 3:
-        snprintf(opdesc, sizeof opdesc, "%s: green_destroy(NULL / main / current)", a);
-        rc = green_destroy(NULL);
-        after_refusal(rc, errno, EINVAL, SENTINEL, "green_destroy(NULL)");
-        rc = green_destroy(M[0].h);
-        after_refusal(rc, errno, EINVAL, SENTINEL, "green_destroy(main)");
-        if (self != 0) {
-            rc = green_destroy(M[self].h);
-            after_refusal(rc, errno, EBUSY, SENTINEL, "green_destroy(current)");
-        }
-        break;
-    case 4:
-        snprintf(opdesc, sizeof opdesc, "%s: green_exit(-1 / from main)", a);
-        rc = green_exit(-1 - (int)below(5), newval());
-        after_refusal(rc, errno, EINVAL, SENTINEL, "green_exit with error < 0");
-        if (self == 0) {
-            rc = green_exit(below(2) ? 0 : GREEN_EXIT, newval());
-            after_refusal(rc, errno, EPERM, SENTINEL, "green_exit from main");
-        }
-        break;
-    case 5:
-        snprintf(opdesc, sizeof opdesc, "%s: green_set_parent(NULL / main)", a);
-        rc = green_set_parent(NULL, M[pick_any()].h);
-        after_refusal(rc, errno, EINVAL, SENTINEL, "green_set_parent(NULL, p)");
-        rc = green_set_parent(M[pick_any()].h, NULL);
-        after_refusal(rc, errno, EINVAL, SENTINEL, "green_set_parent(g, NULL)");
-        rc = green_set_name(NULL, "x");
-        after_refusal(rc, errno, EINVAL, SENTINEL, "green_set_name(NULL)");
-        break;
-    case 6: {
-        snprintf(opdesc, sizeof opdesc, "%s: green_new(NULL run / bad model)", a);
-        green_attr_t attr = GREEN_ATTR_INIT;
-        errno = 0;
-        green_t *h = green_new(NULL, NULL, NULL);
-        e = errno;
-        CHECK_PTR(h, NULL, "green_new(NULL run)");
-        after_refusal(-1, e, EINVAL, SENTINEL, "green_new(NULL run)");
-        attr.stack_model = 2 + (int)below(5);
-        errno = 0;
-        h = green_new(body, NULL, &attr);
-        e = errno;
-        CHECK_PTR(h, NULL, "green_new(unknown stack model)");
-        after_refusal(-1, e, EINVAL, SENTINEL, "green_new(unknown stack model)");
-        break;
-    }
-    case 7: {
-        snprintf(opdesc, sizeof opdesc, "%s: NULL queries, green_set_shared_stack_size", a);
-        if (shared_started) {
-            errno = 0;
-            rc = green_set_shared_stack_size(region_size + 65536 * below(4));
-            after_refusal(rc, errno, EBUSY, SENTINEL,
-                          "green_set_shared_stack_size once the region exists");
-        }
-        errno = 0;
-        rc = green_set_shared_stack_size(below(65536));
-        after_refusal(rc, errno, EINVAL, SENTINEL, "green_set_shared_stack_size below 64 KiB");
-        errno = 0;
-        rc = green_state(NULL);
-        e = errno;
-        CHECK_INT(rc, -1, "green_state(NULL)");
-        CHECK_INT(e, EINVAL, "green_state(NULL) errno");
-        CHECK_PTR(green_parent(NULL), NULL, "green_parent(NULL)");
-        CHECK_INT(green_id(NULL), 0, "green_id(NULL)");
-        CHECK_PTR(green_name(NULL), NULL, "green_name(NULL)");
-        CHECK_PTR(green_main(), M[0].h, "green_main()");
-        break;
-    }
-    default: {
-        int g = pick_any();
-        snprintf(opdesc, sizeof opdesc, "%s: green_set_name(g%d)", a, g);
-        char name[24];
-        if (chance(300)) {
-            rc = green_set_name(M[g].h, NULL);
-            M[g].name[0] = 0;
-        } else {
-            snprintf(name, sizeof name, "n%ld", opi);
-            rc = green_set_name(M[g].h, name);
-            snprintf(M[g].name, sizeof M[g].name, "%s", name);
-            name[0] = 'Y';
-        }
-        CHECK_INT(rc, 0, "green_set_name");
-        check_one(g);
-        break;
-    }
-    }
+    variants[below(sizeof variants / sizeof variants[0])](self, a);
 }
 
 static void do_settrace(int self)
@@ -903,19 +935,144 @@ static void do_settrace(int self)
     snprintf(opdesc, sizeof opdesc, "%s: green_settrace(%s)", idx_name(self, a, sizeof a),
              trace_on ? "NULL" : "hook");
     void *old_arg = SENTINEL;
+    green_trace_fn old = trace_on ? NULL : hook; /* the wrong answer, unless overwritten */
     void *new_arg = trace_on ? newval() : &hook_token;
-    green_trace_fn old = (green_trace_fn)1;
-    CHECK(green_settrace(trace_on ? NULL : hook, new_arg, &old, &old_arg) == 0, "green_settrace");
-    CHECK(old == (trace_on ? hook : NULL), "green_settrace returned the wrong previous hook");
+    int rc = green_settrace(trace_on ? NULL : hook, new_arg, &old, &old_arg);
+    CHECK_INT(rc, 0, "green_settrace");
+    CHECK(old == (trace_on ? hook : NULL), "green_settrace stored the wrong previous hook");
     CHECK_PTR(old_arg, trace_arg_model, "green_settrace's previous arg");
     trace_on = !trace_on;
     trace_arg_model = new_arg;
     n_exp = n_act = 0;
 }
 
+/* The operations step() draws from, each run from inside self, the current greenlet.
+ * Those that call green_switch/green_throw keep a canary of their own across the call. */
+
+static void op_switch(int self)
+{
+    char a[48], b[48];
+    volatile uint64_t canary = M[self].salt * (uint64_t)opi;
+    const uint64_t canary_want = M[self].salt * (uint64_t)opi;
+    int t = pick_target();
+    void *v = newval(), *res = SENTINEL;
+    bool give = !chance(30);
+    snprintf(opdesc, sizeof opdesc, "%s: green_switch(%s, %p)", idx_name(self, a, sizeof a),
+             idx_name(t, b, sizeof b), v);
+    st.sw++;
+    st.sw_self += t == self;
+    m_call(t, 0, v, P_CALL, -1);
+    int rc = green_switch(M[t].h, v, give ? &res : NULL);
+    int e = errno;
+    CHECK(canary == canary_want, "local variable changed across green_switch");
+    after_call(self, rc, res, e, give);
+}
+
+static void op_throw(int self)
+{
+    char a[48], b[48];
+    volatile uint64_t canary = M[self].salt * (uint64_t)opi;
+    const uint64_t canary_want = M[self].salt * (uint64_t)opi;
+    int t = pick_target(), err = pick_error();
+    void *v = newval(), *res = SENTINEL;
+    snprintf(opdesc, sizeof opdesc, "%s: green_throw(%s, %d, %p)", idx_name(self, a, sizeof a),
+             idx_name(t, b, sizeof b), err, v);
+    st.thr++;
+    st.thr_self += t == self;
+    m_call(t, err, v, P_CALL, -1);
+    int rc = green_throw(M[t].h, err, v, &res);
+    int e = errno;
+    CHECK(canary == canary_want, "local variable changed across green_throw");
+    after_call(self, rc, res, e, true);
+}
+
 /* Not main, not self (those are the refused variants).  A greenlet that another greenlet
  * is already destroying is fair game: the first destroyer must then see it released. */
 static bool destroyable(int y, int self) { return y != 0 && y != self; }
+
+static void op_create_or_make_room(int self)
+{
+    if (npool - 1 < POOL_MAX) {
+        do_create(self);
+        return;
+    }
+    int y = 0;
+    for (int tries = 0; tries < 16 && !destroyable(y, self); tries++)
+        y = pick_any();
+    if (destroyable(y, self))
+        do_destroy(self, y);
+}
+
+static void op_destroy(int self)
+{
+    int y = pick_target();
+    if (destroyable(y, self))
+        do_destroy(self, y);
+}
+
+/* Finish by returning; main cannot, and tries green_exit instead (refused). */
+static int op_return(int self, void **ret)
+{
+    char a[48];
+    void *v = newval();
+    snprintf(opdesc, sizeof opdesc, "%s: return %p", idx_name(self, a, sizeof a), v);
+    if (self == 0) {
+        int rc = green_exit(0, v);
+        after_refusal(rc, errno, EPERM, SENTINEL, "green_exit from main");
+        return R_CONT;
+    }
+    m_finish(self, 0, v);
+    *ret = v;
+    return R_FINISH;
+}
+
+static void op_exit(int self)
+{
+    char a[48];
+    int err = below(3) == 0 ? 0 : pick_error();
+    void *v = newval();
+    snprintf(opdesc, sizeof opdesc, "%s: green_exit(%d, %p)", idx_name(self, a, sizeof a), err,
+             v);
+    if (self == 0) {
+        int rc = green_exit(err, v);
+        after_refusal(rc, errno, EPERM, SENTINEL, "green_exit from main");
+        return;
+    }
+    m_finish(self, err, v);
+    int rc = green_exit(err, v);
+    model_fail(__LINE__, "green_exit(%d) returned %d (errno %d)", err, rc, errno);
+}
+
+/* Switch to one's own parent chain: the generator pattern. */
+static void op_switch_to_parent(int self)
+{
+    char a[48], b[48];
+    int t = M[self].parent < 0 ? 0 : M[self].parent;
+    if (M[t].released)
+        t = 0; /* a released parent cannot be named; go to main instead */
+    void *v = newval(), *res = SENTINEL;
+    snprintf(opdesc, sizeof opdesc, "%s: green_switch(parent %s, %p)",
+             idx_name(self, a, sizeof a), idx_name(t, b, sizeof b), v);
+    st.sw++;
+    m_call(t, 0, v, P_CALL, -1);
+    int rc = green_switch(M[t].h, v, &res);
+    int e = errno;
+    after_call(self, rc, res, e, true);
+}
+
+/* Out of operations: main is done; every other greenlet finishes when it gets control. */
+static int out_of_operations(int self, void **ret)
+{
+    char a[48];
+    if (self == 0)
+        return R_DONE;
+    void *v = newval();
+    snprintf(opdesc, sizeof opdesc, "%s: return %p (out of operations)",
+             idx_name(self, a, sizeof a), v);
+    m_finish(self, 0, v);
+    *ret = v;
+    return R_FINISH;
+}
 
 /* Perform the next random operation from inside self, the current greenlet. */
 static int step(int self, void **ret)
@@ -924,107 +1081,37 @@ static int step(int self, void **ret)
     if (cur != self)
         model_fail(__LINE__, "step() runs in %s, the model's current is %s",
                    idx_name(self, a, sizeof a), idx_name(cur, b, sizeof b));
-    if (opi >= nops) {
-        if (self == 0)
-            return R_DONE;
-        /* out of operations: every other greenlet finishes when it gets control */
-        void *v = newval();
-        snprintf(opdesc, sizeof opdesc, "%s: return %p (out of operations)",
-                 idx_name(self, a, sizeof a), v);
-        m_finish(self, 0, v);
-        *ret = v;
-        return R_FINISH;
-    }
+    if (opi >= nops)
+        return out_of_operations(self, ret);
     opi++;
     n_exp = n_act = 0;
     volatile uint64_t canary = M[self].salt * (uint64_t)opi;
     const uint64_t canary_want = M[self].salt * (uint64_t)opi;
     unsigned r = below(1000);
-
-    if (r < 300) { /* switch */
-        int t = pick_target();
-        void *v = newval(), *res = SENTINEL;
-        bool give = !chance(30);
-        snprintf(opdesc, sizeof opdesc, "%s: green_switch(%s, %p)", idx_name(self, a, sizeof a),
-                 idx_name(t, b, sizeof b), v);
-        st.sw++;
-        st.sw_self += t == self;
-        m_call(t, 0, v, P_CALL, -1);
-        int rc = green_switch(M[t].h, v, give ? &res : NULL);
-        int e = errno;
-        CHECK(canary == canary_want, "local variable of step() changed across green_switch");
-        after_call(self, rc, res, e, give);
-    } else if (r < 430) { /* throw */
-        int t = pick_target(), err = pick_error();
-        void *v = newval(), *res = SENTINEL;
-        snprintf(opdesc, sizeof opdesc, "%s: green_throw(%s, %d, %p)",
-                 idx_name(self, a, sizeof a), idx_name(t, b, sizeof b), err, v);
-        st.thr++;
-        st.thr_self += t == self;
-        m_call(t, err, v, P_CALL, -1);
-        int rc = green_throw(M[t].h, err, v, &res);
-        int e = errno;
-        CHECK(canary == canary_want, "local variable of step() changed across green_throw");
-        after_call(self, rc, res, e, true);
-    } else if (r < 590) { /* create, or make room */
-        if (npool - 1 >= POOL_MAX) {
-            int y = 0;
-            for (int tries = 0; tries < 16 && !destroyable(y, self); tries++)
-                y = pick_any();
-            if (destroyable(y, self))
-                do_destroy(self, y);
-        } else {
-            do_create(self);
-        }
-    } else if (r < 700) { /* destroy */
-        int y = pick_target();
-        if (destroyable(y, self))
-            do_destroy(self, y);
-    } else if (r < 770) {
+    int what = R_CONT;
+    if (r < 300)
+        op_switch(self);
+    else if (r < 430)
+        op_throw(self);
+    else if (r < 590)
+        op_create_or_make_room(self);
+    else if (r < 700)
+        op_destroy(self);
+    else if (r < 770)
         do_reparent(self);
-    } else if (r < 830) { /* finish by returning */
-        void *v = newval();
-        snprintf(opdesc, sizeof opdesc, "%s: return %p", idx_name(self, a, sizeof a), v);
-        if (self == 0) {
-            int rc = green_exit(0, v);
-            after_refusal(rc, errno, EPERM, SENTINEL, "green_exit from main");
-        } else {
-            m_finish(self, 0, v);
-            *ret = v;
-            return R_FINISH;
-        }
-    } else if (r < 880) { /* green_exit */
-        int err = below(3) == 0 ? 0 : pick_error();
-        void *v = newval();
-        snprintf(opdesc, sizeof opdesc, "%s: green_exit(%d, %p)", idx_name(self, a, sizeof a),
-                 err, v);
-        if (self == 0) {
-            int rc = green_exit(err, v);
-            after_refusal(rc, errno, EPERM, SENTINEL, "green_exit from main");
-        } else {
-            m_finish(self, err, v);
-            int rc = green_exit(err, v);
-            model_fail(__LINE__, "green_exit(%d) returned %d (errno %d)", err, rc, errno);
-        }
-    } else if (r < 885) {
+    else if (r < 830)
+        what = op_return(self, ret);
+    else if (r < 880)
+        op_exit(self);
+    else if (r < 885)
         do_settrace(self);
-    } else if (r < 925) {
+    else if (r < 925)
         do_refusals(self);
-    } else { /* switch to one's own parent chain: the generator pattern */
-        int t = M[self].parent < 0 ? 0 : M[self].parent;
-        if (M[t].released)
-            t = 0; /* a released parent cannot be named; go to main instead */
-        void *v = newval(), *res = SENTINEL;
-        snprintf(opdesc, sizeof opdesc, "%s: green_switch(parent %s, %p)",
-                 idx_name(self, a, sizeof a), idx_name(t, b, sizeof b), v);
-        st.sw++;
-        m_call(t, 0, v, P_CALL, -1);
-        int rc = green_switch(M[t].h, v, &res);
-        int e = errno;
-        after_call(self, rc, res, e, true);
-    }
-    CHECK(canary == canary_want, "local variable of step() changed");
-    return R_CONT;
+    else
+        op_switch_to_parent(self);
+    if (what == R_CONT)
+        CHECK(canary == canary_want, "local variable of step() changed");
+    return what;
 }
 
 /* ---- the run ------------------------------------------------------------------------------ */
@@ -1049,9 +1136,9 @@ static void *run_model(void *unused)
     pool_add(m);
     cur = 0;
     dlv.to = 0;
-    green_trace_fn start_hook = hook;
-    CHECK(green_settrace(NULL, NULL, &start_hook, NULL) == 0 && start_hook == NULL,
-          "a trace hook is installed at start");
+    green_trace_fn old = hook;
+    CHECK_INT(green_settrace(NULL, NULL, &old, NULL), 0, "green_settrace");
+    CHECK(old == NULL, "a trace hook is installed at start");
     trace_arg_model = NULL;
     if (region_size != GREEN_SHARED_STACK_DEFAULT)
         CHECK_INT(green_set_shared_stack_size(region_size), 0, "green_set_shared_stack_size");

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Millions of greenlets, and what happens when a limit is truly reached.
  *
  *   - 10M shared-stack greenlets started and suspended at once (each switched back to main
@@ -54,13 +55,10 @@ static void *yield_once(void *arg)
     return (void *)~(uintptr_t)v;
 }
 
-static green_t *new_yielder(int model, size_t stack_size)
-{
-    green_attr_t a = GREEN_ATTR_INIT;
-    a.stack_model = model;
-    a.stack_size = stack_size;
-    return green_new(yield_once, NULL, &a);
-}
+/* Failing is an outcome these tests look for, so they call green_new() directly: testutil's
+ * new_green() would record the failure as a test failure. */
+#define new_yielder(model, size)                                                          \
+    green_new(yield_once, NULL, &(green_attr_t){.stack_model = (model), .stack_size = (size)})
 
 /* ---- 10M shared / 1M private, each on a thread of its own ---------------------------- */
 
@@ -222,11 +220,9 @@ static void test_memory_returned(void **state)
     green_t **g = malloc((size_t)n * sizeof *g);
     assert_non_null(g);
     memset(g, 0, (size_t)n * sizeof *g);
-    green_attr_t a = GREEN_ATTR_INIT;
-    a.stack_model = GREEN_STACK_SHARED;
     long before = statm_field(1);
     for (long i = 0; i < n; i++) {
-        g[i] = green_new(yield_to_main, NULL, &a);
+        g[i] = new_green(yield_to_main, NULL, GREEN_STACK_SHARED, 0, NULL);
         assert_non_null(g[i]);
         assert_int_equal(green_switch(g[i], NULL, NULL), 0);
     }
@@ -266,64 +262,86 @@ static void alloc_handles(void)
         CHILD_FAIL("no memory for the handles");
 }
 
-/* Create and start greenlets until a call fails (or `cap` were made: a failure only if
- * must_fail); check the failure; give the process room again (after_fail); resume and
- * destroy everything; make one more; exit 0. */
-static void until_failure(int model, void (*after_fail)(void), long cap, bool must_fail)
+/* What stopped a run of creations: the call that failed (NULL: none did), its errno and
+ * green_last_error(). */
+struct stop {
+    const char *where;
+    int err;
+    char msg[256];
+};
+
+static void note_stop(struct stop *s, const char *where)
+{
+    s->err = errno;
+    snprintf(s->msg, sizeof s->msg, "%s", green_last_error());
+    s->where = where;
+}
+
+/* x could not be started (rc, *result left at v): nothing may have happened.  It is
+ * still unstarted, we are still main, and it can be destroyed. */
+static void check_refused_start(green_t *x, int model, int rc, void *v)
+{
+    if (rc != -1)
+        CHILD_FAIL("green_switch returned %d, not -1", rc);
+    if (v != (void *)0x1234)
+        CHILD_FAIL("a refused switch changed *result");
+    int expect = model == GREEN_STACK_SHARED ? (int)GREEN_SHARED : 0;
+    if (green_state(x) != expect)
+        CHILD_FAIL("the greenlet that could not start has state %#x", green_state(x));
+    if (green_current() != green_main())
+        CHILD_FAIL("no longer on main");
+    if (green_destroy(x) != 0)
+        CHILD_FAIL("destroying the unstarted greenlet: %s", green_last_error());
+}
+
+/* Create and start greenlets into handles[] until a call fails or `cap` were made;
+ * returns how many were made. */
+static long make_until_failure(int model, long cap, struct stop *stop)
 {
     long n = 0;
-    const char *where = NULL;
-    int err = 0;
-    char msg[256] = "";
     for (; n < cap; n++) {
         errno = 0;
         green_t *x = new_yielder(model, SMALL_STACK);
         if (!x) {
-            err = errno;
-            snprintf(msg, sizeof msg, "%s", green_last_error());
-            where = "green_new";
+            note_stop(stop, "green_new");
             break;
         }
         void *v = (void *)0x1234;
         int rc = green_switch(x, (void *)(uintptr_t)n, &v);
         if (rc != 0) {
-            err = errno;
-            snprintf(msg, sizeof msg, "%s", green_last_error());
-            where = "green_switch";
-            if (rc != -1)
-                CHILD_FAIL("green_switch returned %d, not -1", rc);
-            if (v != (void *)0x1234)
-                CHILD_FAIL("a refused switch changed *result");
-            /* Nothing happened: still unstarted, and we are still main. */
-            int expect = model == GREEN_STACK_SHARED ? (int)GREEN_SHARED : 0;
-            if (green_state(x) != expect)
-                CHILD_FAIL("the greenlet that could not start has state %#x", green_state(x));
-            if (green_current() != green_main())
-                CHILD_FAIL("no longer on main");
-            if (green_destroy(x) != 0)
-                CHILD_FAIL("destroying the unstarted greenlet: %s", green_last_error());
+            note_stop(stop, "green_switch");
+            check_refused_start(x, model, rc, v);
             break;
         }
         if (v != (void *)(uintptr_t)n)
             CHILD_FAIL("greenlet %ld switched back %p", n, v);
         handles[n] = x;
     }
-    long maps_at_failure = count_maps();
-    if (!where && must_fail)
-        CHILD_FAIL("no limit reached after %ld greenlets", n);
-    if (!where)
-        fprintf(stderr, "all %ld greenlets made (%ld mappings)\n", n, maps_at_failure);
-    else if (err != ENOMEM)
-        CHILD_FAIL("%s failed after %ld greenlets with errno %d (%s), not ENOMEM: %s", where,
-                   n, err, strerror(err), msg);
-    else if (strlen(msg) < 10 || !strstr(msg, "libgreen"))
-        CHILD_FAIL("%s failed without a proper green_last_error(): \"%s\"", where, msg);
-    else
-        fprintf(stderr, "%s failed after %ld greenlets (%ld mappings): %s\n", where, n,
-                maps_at_failure, msg);
+    return n;
+}
 
-    after_fail();
-    /* Everything made so far still works: resume each to completion and destroy it. */
+/* The failure (if any) was a clean ENOMEM with a message. */
+static void check_stop(const struct stop *stop, long n, bool must_fail)
+{
+    long maps_at_failure = count_maps();
+    if (!stop->where && must_fail)
+        CHILD_FAIL("no limit reached after %ld greenlets", n);
+    if (!stop->where)
+        fprintf(stderr, "all %ld greenlets made (%ld mappings)\n", n, maps_at_failure);
+    else if (stop->err != ENOMEM)
+        CHILD_FAIL("%s failed after %ld greenlets with errno %d (%s), not ENOMEM: %s",
+                   stop->where, n, stop->err, strerror(stop->err), stop->msg);
+    else if (strlen(stop->msg) < 10 || !strstr(stop->msg, "libgreen"))
+        CHILD_FAIL("%s failed without a proper green_last_error(): \"%s\"", stop->where,
+                   stop->msg);
+    else
+        fprintf(stderr, "%s failed after %ld greenlets (%ld mappings): %s\n", stop->where, n,
+                maps_at_failure, stop->msg);
+}
+
+/* Everything made so far still works: resume each to completion and destroy it. */
+static void finish_all(long n)
+{
     for (long i = 0; i < n; i++) {
         void *v = NULL;
         int rc = green_switch(handles[i], (void *)(uintptr_t)(i + 1), &v);
@@ -333,13 +351,30 @@ static void until_failure(int model, void (*after_fail)(void), long cap, bool mu
         if (green_destroy(handles[i]) != 0)
             CHILD_FAIL("destroying #%ld: %s", i, green_last_error());
     }
-    /* And a new greenlet works again. */
+}
+
+/* And a new greenlet works again. */
+static void check_one_more(int model)
+{
     green_t *x = new_yielder(model, SMALL_STACK);
     void *v = NULL;
     if (!x || green_switch(x, (void *)5, &v) != 0 || v != (void *)5 ||
         green_switch(x, (void *)6, &v) != 0 || v != (void *)~(uintptr_t)6 ||
         green_destroy(x) != 0)
         CHILD_FAIL("a greenlet after the cleanup failed: %s", green_last_error());
+}
+
+/* Create and start greenlets until a call fails (or `cap` were made: a failure only if
+ * must_fail); check the failure; give the process room again (after_fail); resume and
+ * destroy everything; make one more; exit 0. */
+static void until_failure(int model, void (*after_fail)(void), long cap, bool must_fail)
+{
+    struct stop stop = {0};
+    long n = make_until_failure(model, cap, &stop);
+    check_stop(&stop, n, must_fail);
+    after_fail();
+    finish_all(n);
+    check_one_more(model);
     _exit(0);
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Parents: where a finished greenlet's value goes, dead targets, reparenting, cycles. */
 #include "testutil.h"
 
@@ -21,14 +22,14 @@ struct made {
 static void *make_child(void *arg)
 {
     struct made *m = arg;
-    m->child = green_new(ret_arg_plus_1, NULL, NULL);
+    m->child = new_green(ret_arg_plus_1, NULL, m->model, 0, NULL);
     return NULL;
 }
 
 static void test_default_parent_is_creator(void **state)
 {
     struct made m = {NULL, model_of(state)};
-    green_t *g = new_g(make_child, NULL, model_of(state));
+    green_t *g = new_green(make_child, NULL, model_of(state), 0, NULL);
     assert_ptr_equal(green_parent(g), green_main());
     assert_int_equal(green_switch(g, &m, NULL), 0);
     assert_non_null(m.child);
@@ -42,16 +43,17 @@ static green_t *fin_parent_g;
 static void *switch_to_child_then_return(void *arg)
 {
     (void)arg;
-    void *r;
-    /* our child `c` will finish: its value comes back to us, its parent */
-    assert_int_equal(green_switch(fin_parent_g, (void *)7, &r), 0);
+    void *r = NULL;
+    /* our child `c` will finish: its value comes back to us, its parent (on our stack:
+     * CHECK, not a cmocka assertion) */
+    CHECK_EQ(green_switch(fin_parent_g, (void *)7, &r), 0);
     return (void *)((intptr_t)r * 10);
 }
 
 static void test_finish_goes_to_parent(void **state)
 {
-    green_t *p = new_g(switch_to_child_then_return, NULL, model_of(state));
-    fin_parent_g = new_g(ret_arg_plus_1, p, !model_of(state));
+    green_t *p = new_green(switch_to_child_then_return, NULL, model_of(state), 0, NULL);
+    fin_parent_g = new_green(ret_arg_plus_1, p, !model_of(state), 0, NULL);
     void *r;
     assert_int_equal(green_switch(p, NULL, &r), 0);
     /* c got 7, returned 8 to p (its parent), p returned 80 to main */
@@ -64,9 +66,9 @@ static void test_finish_goes_to_parent(void **state)
 static void test_switch_to_dead_goes_to_live_ancestor(void **state)
 {
     /* main <- a (suspended) <- b (dead) <- c (dead) */
-    green_t *a = new_g(pause_then_return, NULL, model_of(state));
-    green_t *b = new_g(ret_arg_plus_1, a, model_of(state));
-    green_t *c = new_g(ret_arg_plus_1, b, !model_of(state));
+    green_t *a = new_green(pause_then_return, NULL, model_of(state), 0, NULL);
+    green_t *b = new_green(ret_arg_plus_1, a, model_of(state), 0, NULL);
+    green_t *c = new_green(ret_arg_plus_1, b, !model_of(state), 0, NULL);
     void *r;
     assert_int_equal(green_switch(a, (void *)1, &r), 0); /* a paused */
     assert_int_equal((intptr_t)r, 1);
@@ -90,8 +92,8 @@ static void test_switch_to_dead_goes_to_live_ancestor(void **state)
 
 static void test_dead_target_starts_unstarted_ancestor(void **state)
 {
-    green_t *a = new_g(ret_arg_plus_1, NULL, model_of(state)); /* never started */
-    green_t *b = new_g(ret_arg_plus_1, a, !model_of(state));
+    green_t *a = new_green(ret_arg_plus_1, NULL, model_of(state), 0, NULL); /* never started */
+    green_t *b = new_green(ret_arg_plus_1, a, !model_of(state), 0, NULL);
     green_set_parent(b, green_main());
     void *r;
     assert_int_equal(green_switch(b, (void *)1, &r), 0);
@@ -108,8 +110,8 @@ static void test_dead_target_starts_unstarted_ancestor(void **state)
 
 static void test_finish_starts_unstarted_parent(void **state)
 {
-    green_t *p = new_g(ret_arg_plus_1, NULL, model_of(state));
-    green_t *c = new_g(ret_arg_plus_1, p, !model_of(state));
+    green_t *p = new_green(ret_arg_plus_1, NULL, model_of(state), 0, NULL);
+    green_t *c = new_green(ret_arg_plus_1, p, !model_of(state), 0, NULL);
     void *r;
     /* c returns 11 to p, which has never run: p starts with 11 and returns 12 to main */
     assert_int_equal(green_switch(c, (void *)10, &r), 0);
@@ -121,8 +123,8 @@ static void test_finish_starts_unstarted_parent(void **state)
 
 static void test_set_parent_redirects_finish(void **state)
 {
-    green_t *a = new_g(pause_then_return, NULL, model_of(state));
-    green_t *b = new_g(ret_arg_plus_1, NULL, model_of(state));
+    green_t *a = new_green(pause_then_return, NULL, model_of(state), 0, NULL);
+    green_t *b = new_green(ret_arg_plus_1, NULL, model_of(state), 0, NULL);
     void *r;
     assert_int_equal(green_switch(a, (void *)0, &r), 0);
     assert_int_equal(green_set_parent(b, a), 0);
@@ -136,9 +138,9 @@ static void test_set_parent_redirects_finish(void **state)
 
 static void test_cycles_refused(void **state)
 {
-    green_t *a = new_g(ret_arg_plus_1, NULL, model_of(state));
-    green_t *b = new_g(ret_arg_plus_1, a, model_of(state));
-    green_t *c = new_g(ret_arg_plus_1, b, model_of(state));
+    green_t *a = new_green(ret_arg_plus_1, NULL, model_of(state), 0, NULL);
+    green_t *b = new_green(ret_arg_plus_1, a, model_of(state), 0, NULL);
+    green_t *c = new_green(ret_arg_plus_1, b, model_of(state), 0, NULL);
     errno = 0;
     assert_int_equal(green_set_parent(a, a), -1);
     assert_int_equal(errno, ELOOP);
@@ -159,7 +161,7 @@ static void test_cycles_refused(void **state)
 
 static void test_set_parent_refusals(void **state)
 {
-    green_t *a = new_g(ret_arg_plus_1, NULL, model_of(state));
+    green_t *a = new_green(ret_arg_plus_1, NULL, model_of(state), 0, NULL);
     errno = 0;
     assert_int_equal(green_set_parent(green_main(), a), -1);
     assert_int_equal(errno, EINVAL);
@@ -175,8 +177,8 @@ static void test_set_parent_refusals(void **state)
 /* A greenlet whose parent was destroyed keeps working: the finish passes through. */
 static void test_destroyed_parent_is_skipped(void **state)
 {
-    green_t *p = new_g(ret_arg_plus_1, NULL, model_of(state));
-    green_t *c = new_g(pause_then_return, p, !model_of(state));
+    green_t *p = new_green(ret_arg_plus_1, NULL, model_of(state), 0, NULL);
+    green_t *c = new_green(pause_then_return, p, !model_of(state), 0, NULL);
     void *r;
     assert_int_equal(green_switch(c, (void *)3, &r), 0); /* c paused (switched to main) */
     assert_int_equal((intptr_t)r, 3);
@@ -193,7 +195,7 @@ static void test_deep_chain(void **state)
     green_t *g[DEPTH];
     green_t *parent = NULL;
     for (int i = 0; i < DEPTH; i++) {
-        g[i] = new_g(ret_arg_plus_1, parent, (model_of(state) + i) % 2);
+        g[i] = new_green(ret_arg_plus_1, parent, (model_of(state) + i) % 2, 0, NULL);
         parent = g[i];
     }
     void *r;
@@ -208,18 +210,17 @@ static void test_deep_chain(void **state)
 
 int main(void)
 {
-#define BOTH(t) PRIVATE_AND_SHARED(t)
     const struct CMUnitTest tests[] = {
-        BOTH(test_default_parent_is_creator),
-        BOTH(test_finish_goes_to_parent),
-        BOTH(test_switch_to_dead_goes_to_live_ancestor),
-        BOTH(test_dead_target_starts_unstarted_ancestor),
-        BOTH(test_finish_starts_unstarted_parent),
-        BOTH(test_set_parent_redirects_finish),
-        BOTH(test_cycles_refused),
-        BOTH(test_set_parent_refusals),
-        BOTH(test_destroyed_parent_is_skipped),
-        BOTH(test_deep_chain),
+        PRIVATE_AND_SHARED(test_default_parent_is_creator),
+        PRIVATE_AND_SHARED(test_finish_goes_to_parent),
+        PRIVATE_AND_SHARED(test_switch_to_dead_goes_to_live_ancestor),
+        PRIVATE_AND_SHARED(test_dead_target_starts_unstarted_ancestor),
+        PRIVATE_AND_SHARED(test_finish_starts_unstarted_parent),
+        PRIVATE_AND_SHARED(test_set_parent_redirects_finish),
+        PRIVATE_AND_SHARED(test_cycles_refused),
+        PRIVATE_AND_SHARED(test_set_parent_refusals),
+        PRIVATE_AND_SHARED(test_destroyed_parent_is_skipped),
+        PRIVATE_AND_SHARED(test_deep_chain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helper for test_overflow: misbehaves in one of several ways, chosen by argv[1], and lets
  * test_overflow check how the process dies.  It is exec'd (not just forked) so that no
  * cmocka signal handler is installed.
@@ -21,8 +22,6 @@
  * Before misbehaving in a greenlet it prints "id=<greenlet id>" on stdout (flushed).
  * Exit codes: 0 success (chain modes), 2 usage, 3 a check failed, 4 survived an overflow.
  */
-#include <green.h>
-
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -32,6 +31,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "testutil.h"
 
 #define NOINLINE __attribute__((noinline))
 
@@ -76,11 +77,7 @@ static void die(const char *what)
 /* Make a greenlet, announce its id, and switch into it (does not come back). */
 static void run_greenlet(green_fn fn, int model, size_t size, const char *name)
 {
-    green_attr_t a = GREEN_ATTR_INIT;
-    a.stack_model = model;
-    a.stack_size = size;
-    a.name = name;
-    green_t *g = green_new(fn, NULL, &a);
+    green_t *g = new_green(fn, NULL, model, size, name);
     if (!g)
         die("green_new");
     printf("id=%llu\n", (unsigned long long)green_id(g));

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The per-thread trace hook: (event, origin, target) for every switch and throw. */
 #include "testutil.h"
 
@@ -32,31 +33,60 @@ static void *yield_once(void *arg)
 
 static void *plain(void *arg) { return arg; }
 
+/* Every test starts with `record` installed and no hook before it, and must leave it
+ * installed. */
 static int setup(void **state)
 {
-    (void)state;
     nev = 0;
-    green_trace_fn old = record;
-    assert_int_equal(green_settrace(record, &nev, &old, NULL), 0);
-    assert_null(old);
-    return 0;
+    green_trace_fn old_fn = record;
+    void *old_arg = &nev;
+    assert_int_equal(green_settrace(record, &nev, &old_fn, &old_arg), 0);
+    assert_null(old_fn);
+    assert_null(old_arg);
+    return reset_failures(state);
 }
 
 static int teardown(void **state)
 {
-    (void)state;
+    green_trace_fn old_fn = NULL;
     void *old_arg = NULL;
-    green_trace_fn old = NULL;
-    assert_int_equal(green_settrace(NULL, NULL, &old, &old_arg), 0);
-    assert_ptr_equal(old, record);
+    assert_int_equal(green_settrace(NULL, NULL, &old_fn, &old_arg), 0);
+    assert_ptr_equal(old_fn, record);
     assert_ptr_equal(old_arg, &nev);
-    return 0;
+    return teardown_no_failures(state);
+}
+
+static void other_hook(green_event_t ev, green_t *origin, green_t *target, void *arg)
+{
+    (void)ev, (void)origin, (void)target, (void)arg;
+}
+
+/* green_settrace reports the previous hook and arg through the pointers it is given, and
+ * accepts NULL for either. */
+static void test_settrace_previous(void **state)
+{
+    (void)state;
+    int token;
+    green_trace_fn old_fn = NULL;
+    void *old_arg = NULL;
+    assert_int_equal(green_settrace(other_hook, &token, &old_fn, &old_arg), 0);
+    assert_ptr_equal(old_fn, record);
+    assert_ptr_equal(old_arg, &nev);
+    assert_int_equal(green_settrace(other_hook, NULL, NULL, &old_arg), 0);
+    assert_ptr_equal(old_arg, &token);
+    assert_int_equal(green_settrace(NULL, &token, &old_fn, NULL), 0);
+    assert_ptr_equal(old_fn, other_hook);
+    /* no hook: none reported, but its arg was kept */
+    assert_int_equal(green_settrace(record, &nev, &old_fn, &old_arg), 0);
+    assert_null(old_fn);
+    assert_ptr_equal(old_arg, &token);
+    assert_int_equal(green_settrace(record, &nev, NULL, NULL), 0);
 }
 
 static void test_switch_events(void **state)
 {
     green_t *m = green_main();
-    green_t *g = new_g(yield_once, NULL, model_of(state));
+    green_t *g = new_green(yield_once, NULL, model_of(state), 0, NULL);
     green_switch(g, NULL, NULL);   /* main -> g (start), g -> main */
     green_switch(g, NULL, NULL);   /* main -> g, g finishes -> main */
     assert_int_equal(nev, 4);
@@ -76,7 +106,7 @@ static void test_switch_events(void **state)
 static void test_throw_events(void **state)
 {
     green_t *m = green_main();
-    green_t *g = new_g(yield_once, NULL, model_of(state));
+    green_t *g = new_green(yield_once, NULL, model_of(state), 0, NULL);
     green_switch(g, NULL, NULL);
     nev = 0;
     green_throw(g, EIO, NULL, NULL); /* g's switch returns EIO; g finishes normally */
@@ -89,7 +119,7 @@ static void test_throw_events(void **state)
 static void test_unstarted_dies_events(void **state)
 {
     green_t *m = green_main();
-    green_t *g = new_g(plain, NULL, model_of(state));
+    green_t *g = new_green(plain, NULL, model_of(state), 0, NULL);
     nev = 0;
     /* greenlet reports both hops: the throw into g, and g's death passing it to main */
     assert_int_equal(green_throw(g, EPERM, NULL, NULL), EPERM);
@@ -104,7 +134,7 @@ static void test_unstarted_dies_events(void **state)
 static void test_destroy_events(void **state)
 {
     green_t *m = green_main();
-    green_t *g = new_g(yield_once, NULL, model_of(state));
+    green_t *g = new_green(yield_once, NULL, model_of(state), 0, NULL);
     green_switch(g, NULL, NULL);
     nev = 0;
     assert_int_equal(green_destroy(g), 0);
@@ -126,8 +156,8 @@ static void reentrant(green_event_t ev, green_t *origin, green_t *target, void *
 
 static void test_switch_inside_hook_refused(void **state)
 {
-    green_settrace(reentrant, &nev, NULL, NULL);
-    green_t *g = new_g(plain, NULL, model_of(state));
+    assert_int_equal(green_settrace(reentrant, &nev, NULL, NULL), 0);
+    green_t *g = new_green(plain, NULL, model_of(state), 0, NULL);
     nev = 0;
     hook_switch_rc = 0;
     void *r;
@@ -139,20 +169,18 @@ static void test_switch_inside_hook_refused(void **state)
     assert_int_equal(hook_reparent_rc, -1);
     assert_int_equal(hook_reparent_errno, EBUSY);
     green_destroy(g);
-    green_settrace(record, &nev, NULL, NULL);
+    assert_int_equal(green_settrace(record, &nev, NULL, NULL), 0);
 }
 
 int main(void)
 {
-    void *priv = (void *)(intptr_t)GREEN_STACK_PRIVATE, *shared = (void *)(intptr_t)GREEN_STACK_SHARED;
-#define BOTH(t)                                                                         \
-    {#t, t, setup, teardown, priv}, { #t, t, setup, teardown, shared }
     const struct CMUnitTest tests[] = {
-        BOTH(test_switch_events),
-        BOTH(test_throw_events),
-        BOTH(test_unstarted_dies_events),
-        BOTH(test_destroy_events),
-        BOTH(test_switch_inside_hook_refused),
+        cmocka_unit_test_setup_teardown(test_settrace_previous, setup, teardown),
+        PRIVATE_AND_SHARED_FIXTURES(test_switch_events, setup, teardown),
+        PRIVATE_AND_SHARED_FIXTURES(test_throw_events, setup, teardown),
+        PRIVATE_AND_SHARED_FIXTURES(test_unstarted_dies_events, setup, teardown),
+        PRIVATE_AND_SHARED_FIXTURES(test_destroy_events, setup, teardown),
+        PRIVATE_AND_SHARED_FIXTURES(test_switch_inside_hook_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

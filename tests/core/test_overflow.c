@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Stack overflow diagnostics and SIGSEGV chaining.
  *
  * A greenlet that overflows its stack runs into the guard below it; libgreen's handler (on
@@ -5,7 +6,7 @@
  * the process dies of SIGSEGV.  Other faults are not reported as overflows: they still
  * kill the process, or reach the handler the program installed before libgreen.
  *
- * Each case runs tests/overflow_child (see there) with fork + exec, not just fork: cmocka's
+ * Each case runs tests/core/overflow_child (see there) with fork + exec, not just fork: cmocka's
  * own SIGSEGV handlers in this process must not be inherited.  The child's stdout (where it
  * prints the greenlet's id) and stderr are captured in temporary files.
  */
@@ -21,10 +22,6 @@
 #define main overflow_child_main
 #include "overflow_child.c"
 #undef main
-
-#ifndef GREEN_BUILD_DIR
-#define GREEN_BUILD_DIR "."
-#endif
 
 /* Under ASAN, faults that are not overflows reach ASAN's handler (installed before
  * libgreen's), which reports them and exits instead of dying of the signal. */
@@ -56,8 +53,7 @@ static void slurp(FILE *f, char *buf, size_t len)
 static void run_child(struct child *c, const char *mode, const char *arg)
 {
     char path[PATH_MAX];
-    const char *dir = getenv("GREEN_BUILD_DIR");
-    snprintf(path, sizeof path, "%s/tests/overflow_child", dir && *dir ? dir : GREEN_BUILD_DIR);
+    build_path(path, sizeof path, "tests/core/overflow_child");
     if (access(path, X_OK) != 0)
         fail_msg("cannot run %s: %s", path, strerror(errno));
     FILE *out = tmpfile(), *err = tmpfile();
