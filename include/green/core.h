@@ -264,9 +264,10 @@ typedef enum green_event {
 typedef void (*green_trace_fn)(green_event_t event, green_t *origin, green_t *target,
                                void *arg);
 
-/* Install fn (NULL to remove) as the calling thread's trace hook, with arg passed to every
- * call.  The previous hook and its arg are stored in *old_fn and *old_arg when those are
- * not NULL (NULL and NULL if there was none), so a hook can be chained and restored.
+/* Install fn (NULL to remove, which drops arg too) as the calling thread's trace hook, with
+ * arg passed to every call.  The previous hook and its arg are stored in *old_fn and
+ * *old_arg when those are not NULL (NULL and NULL if there was none), so a hook can be
+ * chained and restored.
  * Allowed inside a hook (the new hook is called from the next event on).
  * Returns 0, or -1 with errno ENOMEM (the thread's state could not be created). */
 GREEN_API int green_settrace(green_trace_fn fn, void *arg, green_trace_fn *old_fn,

@@ -78,12 +78,10 @@ GREEN_API green_t *green_new(green_fn run, green_t *parent, const green_attr_t *
     }
     size = (size + page - 1) & ~(page - 1);
 
-    struct green *g = green__record_alloc(ts);
     char *name = attr->name ? strdup(attr->name) : NULL;
-    if (!g || (attr->name && !name)) {
+    struct green *g = attr->name && !name ? NULL : green__record_alloc(ts);
+    if (!g) {
         free(name);
-        if (g)
-            green__record_free(ts, g);
         green__fail(ENOMEM, "green_new", "out of memory");
         return NULL;
     }
@@ -273,7 +271,7 @@ GREEN_API int green_settrace(green_trace_fn fn, void *arg, green_trace_fn *old_f
     if (old_arg)
         *old_arg = ts->core.trace_arg;
     ts->core.trace = fn;
-    ts->core.trace_arg = arg;
+    ts->core.trace_arg = fn ? arg : NULL;
     ts->core.off_fast_path = fn != NULL || ts->core.in_trace;
     return 0;
 }

@@ -267,7 +267,7 @@ static void *carve(struct green_thread *ts, struct stack_class *c)
     return lo;
 }
 
-int green__stack_acquire(struct green_thread *ts, struct green *g)
+int green__stack_acquire(struct green_thread *ts, struct green *g, const char *api)
 {
     GREEN_ASSERT(!green__is_shared(g) && g->stack_size > 0);
     if (g->stack_lo)
@@ -275,7 +275,7 @@ int green__stack_acquire(struct green_thread *ts, struct green *g)
     size_t size = g->stack_size;
     struct stack_class *c = class_for(ts, size);
     if (!c)
-        return green__fail(ENOMEM, NULL, "no memory for a stack pool");
+        return green__fail(ENOMEM, api, "no memory for a stack pool");
     void *lo;
     if (c->ndirty) {
         lo = c->dirty[--c->ndirty];
@@ -285,7 +285,7 @@ int green__stack_acquire(struct green_thread *ts, struct green *g)
         int e = errno; /* ENOSPC: install_guard's budget; else what mmap/mprotect said */
         char who[GREEN_DESCRIBE_MAX];
         return green__fail(
-            ENOMEM, NULL, "cannot map a %zu-byte stack for greenlet %s: %s", size,
+            ENOMEM, api, "cannot map a %zu-byte stack for greenlet %s: %s", size,
             green__describe(g, who, sizeof who),
             e == ENOSPC
                 ? "guard budget of vm.max_map_count used up (kernel lacks MADV_GUARD_INSTALL)"

@@ -33,8 +33,8 @@ struct green_stack_map {
 };
 
 /* Give g (private model, its stack_size set) a stack: [stack_lo, stack_stop).  A no-op if
- * it already has one.  Returns 0, or -1 with errno ENOMEM and a message naming g. */
-GREEN_HIDDEN int green__stack_acquire(struct green_thread *ts, struct green *g);
+ * it already has one.  Returns 0, or -1 with errno ENOMEM and a message naming api and g. */
+GREEN_HIDDEN int green__stack_acquire(struct green_thread *ts, struct green *g, const char *api);
 
 /* Return g's stack to the pool (no-op without one).  Safe while still running on it: the
  * pool keeps that stack's pages until something else acquires it. */

@@ -97,7 +97,7 @@ static void copy_slice(char *dst, const char *src, size_t n)
  *                    |        |         |       |
  *     g->stack_start |        |         |_______| g->stack_copy
  */
-static int slice_save(struct green_thread *ts, struct green *g, char *stop)
+static int slice_save(struct green_thread *ts, struct green *g, char *stop, const char *api)
 {
     char *lo = slice_lo(g);
     if (stop <= lo)
@@ -111,7 +111,7 @@ static int slice_save(struct green_thread *ts, struct green *g, char *stop)
         char *c = green__copy_alloc(ts, cap);
         if (!c) {
             char who[GREEN_DESCRIBE_MAX];
-            return green__fail(ENOMEM, NULL,
+            return green__fail(ENOMEM, api,
                                "no memory to save %zu bytes of the stack of shared greenlet %s",
                                want, green__describe(g, who, sizeof who));
         }
@@ -149,7 +149,8 @@ static void slice_restore(struct green_thread *ts, struct green *g)
  * is the greenlet handing over control; when it runs on the region, its stack_start is
  * already stored (we are in the copier).  On failure nothing needed was lost: saving only
  * copies. */
-static int prepare(struct green_thread *ts, struct green *origin, struct green *target)
+static int prepare(struct green_thread *ts, struct green *origin, struct green *target,
+                   const char *api)
 {
     GREEN_ASSERT(green__is_shared(target) && target != origin && ts->shared.region.lo);
     if (target->state == GS_NEW) {
@@ -166,11 +167,11 @@ static int prepare(struct green_thread *ts, struct green *origin, struct green *
     char *target_stop = target->stack_stop;
     struct green *owner = ts->shared.head;
     while (owner && owner->stack_stop < target_stop) {
-        if (slice_save(ts, owner, owner->stack_stop) != 0) /* entirely in the way */
+        if (slice_save(ts, owner, owner->stack_stop, api) != 0) /* entirely in the way */
             return -1;
         owner = owner->stack_prev;
     }
-    if (owner && owner != target && slice_save(ts, owner, target_stop) != 0) /* partly */
+    if (owner && owner != target && slice_save(ts, owner, target_stop, api) != 0) /* partly */
         return -1;
 
     /* slp_restore_state */
@@ -194,10 +195,10 @@ static int prepare(struct green_thread *ts, struct green *origin, struct green *
 /* ---- the region and the copier ----------------------------------------------------- */
 
 /* Out of line, so the switch paths that call them keep small frames and can tail-call. */
-GREEN_COLD static int region_create(struct green_thread *ts)
+GREEN_COLD static int region_create(struct green_thread *ts, const char *api)
 {
     if (green__stack_map(&ts->shared.region, ts->shared.size, GREEN_GUARD_BYTES, true) != 0)
-        return green__fail(ENOMEM, NULL, "cannot map the %zu-byte shared stack region: %s",
+        return green__fail(ENOMEM, api, "cannot map the %zu-byte shared stack region: %s",
                            ts->shared.size, strerror(errno));
     return 0;
 }
@@ -211,7 +212,7 @@ static GREEN_NORETURN void copier_main(void)
         struct green *origin = job->origin, *next = job->target;
         int status = job->status;
         void *value = job->value;
-        if (prepare(ts, origin, next) != 0) {
+        if (prepare(ts, origin, next, ts->shared.api) != 0) {
             /* origin keeps running where it is: its stack is intact, forget the copy, and
              * hand its *result back unchanged with the failure. */
             ts->shared.copier_errno = errno;
@@ -227,22 +228,22 @@ static GREEN_NORETURN void copier_main(void)
     }
 }
 
-GREEN_COLD static int copier_create(struct green_thread *ts)
+GREEN_COLD static int copier_create(struct green_thread *ts, const char *api)
 {
     struct green_stack_map *m = &ts->shared.copier_stack;
     if (green__stack_map(m, COPIER_STACK, GREEN_GUARD_BYTES, true) != 0)
-        return green__fail(ENOMEM, NULL, "cannot map the shared-stack copier's stack: %s",
+        return green__fail(ENOMEM, api, "cannot map the shared-stack copier's stack: %s",
                            strerror(errno));
     ts->shared.copier_sp = green_arch_init(m->lo, m->lo + m->size, copier_main);
     san_copier_created(ts);
     return 0;
 }
 
-int green__shared_ensure(struct green_thread *ts, struct green *origin)
+int green__shared_ensure(struct green_thread *ts, struct green *origin, const char *api)
 {
-    if (!ts->shared.region.lo && region_create(ts) != 0)
+    if (!ts->shared.region.lo && region_create(ts, api) != 0)
         return -1;
-    if (green__is_shared(origin) && !ts->shared.copier_sp && copier_create(ts) != 0)
+    if (green__is_shared(origin) && !ts->shared.copier_sp && copier_create(ts, api) != 0)
         return -1;
     return 0;
 }
@@ -250,17 +251,19 @@ int green__shared_ensure(struct green_thread *ts, struct green *origin)
 int green__shared_transfer(struct green_thread *ts, struct green *origin, struct green *target,
                            int status, void *value, void **result)
 {
+    const char *api = ts->shared.api;
     GREEN_ASSERT(green__is_shared(target) && origin == ts->core.current && origin != target);
-    if (green__shared_ensure(ts, origin) != 0)
+    if (green__shared_ensure(ts, origin, api) != 0)
         return -1;
     if (!green__is_shared(origin)) {
         /* origin runs elsewhere: move the slices from here. */
-        if (prepare(ts, origin, target) != 0)
+        if (prepare(ts, origin, target, api) != 0)
             return -1;
         set_current(ts, target);
         return green__resume(ts, origin, target->stack_start, target, status, value, result);
     }
     ts->shared.job = (struct green_copier_job){
+
         .origin = origin, .target = target, .status = status, .value = value, .result = result};
     return green__resume(ts, origin, ts->shared.copier_sp, NULL, 0, NULL, result);
 }

@@ -15,7 +15,8 @@ struct green_copier_job {
     struct green *origin, *target;
     int status;
     void *value;
-    void **result; /* origin's result pointer: given back unchanged if the job fails */
+    void **result;   /* origin's result pointer: given back unchanged if the job fails */
+    const char *api; /* the public call behind it, for messages */
 };
 
 /* The thread's part for the shared stack model. */
@@ -27,17 +28,21 @@ struct green_shared_part {
     char *copier_sp; /* the copier's saved stack pointer; NULL until created */
     struct green_copier_job job;
     int copier_errno; /* errno of a job that failed */
+    const char *api;  /* the public call of the transfer in progress, for messages (set by
+                         the caller of green__shared_transfer) */
 };
 
 /* Map the region, and the copier if origin itself runs on the region: what a transfer
  * from origin to a shared greenlet needs besides slice buffers.  Returns 0, or -1 with
- * errno ENOMEM and nothing changed. */
-GREEN_HIDDEN int green__shared_ensure(struct green_thread *ts, struct green *origin);
+ * errno ENOMEM (message naming api) and nothing changed. */
+GREEN_HIDDEN int green__shared_ensure(struct green_thread *ts, struct green *origin,
+                                      const char *api);
 
 /* Switch from origin (the current greenlet) to the shared greenlet target (resolved; NEW
- * targets are started), delivering (status, value) into target's pending switch.  Returns
- * what origin's switch returns when it is resumed, or -1 with errno ENOMEM if the slices
- * target displaces could not be saved: then origin keeps running and nothing moved. */
+ * targets are started; ts->shared.api names the public call), delivering (status, value) into
+ * target's pending switch.  Returns what origin's switch returns when it is resumed, or -1 with
+ * errno ENOMEM if the slices target displaces could not be saved: then origin keeps running and
+ * nothing moved. */
 GREEN_HIDDEN int green__shared_transfer(struct green_thread *ts, struct green *origin,
                                         struct green *target, int status, void *value,
                                         void **result);

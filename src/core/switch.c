@@ -73,12 +73,15 @@ static void start_private(struct green *t)
  * back to cur, or -1 if t could not be resumed (cur keeps running, nothing moved). */
 static inline __attribute__((always_inline)) int switch_to(struct green_thread *ts,
                                                            struct green *cur, struct green *t,
-                                                           int err, void *value, void **result)
+                                                           int err, void *value, void **result,
+                                                           const char *api)
 {
     GREEN_ASSERT(t != cur && t->thread == ts && (t->state == GS_ACTIVE || t->state == GS_NEW));
     ts->core.start_value = value;
-    if (green__is_shared(t))
+    if (green__is_shared(t)) {
+        ts->shared.api = api;
         return green__shared_transfer(ts, cur, t, err, value, result);
+    }
     if (t->state == GS_NEW)
         start_private(t);
     set_current(ts, t);
@@ -107,9 +110,9 @@ int green__transfer(struct green_thread *ts, struct green *target, int err, void
     int final_err = err;
     struct green *t = resolve(ts, target, &final_err, false, NULL);
     bool needs_stack = t != cur && t->state == GS_NEW && !green__is_shared(t);
-    if (needs_stack && green__stack_acquire(ts, t) != 0)
+    if (needs_stack && green__stack_acquire(ts, t, api) != 0)
         return -1;
-    if (t != cur && green__is_shared(t) && green__shared_ensure(ts, cur) != 0)
+    if (t != cur && green__is_shared(t) && green__shared_ensure(ts, cur, api) != 0)
         return -1;
 
     struct green *origin = cur;
@@ -125,7 +128,7 @@ int green__transfer(struct green_thread *ts, struct green *target, int err, void
             *result = value;
         return err;
     }
-    return switch_to(ts, cur, t, err, value, result);
+    return switch_to(ts, cur, t, err, value, result, api);
 }
 
 /* ---- the public switch ------------------------------------------------------------ */
@@ -138,8 +141,10 @@ GREEN_API int green_switch(green_t *g, void *value, void **result)
                      !ts->core.off_fast_path)) {
         struct green *cur = ts->core.current;
         if (GREEN_LIKELY(g != cur)) {
-            if (g->flags & GF_SHARED)
+            if (g->flags & GF_SHARED) {
+                ts->shared.api = "green_switch";
                 return green__shared_transfer(ts, cur, g, 0, value, result);
+            }
             set_current(ts, g);
             return green__resume(ts, cur, g->stack_start, g, 0, value, result);
         }
@@ -189,7 +194,7 @@ static void finish(struct green_thread *ts, struct green *g, int err, void *valu
     for (;;) {
         int e = err;
         t = resolve(ts, dest, &e, false, NULL);
-        if (t->state != GS_NEW || green__is_shared(t) || green__stack_acquire(ts, t) == 0)
+        if (t->state != GS_NEW || green__is_shared(t) || green__stack_acquire(ts, t, NULL) == 0)
             break;
         err = ENOMEM;
         value = NULL;
@@ -202,12 +207,12 @@ static void finish(struct green_thread *ts, struct green *g, int err, void *valu
         green__stack_release(ts, g);
     else
         san_shared_dying(ts, g);
-    switch_to(ts, g, t, err, value, NULL);
+    switch_to(ts, g, t, err, value, NULL, NULL);
     /* t could not be resumed (no memory to save shared-stack slices).  The main greenlet
      * never needs memory to be resumed: it gets the failure instead of the process. */
     if (t != &ts->core.main) {
         trace(ts, GREEN_EVENT_THROW, g, &ts->core.main);
-        switch_to(ts, g, &ts->core.main, ENOMEM, NULL, NULL);
+        switch_to(ts, g, &ts->core.main, ENOMEM, NULL, NULL, NULL);
     }
     char who[GREEN_DESCRIBE_MAX], to[96];
     green__fatal(NULL, "greenlet %s finished but its receiver %s could not be resumed: %s",

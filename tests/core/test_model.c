@@ -942,7 +942,7 @@ static void do_settrace(int self)
     CHECK(old == (trace_on ? hook : NULL), "green_settrace stored the wrong previous hook");
     CHECK_PTR(old_arg, trace_arg_model, "green_settrace's previous arg");
     trace_on = !trace_on;
-    trace_arg_model = new_arg;
+    trace_arg_model = trace_on ? new_arg : NULL; /* removing the hook drops its arg */
     n_exp = n_act = 0;
 }
 
