@@ -36,6 +36,36 @@
  *   - The frame is 9 slots (72 bytes): return address, result pointer, 6 registers, FP
  *     control.  The saved stack pointer is 8 mod 16; nothing runs on it while suspended.
  *
+ * CET (Control-flow Enforcement Technology):
+ *   - IBT: with -fcf-protection, every function reached by an indirect branch starts with
+ *     endbr64.  Here that is green_arch_switch_cmp/_load (reached through the pointer in
+ *     green_arch_switch) and, for safety, the two public entry points.  The jump into the
+ *     resumed context cannot have a landing pad: it lands right after some `call
+ *     green_arch_switch` (or after the call to green_switch that tail-called us), where no
+ *     compiler puts endbr64.  So it is a `notrack jmp`, the same escape GCC itself uses
+ *     for its switch jump tables under -fcf-protection; a runtime that enables IBT must
+ *     allow NOTRACK for those anyway.  The first resume of a green_arch_init frame lands
+ *     at entry(), a C function, which has endbr64 regardless.  The file carries the GNU
+ *     property note claiming IBT (only when built with IBT).  Today this is untestable in
+ *     practice: Linux supports user-space shadow stacks since 6.6 but not user IBT, and
+ *     Debian 12's glibc 2.36 enables neither; the build checks the note and runs the suite.
+ *   - Shadow stacks (SHSTK) are NOT supported, so the note does not claim them: with a
+ *     shadow stack enabled, the first `ret` after a switch would compare against the
+ *     shadow stack of the context we left and fault.  Supporting them needs, per
+ *     greenlet, a shadow stack of its own (allocated with the map_shadow_stack system
+ *     call, which also writes a restore token at its top), and in the switch: rdsspq to
+ *     read the current SSP into the frame, then on the other side rstorssp to switch to
+ *     the saved shadow stack (it checks and consumes the restore token there) and
+ *     saveprevssp to leave a token on the old one so it can be resumed later - the scheme
+ *     boost.context uses.  The jump into the resumed context would then have to be a
+ *     real `ret` matching the shadow stack (or an incsspq to drop the entry), and a fresh
+ *     context's shadow stack must hold entry()'s frame.  The shared-stack model is the
+ *     hard part: its slices are copied in and out of one region, but a shadow stack
+ *     cannot be written by ordinary stores (only by wrss, if the kernel enables it), so
+ *     each shared greenlet needs its own shadow stack (small: 8 bytes per call level)
+ *     and the copier must not touch them.  Pooled private stacks would pool their shadow
+ *     stacks with them, and the overflow guard logic would need a second guard.
+ *
  * Saved frame, from the stored stack pointer upwards:
  *   [sp+0]  MXCSR (4 bytes) | x87 control word (2 bytes) | 0 (2 bytes)
  *   [sp+8]  r15   [sp+16] r14   [sp+24] r13   [sp+32] r12   [sp+40] rbx   [sp+48] rbp
@@ -43,12 +73,15 @@
  *   [sp+64] resume address
  */
 
-/* An indirect-branch landing pad where indirect jumps may arrive (see "CET" above);
- * nothing when the build does not ask for IBT. */
+/* IBT (-fcf-protection=branch or full defines __CET__ bit 0): a landing pad where indirect
+ * jumps may arrive, and NOTRACK for the jump into the resumed context (see "CET" above).
+ * Both are empty otherwise. */
 #if defined(__CET__) && (__CET__ & 1)
 #define ENDBR endbr64
+#define NOTRACK notrack
 #else
 #define ENDBR
+#define NOTRACK
 #endif
     .text
 
@@ -96,7 +129,7 @@ green_arch_switch:
     movq    %rcx, (%r9)
 3:  movl    %edx, %eax
     popq    %r11
-    jmpq    *%r11
+    NOTRACK jmpq *%r11
 .endm
 
 /* "cmp": load MXCSR and the x87 control word only when the control bits differ.  For
@@ -171,3 +204,20 @@ green_arch_init:
     .size   green_arch_init, .-green_arch_init
 
     .section .note.GNU-stack, "", @progbits
+
+#if defined(__CET__) && (__CET__ & 1)
+/* NT_GNU_PROPERTY_TYPE_0 with GNU_PROPERTY_X86_FEATURE_1_AND = IBT: this file is
+ * IBT-correct.  Not SHSTK: see "CET" above.  The linker ANDs the bits of all objects, so
+ * libgreen as a whole then claims IBT only, and a loader that enables shadow stacks from
+ * the notes does not enable them for a program that links libgreen. */
+    .section .note.gnu.property, "a"
+    .p2align 3
+    .long   4                       /* name size */
+    .long   16                      /* descriptor size */
+    .long   5                       /* NT_GNU_PROPERTY_TYPE_0 */
+    .asciz  "GNU"
+    .long   0xc0000002              /* GNU_PROPERTY_X86_FEATURE_1_AND */
+    .long   4                       /* data size */
+    .long   1                       /* GNU_PROPERTY_X86_FEATURE_1_IBT */
+    .p2align 3
+#endif
