@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
+
 #define TARGET_BYTES 2.5e9 /* the target for 10M suspended shared greenlets */
 #define TARGET_COUNT 10000000L
 
@@ -43,20 +45,6 @@ struct result {
     char note[120];
     double per, delta, rss, create, resume, destroy; /* bytes, bytes, bytes, ns, ns, ns */
 };
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "bench_memory: %s failed: %s (%s)\n", what, strerror(errno),
-            green_last_error());
-    exit(1);
-}
 
 static long rss_bytes(void)
 {
@@ -78,15 +66,6 @@ static void *accumulate(void *arg)
             return NULL; /* killed */
         sum += (intptr_t)v;
     }
-}
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15u;
-static uint64_t rng(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
 }
 
 static void run_case(bool shared, long n, size_t stack, struct result *res)
@@ -278,82 +257,73 @@ static void usage(FILE *f)
                "  default: shared:1M shared:10M private:1M:16k python:1M\n");
 }
 
-int main(int argc, char **argv)
+/* Parses one CASE into r (label, n, model); returns the private stack size (0 for the
+ * shared model and Python), or -1 if the case is malformed. */
+static long parse_case(const char *c, struct result *r, bool *python)
 {
-    static const char *defaults[] = {"shared:1M", "shared:10M", "private:1M:16k", "python:1M"};
-    const char **cases = (const char **)argv + 1;
-    int ncases = argc - 1;
-    if (ncases == 0) {
-        cases = defaults;
-        ncases = 4;
+    const char *e;
+    *python = false;
+    if (!strncmp(c, "python:", 7)) {
+        r->n = parse_count(c + 7, 1000, &e);
+        *python = true;
+        return r->n > 0 && !*e ? 0 : -1;
     }
-    for (int i = 0; i < ncases; i++)
-        if (!strcmp(cases[i], "-h") || !strcmp(cases[i], "--help")) {
-            usage(stdout);
-            return 0;
-        }
-
-    struct result *res = mmap(NULL, sizeof *res * (size_t)ncases, PROT_READ | PROT_WRITE,
-                              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (res == MAP_FAILED)
-        die("mmap");
-    /* (anonymous memory comes zeroed: every result starts with ok = false) */
-
-    for (int i = 0; i < ncases; i++) {
-        const char *c = cases[i], *e;
-        struct result *r = &res[i];
-        bool shared;
-        if (!strncmp(c, "python:", 7)) {
-            r->n = parse_count(c + 7, 1000, &e);
-            if (r->n <= 0 || *e) {
-                usage(stderr);
-                return 2;
-            }
-            fprintf(stderr, "bench_memory: %s ...\n", cases[i]);
-            run_python(r->n, r);
-            continue;
-        }
-        if (!strncmp(c, "shared:", 7))
-            shared = true, c += 7;
-        else if (!strncmp(c, "private:", 8))
-            shared = false, c += 8;
-        else {
-            usage(stderr);
-            return 2;
-        }
-        long n = parse_count(c, 1000, &e);
-        size_t stack = shared ? 0 : 16 * 1024;
-        if (n > 0 && *e == ':' && !shared) {
-            long s = parse_count(e + 1, 1024, &e);
-            stack = s > 0 ? (size_t)s : 0;
-        }
-        if (n <= 0 || *e || (!shared && !stack)) {
-            usage(stderr);
-            return 2;
-        }
-        r->n = n;
-        r->shared_model = shared;
-        if (shared)
-            snprintf(r->label, sizeof r->label, "libgreen shared");
-        else
-            snprintf(r->label, sizeof r->label, "libgreen private %zu KiB", stack / 1024);
-        fprintf(stderr, "bench_memory: %s ...\n", cases[i]);
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid < 0)
-            die("fork");
-        if (pid == 0)
-            run_case(shared, n, stack, r);
-        int status;
-        if (waitpid(pid, &status, 0) < 0)
-            die("waitpid");
-        if (!r->ok)
-            snprintf(r->note, sizeof r->note, "failed (%s %d)",
-                     WIFEXITED(status) ? "exit" : "signal",
-                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    bool shared;
+    if (!strncmp(c, "shared:", 7))
+        shared = true, c += 7;
+    else if (!strncmp(c, "private:", 8))
+        shared = false, c += 8;
+    else
+        return -1;
+    long n = parse_count(c, 1000, &e);
+    size_t stack = shared ? 0 : 16 * 1024;
+    if (n > 0 && *e == ':' && !shared) {
+        long sz = parse_count(e + 1, 1024, &e);
+        stack = sz > 0 ? (size_t)sz : 0;
     }
+    if (n <= 0 || *e || (!shared && !stack))
+        return -1;
+    r->n = n;
+    r->shared_model = shared;
+    if (shared)
+        snprintf(r->label, sizeof r->label, "libgreen shared");
+    else
+        snprintf(r->label, sizeof r->label, "libgreen private %zu KiB", stack / 1024);
+    return (long)stack;
+}
 
-    /* The reference for the ratio column: libgreen shared at the same N, else the first. */
+/* Runs one libgreen case in a fresh child process; its figures land in *r (shared memory). */
+static void run_in_child(struct result *r, size_t stack)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid == 0)
+        run_case(r->shared_model, r->n, stack, r);
+    int status;
+    if (waitpid(pid, &status, 0) < 0)
+        die("waitpid");
+    if (!r->ok)
+        snprintf(r->note, sizeof r->note, "failed (%s %d)", WIFEXITED(status) ? "exit" : "signal",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+}
+
+/* The reference for a row's ratio column: libgreen shared at the same N, else the first. */
+static const struct result *reference_for(const struct result *res, int ncases,
+                                          const struct result *r)
+{
+    for (int j = 0; j < ncases; j++)
+        if (res[j].ok && res[j].shared_model && res[j].n == r->n)
+            return &res[j];
+    for (int j = 0; j < ncases; j++)
+        if (res[j].ok && res[j].shared_model)
+            return &res[j];
+    return NULL;
+}
+
+static void print_table(const struct result *res, int ncases)
+{
     printf("bench_memory: N greenlets created, started and left suspended; RSS from "
            "/proc/self/statm. B/greenlet excludes the caller's N-entry handle array (8 B each), "
            "process RSS includes it. GB = 10^9 bytes. x shared: B/greenlet over libgreen "
@@ -364,17 +334,11 @@ int main(int argc, char **argv)
            "----------:|----------:|-----------:|\n");
     const struct result *target = NULL;
     for (int i = 0; i < ncases; i++) {
-        const struct result *r = &res[i], *ref = NULL;
+        const struct result *r = &res[i], *ref = reference_for(res, ncases, r);
         if (!r->ok) {
             printf("| %-24s | %10ld | %s |\n", r->label, r->n, r->note);
             continue;
         }
-        for (int j = 0; j < ncases; j++)
-            if (res[j].ok && res[j].shared_model && res[j].n == r->n)
-                ref = &res[j];
-        for (int j = 0; j < ncases && !ref; j++)
-            if (res[j].ok && res[j].shared_model)
-                ref = &res[j];
         char x[16] = "-";
         if (ref)
             snprintf(x, sizeof x, "%.2f", r->per / ref->per);
@@ -397,5 +361,42 @@ int main(int argc, char **argv)
                target->rss <= TARGET_BYTES ? "MET" : "MISSED", target->rss / 1e9,
                target->rss / (1024.0 * 1024 * 1024), target->delta / 1e9,
                8.0 * (double)target->n / 1e9);
+}
+
+int main(int argc, char **argv)
+{
+    static const char *defaults[] = {"shared:1M", "shared:10M", "private:1M:16k", "python:1M"};
+    bench_name = "bench_memory";
+    const char **cases = (const char **)argv + 1;
+    int ncases = argc - 1;
+    if (ncases == 0) {
+        cases = defaults;
+        ncases = 4;
+    }
+    for (int i = 0; i < ncases; i++)
+        if (!strcmp(cases[i], "-h") || !strcmp(cases[i], "--help")) {
+            usage(stdout);
+            return 0;
+        }
+
+    /* Anonymous shared memory comes zeroed: every result starts with ok = false. */
+    struct result *res = mmap(NULL, sizeof *res * (size_t)ncases, PROT_READ | PROT_WRITE,
+                              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (res == MAP_FAILED)
+        die("mmap");
+    for (int i = 0; i < ncases; i++) {
+        bool python;
+        long stack = parse_case(cases[i], &res[i], &python);
+        if (stack < 0) {
+            usage(stderr);
+            return 2;
+        }
+        fprintf(stderr, "bench_memory: %s ...\n", cases[i]);
+        if (python)
+            run_python(res[i].n, &res[i]);
+        else
+            run_in_child(&res[i], (size_t)stack);
+    }
+    print_table(res, ncases);
     return 0;
 }

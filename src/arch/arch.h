@@ -67,6 +67,19 @@ GREEN_HIDDEN void *green_arch_init(void *stack_lo, void *stack_top, void (*entry
 #define GREEN_ARCH_OUTERMOST_FRAME() __asm__ volatile(".cfi_undefined ra")
 #endif
 
+/* x86-64 has two variants of green_arch_switch (x86_64_sysv.S) with the same frame; one
+ * is chosen when the library is loaded (x86_64_select.c) and green_arch_switch jumps to
+ * it.  Nothing needs to call these; they exist for tests and benchmarks.
+ *   green_arch_select(name): use variant "cmp" or "load", or NULL to measure and choose
+ *       as at load time.  Returns 0, or -1 for an unknown name.  Call it only while no
+ *       other thread switches.
+ *   green_arch_variant(): the name of the variant in use. */
+#if defined(__x86_64__) && !defined(GREEN_ARCH_PORTABLE)
+#define GREEN_ARCH_VARIANTS 1
+GREEN_HIDDEN int green_arch_select(const char *name);
+GREEN_HIDDEN const char *green_arch_variant(void);
+#endif
+
 #ifdef GREEN_ARCH_PORTABLE
 #define GREEN_ARCH_SP_SLACK 512
 #define GREEN_ARCH_FRAME_BYTES 0

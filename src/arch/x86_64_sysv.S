@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Context switch for x86-64, System V ABI (Linux).
  *
  * What must survive a call (SysV AMD64 ABI, sections 3.2.1 and 3.2.3):
@@ -9,10 +10,24 @@
  *     caller of green_arch_switch already assumes it is clobbered.
  *
  * Why it looks the way it does:
- *   - ldmxcsr costs ~68 ns on the Sapphire Rapids machines we measure on (and fldcw a few
- *     ns), while the whole switch costs ~3 ns.  Both contexts almost always run with the
- *     same FP control state, so we store both control words (cheap), compare the control
- *     bits, and load only if they differ.
+ *   - Two variants, chosen once when the library is loaded (x86_64_select.c, by measuring
+ *     the one thing that differs: what an ldmxcsr that changes MXCSR costs), because the
+ *     cheapest way to keep the FP control state differs by vendor.  green_arch_switch is a
+ *     one-instruction jump through the pointer set then; both variants keep the same frame.
+ *     bench_switch prints which one ran.
+ *     "cmp" (Intel): ldmxcsr with a changed value costs ~55-68 ns on Sapphire Rapids (and
+ *     fldcw a few ns), the whole switch ~3 ns.  Both contexts almost always run with the
+ *     same FP control state, so we store both control words, read them back (store
+ *     forwarding makes that cheap there), compare the control bits and load only if they
+ *     differ.  A status-flag difference (MXCSR bits 0-5) never causes a load.
+ *     "load" (AMD Zen): ldmxcsr costs ~0.4 ns whatever the value, but stmxcsr is slow
+ *     (~4 ns reciprocal throughput on Zen 5) and reading its result back stalls ~2 ns more.
+ *     So we store, never read MXCSR back, and load the saved one unconditionally.  The
+ *     x87 control word is still compared (fnstcw reads back cheaply).  The resumed
+ *     context gets its own saved MXCSR status flags back; the ABI leaves those to the
+ *     callee, so either behaviour conforms.
+ *     No variant can skip the stmxcsr: the suspended context's control bits are known only
+ *     by reading them, and that single stmxcsr bounds a Zen 5 switch at ~4-4.5 ns.
  *   - We return into the other context with an indirect jmp, not ret: ret would pop the
  *     return-stack-buffer entry pushed by *our* caller's call and mispredict on every
  *     switch (~8 ns measured).  For the same reason the value for the resumed context is
@@ -21,23 +36,72 @@
  *   - The frame is 9 slots (72 bytes): return address, result pointer, 6 registers, FP
  *     control.  The saved stack pointer is 8 mod 16; nothing runs on it while suspended.
  *
+ * CET (Control-flow Enforcement Technology):
+ *   - IBT: with -fcf-protection, every function reached by an indirect branch starts with
+ *     endbr64.  Here that is green_arch_switch_cmp/_load (reached through the pointer in
+ *     green_arch_switch) and, for safety, the two public entry points.  The jump into the
+ *     resumed context cannot have a landing pad: it lands right after some `call
+ *     green_arch_switch` (or after the call to green_switch that tail-called us), where no
+ *     compiler puts endbr64.  So it is a `notrack jmp`, the same escape GCC itself uses
+ *     for its switch jump tables under -fcf-protection; a runtime that enables IBT must
+ *     allow NOTRACK for those anyway.  The first resume of a green_arch_init frame lands
+ *     at entry(), a C function, which has endbr64 regardless.  The file carries the GNU
+ *     property note claiming IBT (only when built with IBT).  Today this is untestable in
+ *     practice: Linux supports user-space shadow stacks since 6.6 but not user IBT, and
+ *     Debian 12's glibc 2.36 enables neither; the build checks the note and runs the suite.
+ *   - Shadow stacks (SHSTK) are NOT supported, so the note does not claim them: with a
+ *     shadow stack enabled, the first `ret` after a switch would compare against the
+ *     shadow stack of the context we left and fault.  Supporting them needs, per
+ *     greenlet, a shadow stack of its own (allocated with the map_shadow_stack system
+ *     call, which also writes a restore token at its top), and in the switch: rdsspq to
+ *     read the current SSP into the frame, then on the other side rstorssp to switch to
+ *     the saved shadow stack (it checks and consumes the restore token there) and
+ *     saveprevssp to leave a token on the old one so it can be resumed later - the scheme
+ *     boost.context uses.  The jump into the resumed context would then have to be a
+ *     real `ret` matching the shadow stack (or an incsspq to drop the entry), and a fresh
+ *     context's shadow stack must hold entry()'s frame.  The shared-stack model is the
+ *     hard part: its slices are copied in and out of one region, but a shadow stack
+ *     cannot be written by ordinary stores (only by wrss, if the kernel enables it), so
+ *     each shared greenlet needs its own shadow stack (small: 8 bytes per call level)
+ *     and the copier must not touch them.  Pooled private stacks would pool their shadow
+ *     stacks with them, and the overflow guard logic would need a second guard.
+ *
  * Saved frame, from the stored stack pointer upwards:
  *   [sp+0]  MXCSR (4 bytes) | x87 control word (2 bytes) | 0 (2 bytes)
  *   [sp+8]  r15   [sp+16] r14   [sp+24] r13   [sp+32] r12   [sp+40] rbx   [sp+48] rbp
  *   [sp+56] result pointer (where this context wants its next value)
  *   [sp+64] resume address
  */
+
+/* IBT (-fcf-protection=branch or full defines __CET__ bit 0): a landing pad where indirect
+ * jumps may arrive, and NOTRACK for the jump into the resumed context (see "CET" above).
+ * Both are empty otherwise. */
+#if defined(__CET__) && (__CET__ & 1)
+#define ENDBR endbr64
+#define NOTRACK notrack
+#else
+#define ENDBR
+#define NOTRACK
+#endif
     .text
 
 /* int green_arch_switch(void **save_sp, void *load_sp, int status, void *value,
  *                       void **result)
  *                       rdi              rsi            edx         rcx
- *                       r8 */
+ *                       r8
+ * Jumps to the variant chosen at load time (x86_64_select.c); the arguments and the
+ * return address stay untouched, so the variant behaves as if called directly. */
     .globl  green_arch_switch
     .hidden green_arch_switch
     .type   green_arch_switch, @function
     .p2align 4
 green_arch_switch:
+    ENDBR
+    jmpq    *green_arch_switch_impl(%rip)
+    .size   green_arch_switch, .-green_arch_switch
+
+/* The common prologue: callee-saved registers, result pointer, FP control words. */
+.macro SAVE_FRAME
     pushq   %r8
     pushq   %rbp
     pushq   %rbx
@@ -49,15 +113,10 @@ green_arch_switch:
     stmxcsr (%rsp)
     fnstcw  4(%rsp)
     movq    %rsp, (%rdi)
-    movl    (%rsp), %r10d           /* our MXCSR and x87 control word, read back with */
-    movzwl  4(%rsp), %r8d           /* the widths they were stored with (forwarding) */
-    movq    %rsi, %rsp              /* now on the other stack */
-    xorl    (%rsp), %r10d
-    testl   $0xffc0, %r10d          /* MXCSR control bits differ? */
-    jnz     2f
-    cmpw    4(%rsp), %r8w           /* x87 control word differs? */
-    jne     2f
-1:  addq    $8, %rsp
+.endm
+
+/* The common epilogue, on the resumed context's stack with its FP slot popped. */
+.macro RESUME
     popq    %r15
     popq    %r14
     popq    %r13
@@ -70,11 +129,54 @@ green_arch_switch:
     movq    %rcx, (%r9)
 3:  movl    %edx, %eax
     popq    %r11
-    jmpq    *%r11
+    NOTRACK jmpq *%r11
+.endm
+
+/* "cmp": load MXCSR and the x87 control word only when the control bits differ.  For
+ * CPUs where ldmxcsr with a changed value is slow (Intel: ~55-68 ns). */
+    .globl  green_arch_switch_cmp
+    .hidden green_arch_switch_cmp
+    .type   green_arch_switch_cmp, @function
+    .p2align 4
+green_arch_switch_cmp:
+    ENDBR
+    SAVE_FRAME
+    movl    (%rsp), %r10d           /* our MXCSR and x87 control word, read back with */
+    movzwl  4(%rsp), %r8d           /* the widths they were stored with (forwarding) */
+    movq    %rsi, %rsp              /* now on the other stack */
+    xorl    (%rsp), %r10d
+    testl   $0xffc0, %r10d          /* MXCSR control bits differ? */
+    jnz     2f
+    cmpw    4(%rsp), %r8w           /* x87 control word differs? */
+    jne     2f
+1:  addq    $8, %rsp
+    RESUME
 2:  ldmxcsr (%rsp)
     fldcw   4(%rsp)
     jmp     1b
-    .size   green_arch_switch, .-green_arch_switch
+    .size   green_arch_switch_cmp, .-green_arch_switch_cmp
+
+/* "load": load MXCSR unconditionally, compare only the x87 control word.  For CPUs
+ * where ldmxcsr is cheap whatever the value and reading back the just-stored MXCSR
+ * stalls (AMD Zen: the read-back waits ~2 ns for stmxcsr; a changed ldmxcsr costs
+ * nothing measurable). */
+    .globl  green_arch_switch_load
+    .hidden green_arch_switch_load
+    .type   green_arch_switch_load, @function
+    .p2align 4
+green_arch_switch_load:
+    ENDBR
+    SAVE_FRAME
+    movzwl  4(%rsp), %r8d           /* x87 control word: its read-back forwards fine */
+    movq    %rsi, %rsp              /* now on the other stack */
+    ldmxcsr (%rsp)
+    cmpw    4(%rsp), %r8w
+    jne     2f
+1:  addq    $8, %rsp
+    RESUME
+2:  fldcw   4(%rsp)
+    jmp     1b
+    .size   green_arch_switch_load, .-green_arch_switch_load
 
 /* void *green_arch_init(void *stack_lo, void *stack_top, void (*entry)(void)) */
     .globl  green_arch_init
@@ -82,6 +184,7 @@ green_arch_switch:
     .type   green_arch_init, @function
     .p2align 4
 green_arch_init:
+    ENDBR
     andq    $-16, %rsi
     movq    $0, -8(%rsi)            /* null return address: entry starts with rsp = 8 mod 16 */
     movq    %rdx, -16(%rsi)         /* resume address */
@@ -101,3 +204,20 @@ green_arch_init:
     .size   green_arch_init, .-green_arch_init
 
     .section .note.GNU-stack, "", @progbits
+
+#if defined(__CET__) && (__CET__ & 1)
+/* NT_GNU_PROPERTY_TYPE_0 with GNU_PROPERTY_X86_FEATURE_1_AND = IBT: this file is
+ * IBT-correct.  Not SHSTK: see "CET" above.  The linker ANDs the bits of all objects, so
+ * libgreen as a whole then claims IBT only, and a loader that enables shadow stacks from
+ * the notes does not enable them for a program that links libgreen. */
+    .section .note.gnu.property, "a"
+    .p2align 3
+    .long   4                       /* name size */
+    .long   16                      /* descriptor size */
+    .long   5                       /* NT_GNU_PROPERTY_TYPE_0 */
+    .asciz  "GNU"
+    .long   0xc0000002              /* GNU_PROPERTY_X86_FEATURE_1_AND */
+    .long   4                       /* data size */
+    .long   1                       /* GNU_PROPERTY_X86_FEATURE_1_IBT */
+    .p2align 3
+#endif

@@ -49,6 +49,7 @@
 #include "copy_buffers.h"
 #include "error.h"
 #include "sanitize.h"
+#include "slice_copy.h"
 #include "stack_shared.h"
 #include "switch.h"
 #include "thread.h"
@@ -71,19 +72,12 @@ static inline char *region_hi(const struct green_thread *ts)
     return ts->shared.region.lo + ts->shared.region.size;
 }
 
-/* memcpy, except that the lowest bytes of a slice move as 8-byte words.  They hold the
- * switch frame, which was either just pushed by green_arch_switch (saving) or is about to
- * be popped by it (restoring).  Wide vector moves there defeat store-to-load forwarding
- * against the pushes and pops, and each such stall costs more than the copy itself. */
+/* Slices move with green_slice_copy (slice_copy.h): never glibc's rep movsb, and on restore
+ * the switch frame at the low end as words (no vector store it must wait for to pop). */
 #define WORDWISE_BYTES GREEN_ARCH_FRAME_BYTES
 static void copy_slice(char *dst, const char *src, size_t n)
 {
-    size_t words = n < WORDWISE_BYTES ? n / 8 : WORDWISE_BYTES / 8;
-    volatile uint64_t *d = (volatile uint64_t *)(void *)dst;
-    const volatile uint64_t *s = (const volatile uint64_t *)(const void *)src;
-    for (size_t i = 0; i < words; i++)
-        d[i] = s[i];
-    memcpy(dst + words * 8, src + words * 8, n - words * 8);
+    green_slice_copy(dst, src, n, WORDWISE_BYTES);
 }
 
 /* g_save: save more of g's stack into the heap, at least up to stop.
@@ -122,7 +116,7 @@ static int slice_save(struct green_thread *ts, struct green *g, char *stop, cons
         g->copy_size = (uint32_t)cap;
     }
     san_unpoison(lo + have, want - have);
-    memcpy(g->stack_copy + have, lo + have, want - have);
+    green_slice_copy(g->stack_copy + have, lo + have, want - have, 0);
     g->stack_saved = (uint32_t)want;
     return 0;
 }

@@ -943,6 +943,47 @@ static void test_stack_below_sp_is_free(void **state)
     assert_no_failures();
 }
 
+#ifdef GREEN_ARCH_VARIANTS
+/* ---- 8. the variants share one frame: what one saves, the other resumes ---------------- */
+
+static void mix_entry(void)
+{
+    void *v = NULL;
+    int st = green_arch_switch(&co_sp, main_sp, 0, NULL, &v);
+    for (unsigned r = 0;; r++) {
+        CHECK(st == (int)r && v == (void *)(uintptr_t)r);
+        CHECK(rounding_is(r & 1 ? FE_UPWARD : FE_DOWNWARD));
+        fesetround(r & 1 ? FE_DOWNWARD : FE_UPWARD); /* the next round expects the other */
+        green_arch_select(r % 3 ? "load" : "cmp");
+        st = green_arch_switch(&co_sp, main_sp, st, v, &v);
+    }
+}
+
+static void test_variants_mix(void **state)
+{
+    (void)state;
+    reset_failures(NULL);
+    struct stack s;
+    stack_new(&s, 64 * 1024);
+    assert_int_equal(fesetround(FE_DOWNWARD), 0);
+    co_sp = green_arch_init(s.lo, s.top, mix_entry);
+    assert_int_equal(fesetround(FE_TONEAREST), 0);
+    green_arch_switch(&main_sp, co_sp, 0, NULL, NULL);
+    for (unsigned r = 0; r < 1000; r++) {
+        green_arch_select(r % 2 ? "load" : "cmp");
+        void *got = NULL;
+        int st = green_arch_switch(&main_sp, co_sp, (int)r, (void *)(uintptr_t)r, &got);
+        assert_int_equal(st, (int)r);
+        assert_ptr_equal(got, (void *)(uintptr_t)r);
+        assert_true(rounding_is(FE_TONEAREST));
+    }
+    green_arch_select(NULL);
+    stack_free(&s);
+    fesetenv(FE_DFL_ENV);
+    assert_no_failures();
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -959,5 +1000,27 @@ int main(void)
         CHECKED_TEST(test_many_stacks),
         WITH_STACK(test_stack_below_sp_is_free, DIVE_STACK),
     };
+#ifdef GREEN_ARCH_VARIANTS
+    /* Every variant, whichever this CPU would choose; then the automatic choice again. */
+    static const char *const variants[] = {"cmp", "load"};
+    int failed = 0;
+    for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
+        if (green_arch_select(variants[i]) != 0 || strcmp(green_arch_variant(), variants[i])) {
+            fprintf(stderr, "cannot select switch variant %s\n", variants[i]);
+            return 1;
+        }
+        char name[32];
+        snprintf(name, sizeof name, "arch/%s", variants[i]);
+        failed += _cmocka_run_group_tests(name, tests, sizeof tests / sizeof tests[0], NULL,
+                                          NULL);
+    }
+    const struct CMUnitTest mix[] = {cmocka_unit_test(test_variants_mix)};
+    failed += cmocka_run_group_tests_name("arch/mixed", mix, NULL, NULL);
+    if (green_arch_select("no-such-variant") != -1 || green_arch_select(NULL) != 0)
+        return 1;
+    printf("automatic choice on this CPU: %s\n", green_arch_variant());
+    return failed;
+#else
     return cmocka_run_group_tests(tests, NULL, NULL);
+#endif
 }
