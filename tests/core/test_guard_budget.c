@@ -10,7 +10,7 @@
  * each start BATCH private greenlets (suspended at once, so that each needs a stack of its
  * own) and exit, which unmaps their pools, until more guards have been made in total than
  * the budget holds at any one time.  A budget that is not given back shows as ENOMEM
- * ("guard-page budget ... used up") although only BATCH stacks ever exist at once.
+ * ("guard budget ... used up") although only BATCH stacks ever exist at once.
  *
  * All of it runs in a child process, so that mlockall() stays out of the other tests.
  */

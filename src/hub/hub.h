@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/* The hub's internals: its part of the thread state, the callback queue, the per-greenlet
+ * task record, and the one blocking primitive every waiting call goes through.
+ *
+ * Everything here runs on the owning thread.  Functions marked "hub only" run in the hub
+ * greenlet (inside a callback or a watcher); "greenlet only" ones in a greenlet that may
+ * block (main, or one spawned on the hub).
+ */
+#ifndef GREEN_HUB_HUB_H
+#define GREEN_HUB_HUB_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/greenlet.h"
+#include "green/hub.h"
+#include "links.h"
+
+struct green_thread;
+struct green_hub_part;
+
+/* ---- the callback queue (gevent's loop.run_callback) -------------------------------- */
+
+/* A callback, embedded in whatever owns it.  While queued it keeps the loop alive (one
+ * ev_ref), like gevent's. */
+struct green_callback {
+    struct green_callback *prev, *next;
+    void (*run)(struct green_hub_part *h, struct green_callback *cb);
+    bool queued;  /* in the queue, not yet run */
+    bool running; /* being run (gevent: a callback is "truthy" until it has run) */
+};
+
+/* Append cb (not queued) at the tail. */
+GREEN_HIDDEN void green__callback_queue(struct green_hub_part *h, struct green_callback *cb);
+
+/* Take cb out of the queue if it is still queued (gevent's callback.stop()). */
+GREEN_HIDDEN void green__callback_cancel(struct green_hub_part *h, struct green_callback *cb);
+
+/* gevent's `if not self._notifier`: neither queued nor running. */
+static inline bool green__callback_idle(const struct green_callback *cb)
+{
+    return !cb->queued && !cb->running;
+}
+
+/* ---- tasks: the hub's state per greenlet -------------------------------------------- */
+
+enum task_phase {
+    TASK_QUEUED,  /* spawned, start pending (a callback or a timer) */
+    TASK_RUNNING, /* body entered */
+    TASK_DEAD,    /* finished, or killed before it started */
+};
+
+struct green_timeout;
+
+struct green_task {
+    struct green *g;          /* the greenlet; g->ext points back here */
+    green_fn fn;
+    void *arg;
+    enum task_phase phase;
+    bool spawned;             /* false for the main greenlet's task */
+    bool reported;            /* result known (gevent's ready()) */
+    bool killed;              /* GREEN_EXIT was delivered: blocking calls fail at once */
+    bool released;            /* the user gave up the handle */
+    int err;                  /* 0, or the code it died with */
+    void *value;              /* what it returned, or the error's payload */
+    struct green_callback start;      /* the queued start */
+    ev_timer start_later;             /* spawn_later's start */
+    struct green_link_list links;     /* joiners and link callbacks */
+    struct green_callback notifier;   /* runs the links after death */
+    struct green_link wait;           /* this greenlet waiting on a linkable or a task */
+    struct green_callback wake;       /* sleep(0)'s queued wake-up */
+    ev_timer sleep_timer;             /* green_sleep(s > 0) */
+    struct green_timeout *fired;      /* the timeout whose expiry ended the last wait */
+    struct green_task *next_live, *prev_live; /* the hub's live tasks */
+};
+
+static inline struct green_task *green__task_of(const struct green *g)
+{
+    return (struct green_task *)g->ext;
+}
+
+/* ---- timeouts ----------------------------------------------------------------------- */
+
+struct green_timeout {
+    ev_timer timer;           /* priority -1: after the I/O of the same iteration */
+    struct green_hub_part *h;
+    struct green *target;     /* the greenlet it throws GREEN_TIMEOUT into */
+    bool fired;
+};
+
+/* Arm a timeout of `seconds` (>= 0) for the current greenlet; NULL with errno ENOMEM. */
+GREEN_HIDDEN struct green_timeout *green__timeout_start(struct green_hub_part *h,
+                                                       double seconds, const char *api);
+/* Stop (if pending) and free. */
+GREEN_HIDDEN void green__timeout_end(struct green_hub_part *h, struct green_timeout *t);
+
+/* ---- the hub's part of the thread state --------------------------------------------- */
+
+struct green_hub_part {
+    struct green_thread *ts;
+    struct ev_loop *loop;
+    struct green *hub;                  /* the hub greenlet */
+    struct green_callback *head, *tail; /* the callback queue */
+    ev_prepare prepare;                 /* runs the queue before each poll */
+    ev_timer timer0;                    /* keeps the poll from blocking after a budget break */
+    bool budget;                        /* check the time budget (gevent's switch interval) */
+    bool in_callbacks;                  /* running the queue: timers may update the clock */
+    bool shutting_down;
+    struct green_task main_task;
+    struct green_task *live;            /* tasks not yet freed */
+};
+
+/* The calling thread's hub, created on first use (not from the hub: it exists then).
+ * NULL with errno ENOMEM and a message naming api. */
+GREEN_HIDDEN struct green_hub_part *green__hub_get(const char *api);
+
+/* The hub if it exists; NULL otherwise.  Never creates. */
+GREEN_HIDDEN struct green_hub_part *green__hub_peek(void);
+
+/* Greenlet only: the caller's task, checking that it may block now.  Returns NULL with
+ * errno EPERM (the hub itself, or a greenlet not spawned on the hub), ECANCELED (being
+ * killed) or ENOMEM, and a message naming api. */
+GREEN_HIDDEN struct green_task *green__hub_self(struct green_hub_part *h, const char *api);
+
+/* Greenlet only: park the caller (task self) and switch to the hub until something
+ * resumes it with `token`.  Returns 0, or -1 with errno ECANCELED (GREEN_EXIT: self is
+ * now killed), ETIMEDOUT (GREEN_TIMEOUT: self->fired says which), EDEADLK (LoopExit), EINTR
+ * (a foreign switch or throw), with a message naming api.  The caller unlinks itself from
+ * whatever it waited on when this fails. */
+GREEN_HIDDEN int green__hub_block(struct green_hub_part *h, struct green_task *self,
+                                 void *token, const char *api);
+
+/* Hub only: switch (err 0) or throw (err > 0) into g with value, and come back when it
+ * blocks or dies; a death is recorded on g's task.  The callbacks' one way into a
+ * greenlet. */
+GREEN_HIDDEN void green__hub_resume(struct green_hub_part *h, struct green *g, int err,
+                                   void *value);
+
+/* Hub only: resume the greenlet waiting through link `l` (its task's wait link) with obj:
+ * the notify function of every waiter link. */
+GREEN_HIDDEN void green__wake_waiter(struct green_hub_part *h, struct green_link *l,
+                                    void *obj);
+
+/* Called by the hub when a task's greenlet died with (err, value). */
+GREEN_HIDDEN void green__task_died(struct green_hub_part *h, struct green_task *t, int err,
+                                  void *value);
+
+/* Thread exit: shut the hub down (thread.c's table). */
+GREEN_HIDDEN void green__hub_term(struct green_thread *ts);
+
+/* Seconds to a libev timer delay: negative (forever) never gets here. */
+static inline bool green__timeout_valid(double seconds) { return seconds == seconds; }
+
+#endif /* GREEN_HUB_HUB_H */
