@@ -3,10 +3,14 @@
  *
  * Layers (each has its own header under green/):
  *   green/core.h  greenlets: create, switch, throw, parents, the two stack models.
+ *   green/hub.h   the hub: spawn, sleep, join, kill, timeouts, in gevent's order.
+ *   green/sync.h  Event, AsyncResult, Semaphore, Lock, Queue.
  */
 #ifndef GREEN_H
 #define GREEN_H
 
 #include "green/core.h"
+#include "green/hub.h"
+#include "green/sync.h"
 
 #endif /* GREEN_H */

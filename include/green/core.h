@@ -132,8 +132,8 @@ GREEN_API green_t *green_new(green_fn run, green_t *parent, const green_attr_t *
  * An unstarted greenlet is released without ever running.  Greenlets whose parent is
  * released keep working: the released greenlet stays in their ancestry, dead.
  * Returns 0, or -1 with errno:
- *   EINVAL  g is NULL or the main greenlet (a thread's greenlets are released when the
- *           thread exits);
+ *   EINVAL  g is NULL, the main greenlet (a thread's greenlets are released when the
+ *           thread exits), or spawned on the hub (green_kill() and green_release() instead);
  *   EBUSY   g is the current greenlet, or g survived the kill: when control came back to
  *           the caller, g was still alive (it switched elsewhere instead of finishing).  The
  *           caller still owns g;
@@ -250,10 +250,10 @@ GREEN_API int green_set_name(green_t *g, const char *name);
 GREEN_API const char *green_last_error(void);
 
 /* Events reported to a trace hook. */
-typedef enum green_event {
+typedef enum green_trace_event {
     GREEN_EVENT_SWITCH = 1, /* control passes to target with a value (incl. a finish) */
     GREEN_EVENT_THROW = 2,  /* control passes to target with an error */
-} green_event_t;
+} green_trace_event_t;
 
 /* A trace hook, like greenlet.settrace: called just before control passes from origin to
  * target (after a dead target was resolved to its live ancestor), while origin still runs.
@@ -261,7 +261,7 @@ typedef enum green_event {
  * reported as two hops, (THROW, thrower, g) and (event, g, g's receiver), both while the
  * thrower runs.  No event is reported for a switch to the current greenlet.  Inside the
  * hook, switching, throwing, exiting, destroying and reparenting are refused with EBUSY. */
-typedef void (*green_trace_fn)(green_event_t event, green_t *origin, green_t *target,
+typedef void (*green_trace_fn)(green_trace_event_t event, green_t *origin, green_t *target,
                                void *arg);
 
 /* Install fn (NULL to remove, which drops arg too) as the calling thread's trace hook, with

@@ -80,20 +80,21 @@ struct ev_loop; /* libev's; include <ev.h> to use it */
  * at the tail of the hub's callback queue: it does not run now (the caller goes on until it
  * blocks).  attr (NULL for defaults) chooses the stack model, stack size and name.  The
  * hub is created on first use.
+ * Allowed from the hub itself (a callback).
  * Returns the handle (owned by the caller: give it up with green_release()), or NULL with
- * errno EINVAL (fn NULL, bad attr), EPERM (called from the hub), ENOMEM. */
+ * errno EINVAL (fn NULL, bad attr), ENOMEM. */
 GREEN_API green_t *green_spawn(green_fn fn, void *arg, const green_attr_t *attr);
 
 /* As green_spawn(), but the start is a timer `seconds` from now (gevent's spawn_later):
- * it happens when the hub next runs timers after that.  Errors as green_spawn(), plus
- * EINVAL for a negative or NaN delay. */
+ * it happens when the hub next runs timers after that.  NULL with errno as green_spawn(),
+ * plus EINVAL for a negative or NaN delay. */
 GREEN_API green_t *green_spawn_later(double seconds, green_fn fn, void *arg,
                                      const green_attr_t *attr);
 
 /* Suspend the caller for `seconds`.  0 queues its wake-up at the tail of the callback
  * queue and yields: everything queued before runs first.  A positive delay waits on a
  * timer.  Returns 0, or -1 with errno ECANCELED, ETIMEDOUT (a scoped timeout), EDEADLK,
- * EPERM, EINTR, ENOMEM, EINVAL (NaN). */
+ * EPERM, EINTR, ENOMEM, EINVAL (negative or NaN). */
 GREEN_API int green_sleep(double seconds);
 
 /* ---- Greenlets on the hub ---------------------------------------------------------- */

@@ -117,6 +117,10 @@ GREEN_API int green_destroy(green_t *g)
         return green__fail(EINVAL, "green_destroy",
                            "%s is a main greenlet; it is released when its thread exits",
                            green__describe(g, who, sizeof who));
+    if (g->ext)
+        return green__fail(EINVAL, "green_destroy",
+                           "%s belongs to the hub: use green_kill() and green_release()",
+                           green__describe(g, who, sizeof who));
     if (g == ts->core.current)
         return green__fail(EBUSY, "green_destroy", "%s is the current greenlet",
                            green__describe(g, who, sizeof who));

@@ -68,15 +68,16 @@ struct green {
     };
     uint64_t id;
     char *name;
+    void *ext; /* the hub's state for this greenlet (src/hub: a task), NULL for plain ones */
     GREEN_SAN_RECORD_FIELDS
 };
 
 /* A released slot's state byte stays readable under ASAN (records.c poisons the rest), and
- * ten million suspended greenlets must fit in 2.5 GB: keep the record at 88 bytes. */
+ * ten million suspended greenlets must fit in 2.5 GB: keep the record at 96 bytes. */
 _Static_assert(offsetof(struct green, state) == 0, "state must stay first");
 _Static_assert(offsetof(struct green, stack_start) == 8, "records.c poisons from stack_start");
 #ifndef GREEN_SAN_ANY
-_Static_assert(sizeof(struct green) == 88, "the greenlet record grew");
+_Static_assert(sizeof(struct green) == 96, "the greenlet record grew");
 #endif
 
 /* The bytes of a released slot that ASAN may poison: all but the state word. */

@@ -23,7 +23,7 @@
 #include "thread.h"
 
 /* Report (event, origin, target) to the trace hook, refusing re-entry while it runs. */
-static void trace(struct green_thread *ts, green_event_t ev, struct green *origin,
+static void trace(struct green_thread *ts, green_trace_event_t ev, struct green *origin,
                   struct green *target)
 {
     if (!ts->core.trace)
@@ -185,6 +185,7 @@ static void finish(struct green_thread *ts, struct green *g, int err, void *valu
     struct green *dest = g->killer ? g->killer : g->parent;
     g->killer = NULL;
     set_state(g, GS_DEAD);
+    ts->core.finished = g;
     if (green__is_shared(g))
         green__shared_forget(ts, g);
 

@@ -25,11 +25,14 @@ struct green_core_part {
     green_trace_fn trace;
     void *trace_arg;
     void *start_value; /* the first value for a greenlet being started */
+    struct green *finished; /* the greenlet that finished last (the hub reads and clears it) */
     struct green main;
     pthread_t self;
     pid_t tid;
     GREEN_SAN_THREAD_FIELDS
 };
+
+struct green_hub_part; /* src/hub/hub.h: created when the thread first uses the hub */
 
 struct green_thread {
     struct green_core_part core;
@@ -38,7 +41,12 @@ struct green_thread {
     struct green_shared_part shared;
     struct green_copies_part copies;
     struct green_overflow_part overflow;
+    struct green_hub_part *hub;
 };
+
+/* The layers above the core that keep per-thread state register their term here (the
+ * table in thread.c names them); their headers need dependencies the core does not. */
+GREEN_HIDDEN void green__hub_term(struct green_thread *ts); /* src/hub/hub.c */
 
 /* The calling thread's state, NULL until its first libgreen call. */
 extern _Thread_local struct green_thread *green__tls GREEN_HIDDEN

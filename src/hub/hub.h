@@ -26,9 +26,9 @@ struct green_hub_part;
  * ev_ref), like gevent's. */
 struct green_callback {
     struct green_callback *prev, *next;
+    /* Runs in the hub; may free cb or queue it again. */
     void (*run)(struct green_hub_part *h, struct green_callback *cb);
-    bool queued;  /* in the queue, not yet run */
-    bool running; /* being run (gevent: a callback is "truthy" until it has run) */
+    bool queued; /* in the queue, not yet run (gevent: "pending") */
 };
 
 /* Append cb (not queued) at the tail. */
@@ -37,11 +37,9 @@ GREEN_HIDDEN void green__callback_queue(struct green_hub_part *h, struct green_c
 /* Take cb out of the queue if it is still queued (gevent's callback.stop()). */
 GREEN_HIDDEN void green__callback_cancel(struct green_hub_part *h, struct green_callback *cb);
 
-/* gevent's `if not self._notifier`: neither queued nor running. */
-static inline bool green__callback_idle(const struct green_callback *cb)
-{
-    return !cb->queued && !cb->running;
-}
+/* Start and stop the watchers that drain the queue (callbacks.c). */
+GREEN_HIDDEN void green__callbacks_init(struct green_hub_part *h);
+GREEN_HIDDEN void green__callbacks_stop(struct green_hub_part *h);
 
 /* ---- tasks: the hub's state per greenlet -------------------------------------------- */
 
@@ -54,24 +52,28 @@ enum task_phase {
 struct green_timeout;
 
 struct green_task {
-    struct green *g;          /* the greenlet; g->ext points back here */
+    struct green *g; /* the greenlet; g->ext points back here */
+    struct green_hub_part *h;
     green_fn fn;
     void *arg;
     enum task_phase phase;
-    bool spawned;             /* false for the main greenlet's task */
-    bool reported;            /* result known (gevent's ready()) */
-    bool killed;              /* GREEN_EXIT was delivered: blocking calls fail at once */
-    bool released;            /* the user gave up the handle */
-    int err;                  /* 0, or the code it died with */
-    void *value;              /* what it returned, or the error's payload */
-    struct green_callback start;      /* the queued start */
-    ev_timer start_later;             /* spawn_later's start */
-    struct green_link_list links;     /* joiners and link callbacks */
-    struct green_callback notifier;   /* runs the links after death */
-    struct green_link wait;           /* this greenlet waiting on a linkable or a task */
-    struct green_callback wake;       /* sleep(0)'s queued wake-up */
-    ev_timer sleep_timer;             /* green_sleep(s > 0) */
-    struct green_timeout *fired;      /* the timeout whose expiry ended the last wait */
+    bool spawned;                   /* false for the main greenlet's task */
+    bool reported;                  /* result known (gevent's ready()) */
+    bool killed;                    /* GREEN_EXIT was delivered: blocking calls fail at once */
+    bool released;                  /* the user gave up the handle */
+    int err;                        /* 0, or the code it died with */
+    void *value;                    /* what it returned, or the error's payload */
+    struct green_callback start;    /* the queued start */
+    ev_timer start_later;           /* spawn_later's start */
+    struct green_link_list links;   /* joiners and link callbacks */
+    struct green_callback notifier; /* runs the links after death */
+    bool notifying;                 /* the notifier is running */
+    struct green_link wait;         /* this greenlet waiting on a linkable or a task */
+    void *wait_item;                /* a Queue putter's item */
+    struct green_callback wake;     /* sleep(0)'s queued wake-up */
+    ev_timer sleep_timer;           /* green_sleep(s > 0) */
+    struct green_timeout *fired;    /* the timeout whose expiry ended the last wait */
+    unsigned pins;                  /* queued kills that still refer to it */
     struct green_task *next_live, *prev_live; /* the hub's live tasks */
 };
 
@@ -83,15 +85,15 @@ static inline struct green_task *green__task_of(const struct green *g)
 /* ---- timeouts ----------------------------------------------------------------------- */
 
 struct green_timeout {
-    ev_timer timer;           /* priority -1: after the I/O of the same iteration */
+    ev_timer timer; /* priority -1: after the I/O of the same iteration */
     struct green_hub_part *h;
-    struct green *target;     /* the greenlet it throws GREEN_TIMEOUT into */
+    struct green *target; /* the greenlet it throws GREEN_TIMEOUT into */
     bool fired;
 };
 
 /* Arm a timeout of `seconds` (>= 0) for the current greenlet; NULL with errno ENOMEM. */
-GREEN_HIDDEN struct green_timeout *green__timeout_start(struct green_hub_part *h,
-                                                       double seconds, const char *api);
+GREEN_HIDDEN struct green_timeout *green__timeout_start(struct green_hub_part *h, double seconds,
+                                                        const char *api);
 /* Stop (if pending) and free. */
 GREEN_HIDDEN void green__timeout_end(struct green_hub_part *h, struct green_timeout *t);
 
@@ -108,7 +110,7 @@ struct green_hub_part {
     bool in_callbacks;                  /* running the queue: timers may update the clock */
     bool shutting_down;
     struct green_task main_task;
-    struct green_task *live;            /* tasks not yet freed */
+    struct green_task *live; /* tasks not yet freed */
 };
 
 /* The calling thread's hub, created on first use (not from the hub: it exists then).
@@ -128,23 +130,36 @@ GREEN_HIDDEN struct green_task *green__hub_self(struct green_hub_part *h, const 
  * now killed), ETIMEDOUT (GREEN_TIMEOUT: self->fired says which), EDEADLK (LoopExit), EINTR
  * (a foreign switch or throw), with a message naming api.  The caller unlinks itself from
  * whatever it waited on when this fails. */
-GREEN_HIDDEN int green__hub_block(struct green_hub_part *h, struct green_task *self,
-                                 void *token, const char *api);
+GREEN_HIDDEN int green__hub_block(struct green_hub_part *h, struct green_task *self, void *token,
+                                  const char *api);
 
 /* Hub only: switch (err 0) or throw (err > 0) into g with value, and come back when it
  * blocks or dies; a death is recorded on g's task.  The callbacks' one way into a
  * greenlet. */
 GREEN_HIDDEN void green__hub_resume(struct green_hub_part *h, struct green *g, int err,
-                                   void *value);
+                                    void *value);
 
 /* Hub only: resume the greenlet waiting through link `l` (its task's wait link) with obj:
  * the notify function of every waiter link. */
-GREEN_HIDDEN void green__wake_waiter(struct green_hub_part *h, struct green_link *l,
-                                    void *obj);
+GREEN_HIDDEN void green__wake_waiter(struct green_hub_part *h, struct green_link *l, void *obj);
 
 /* Called by the hub when a task's greenlet died with (err, value). */
 GREEN_HIDDEN void green__task_died(struct green_hub_part *h, struct green_task *t, int err,
-                                  void *value);
+                                   void *value);
+
+/* Set up t as g's task (g->ext = t), its callbacks and links ready to use. */
+GREEN_HIDDEN void green__task_init(struct green_hub_part *h, struct green_task *t, struct green *g);
+
+/* Kill t without waiting (green_kill_nowait's work). */
+GREEN_HIDDEN void green__task_kill(struct green_hub_part *h, struct green_task *t);
+
+/* Greenlet only: wait until t is ready.  Returns 0, or -1 with errno (ETIMEDOUT for the
+ * own timeout too). */
+GREEN_HIDDEN int green__task_join(struct green_hub_part *h, struct green_task *t, double timeout,
+                                  const char *api);
+
+/* Shutdown: free every task record (all dead), whether released or not. */
+GREEN_HIDDEN void green__tasks_free_all(struct green_hub_part *h);
 
 /* Thread exit: shut the hub down (thread.c's table). */
 GREEN_HIDDEN void green__hub_term(struct green_thread *ts);

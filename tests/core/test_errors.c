@@ -233,7 +233,7 @@ static void test_destroy_refusals(void **state)
 
 static int hook_calls;
 
-static void refusing_hook(green_event_t ev, green_t *origin, green_t *target, void *arg)
+static void refusing_hook(green_trace_event_t ev, green_t *origin, green_t *target, void *arg)
 {
     (void)ev;
     green_t *bystander = arg;

@@ -517,7 +517,7 @@ static void after_refusal(int rc, int err_no, int want_errno, void *res, const c
 
 /* ---- the trace hook -------------------------------------------------------------------- */
 
-static void hook(green_event_t ev, green_t *origin, green_t *target, void *arg)
+static void hook(green_trace_event_t ev, green_t *origin, green_t *target, void *arg)
 {
     CHECK_PTR(arg, &hook_token, "the trace hook's arg");
     if (n_act < MAX_EVENTS)

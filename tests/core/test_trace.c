@@ -4,20 +4,20 @@
 
 #define MAXEV 64
 struct event {
-    green_event_t ev;
+    green_trace_event_t ev;
     green_t *origin, *target, *running;
 };
 static struct event events[MAXEV];
 static int nev;
 static int hook_switch_rc, hook_switch_errno, hook_reparent_rc, hook_reparent_errno;
 
-static void record(green_event_t ev, green_t *origin, green_t *target, void *arg)
+static void record(green_trace_event_t ev, green_t *origin, green_t *target, void *arg)
 {
     if (arg == &nev && nev < MAXEV)
         events[nev++] = (struct event){ev, origin, target, green_current()};
 }
 
-static void expect(int i, green_event_t ev, green_t *origin, green_t *target)
+static void expect(int i, green_trace_event_t ev, green_t *origin, green_t *target)
 {
     assert_true(i < nev);
     assert_int_equal(events[i].ev, ev);
@@ -56,7 +56,7 @@ static int teardown(void **state)
     return teardown_no_failures(state);
 }
 
-static void other_hook(green_event_t ev, green_t *origin, green_t *target, void *arg)
+static void other_hook(green_trace_event_t ev, green_t *origin, green_t *target, void *arg)
 {
     (void)ev, (void)origin, (void)target, (void)arg;
 }
@@ -144,7 +144,7 @@ static void test_destroy_events(void **state)
     expect(1, GREEN_EVENT_SWITCH, g, m); /* its normal finish */
 }
 
-static void reentrant(green_event_t ev, green_t *origin, green_t *target, void *arg)
+static void reentrant(green_trace_event_t ev, green_t *origin, green_t *target, void *arg)
 {
     (void)ev, (void)origin, (void)arg;
     hook_switch_rc = green_switch(target, NULL, NULL);

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/* The hub's callback queue: gevent's loop.run_callback and _run_callbacks, on libev.
+ *
+ * One FIFO queue per hub.  A prepare watcher drains it at the start of every loop
+ * iteration, before the poll, including callbacks queued while it runs.  Each queued
+ * callback holds one ev_ref, so the loop does not run out of work (and throw LoopExit into
+ * main) while callbacks are pending; the prepare watcher itself is unref'd.  With the time
+ * budget on, the clock is read every 50 callbacks, and once 5 ms have passed the drain
+ * stops and a zero-second timer keeps the next poll from blocking: I/O and due timers then
+ * run before the rest of the queue, exactly as gevent's switch interval makes them.
+ */
+#include "hub.h"
+
+#define CALLBACK_CHECK_COUNT 50 /* gevent's CALLBACK_CHECK_COUNT */
+#define TIME_BUDGET 0.005       /* gevent's default sys.getswitchinterval() */
+
+void green__callback_queue(struct green_hub_part *h, struct green_callback *cb)
+{
+    GREEN_ASSERT(!cb->queued);
+    cb->queued = true;
+    cb->next = NULL;
+    cb->prev = h->tail;
+    if (h->tail)
+        h->tail->next = cb;
+    else
+        h->head = cb;
+    h->tail = cb;
+    ev_ref(h->loop);
+}
+
+static void unqueue(struct green_hub_part *h, struct green_callback *cb)
+{
+    if (cb->prev)
+        cb->prev->next = cb->next;
+    else
+        h->head = cb->next;
+    if (cb->next)
+        cb->next->prev = cb->prev;
+    else
+        h->tail = cb->prev;
+    cb->prev = cb->next = NULL;
+    cb->queued = false;
+    ev_unref(h->loop);
+}
+
+void green__callback_cancel(struct green_hub_part *h, struct green_callback *cb)
+{
+    if (cb->queued)
+        unqueue(h, cb);
+}
+
+/* _run_callbacks.  cb->run may free cb, or queue it again. */
+static void run_callbacks(struct green_hub_part *h)
+{
+    h->in_callbacks = true;
+    int count = CALLBACK_CHECK_COUNT;
+    ev_tstamp expiration = ev_now(h->loop) + TIME_BUDGET;
+    bool clock_read = false;
+    ev_timer_stop(h->loop, &h->timer0);
+    while (h->head) {
+        struct green_callback *cb = h->head;
+        unqueue(h, cb);
+        count--;
+        cb->run(h, cb);
+        if (h->budget && count == 0 && h->head) {
+            count = CALLBACK_CHECK_COUNT;
+            ev_now_update(h->loop);
+            if (ev_now(h->loop) >= expiration) {
+                clock_read = true;
+                break;
+            }
+        }
+    }
+    if (!clock_read)
+        ev_now_update(h->loop);
+    if (h->head)
+        ev_timer_start(h->loop, &h->timer0);
+    h->in_callbacks = false;
+}
+
+static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    (void)loop, (void)revents;
+    run_callbacks((struct green_hub_part *)w->data);
+}
+
+static void on_timer0(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)w, (void)revents; /* its only job was to make the poll return */
+}
+
+void green__callbacks_init(struct green_hub_part *h)
+{
+    ev_prepare_init(&h->prepare, on_prepare);
+    h->prepare.data = h;
+    ev_prepare_start(h->loop, &h->prepare);
+    ev_unref(h->loop); /* the queue keeps the loop alive, not the watcher that drains it */
+    ev_timer_init(&h->timer0, on_timer0, 0.0, 0.0);
+    h->budget = true;
+}
+
+void green__callbacks_stop(struct green_hub_part *h)
+{
+    ev_ref(h->loop); /* balance the unref of init */
+    ev_prepare_stop(h->loop, &h->prepare);
+    ev_timer_stop(h->loop, &h->timer0);
+    while (h->head)
+        unqueue(h, h->head);
+}

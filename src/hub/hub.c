@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: MIT */
+/* The hub greenlet: its loop, the way greenlets block on it and are resumed by it,
+ * LoopExit, and shutdown.
+ *
+ * The hub is a greenlet whose parent is the thread's main greenlet.  Its body runs libev's
+ * ev_run; every callback and watcher runs inside it.  A greenlet blocks by switching to the
+ * hub (green__hub_block); the hub resumes it from a callback or watcher (green__hub_resume),
+ * and that callback is suspended until the greenlet switches back — the trampolining that
+ * gives gevent its order.  When ev_run returns, no watcher and no callback is left that
+ * could ever resume anyone: like gevent's Hub.run, the hub then throws LoopExit into main,
+ * wherever main is blocked, and starts the loop again when main next blocks.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/thread.h"
+#include "hub.h"
+
+/* Callbacks and watchers run on the hub's stack. */
+#define HUB_STACK ((size_t)1024 * 1024)
+
+struct green_hub_part *green__hub_peek(void)
+{
+    struct green_thread *ts = green__tls;
+    return ts ? ts->hub : NULL;
+}
+
+static void *hub_run(void *arg)
+{
+    (void)arg;
+    struct green_hub_part *h = green__tls->hub;
+    for (;;) {
+        if (h->shutting_down)
+            return NULL;
+        ev_run(h->loop, 0);
+        if (h->shutting_down)
+            return NULL;
+        green__hub_resume(h, &h->ts->core.main, GREEN_LOOP_EXIT, NULL);
+    }
+}
+
+GREEN_COLD static struct green_hub_part *hub_create(struct green_thread *ts, const char *api)
+{
+    struct green_hub_part *h = calloc(1, sizeof *h);
+    if (!h) {
+        green__fail(ENOMEM, api, "no memory for the thread's hub");
+        return NULL;
+    }
+    /* The process's main thread runs on libev's default loop (it also serves child
+     * watchers); every other thread gets a loop of its own. */
+    bool main_thread = getpid() == (pid_t)syscall(SYS_gettid);
+    h->loop = main_thread ? ev_default_loop(EVFLAG_AUTO) : ev_loop_new(EVFLAG_AUTO);
+    if (!h->loop) {
+        free(h);
+        green__fail(ENOMEM, api, "libev could not create an event loop");
+        return NULL;
+    }
+    green_attr_t attr = GREEN_ATTR_INIT;
+    attr.name = "hub";
+    attr.stack_size = HUB_STACK;
+    h->hub = green_new(hub_run, &ts->core.main, &attr);
+    if (!h->hub) {
+        ev_loop_destroy(h->loop);
+        free(h);
+        green__fail(ENOMEM, api, "no memory for the hub greenlet");
+        return NULL;
+    }
+    h->ts = ts;
+    ev_set_userdata(h->loop, h);
+    green__callbacks_init(h);
+    green__task_init(h, &h->main_task, &ts->core.main);
+    h->main_task.phase = TASK_RUNNING;
+    ts->hub = h;
+    return h;
+}
+
+struct green_hub_part *green__hub_get(const char *api)
+{
+    struct green_thread *ts = green__thread_get(api);
+    if (!ts)
+        return NULL;
+    return GREEN_LIKELY(ts->hub != NULL) ? ts->hub : hub_create(ts, api);
+}
+
+struct green_task *green__hub_self(struct green_hub_part *h, const char *api)
+{
+    struct green *cur = h->ts->core.current;
+    char who[GREEN_DESCRIBE_MAX];
+    if (cur == h->hub) {
+        green__fail(EPERM, api,
+                    "called from the hub (a callback or watcher), which cannot "
+                    "block");
+        return NULL;
+    }
+    struct green_task *t = green__task_of(cur);
+    if (!t) {
+        green__fail(EPERM, api,
+                    "greenlet %s was not spawned on the hub: only the main "
+                    "greenlet and spawned greenlets can block",
+                    green__describe(cur, who, sizeof who));
+        return NULL;
+    }
+    if (t->killed) {
+        green__fail(ECANCELED, api, "greenlet %s is being killed",
+                    green__describe(cur, who, sizeof who));
+        return NULL;
+    }
+    return t;
+}
+
+int green__hub_block(struct green_hub_part *h, struct green_task *self, void *token,
+                     const char *api)
+{
+    GREEN_ASSERT(self->g == h->ts->core.current && self->g != h->hub);
+    void *got = NULL;
+    int rc = green_switch(h->hub, NULL, &got);
+    if (GREEN_LIKELY(rc == 0 && got == token))
+        return 0;
+    char who[GREEN_DESCRIBE_MAX];
+    green__describe(self->g, who, sizeof who);
+    switch (rc) {
+    case -1:
+        return -1; /* the hub could not be started: green_switch said why */
+    case 0:
+        return green__fail(EINTR, api,
+                           "greenlet %s was resumed by a switch that was not "
+                           "the hub's",
+                           who);
+    case GREEN_EXIT:
+        self->killed = true;
+        return green__fail(ECANCELED, api, "greenlet %s is being killed", who);
+    case GREEN_TIMEOUT:
+        self->fired = got;
+        return green__fail(ETIMEDOUT, api, "timed out");
+    case GREEN_LOOP_EXIT:
+        return green__fail(EDEADLK, api,
+                           "this operation would block forever: no callback "
+                           "and no active watcher is left on the hub");
+    default:
+        return green__fail(EINTR, api,
+                           "greenlet %s was interrupted by error %d thrown into "
+                           "it",
+                           who, rc);
+    }
+}
+
+void green__hub_resume(struct green_hub_part *h, struct green *g, int err, void *value)
+{
+    struct green_thread *ts = h->ts;
+    void *got = NULL;
+    ts->core.finished = NULL;
+    int rc = err ? green_throw(g, err, value, &got) : green_switch(g, value, &got);
+    struct green *dead = ts->core.finished;
+    if (dead) {
+        ts->core.finished = NULL;
+        struct green_task *t = green__task_of(dead);
+        if (t && t->spawned)
+            green__task_died(h, t, rc > 0 ? rc : 0, got);
+    } else if (rc < 0) {
+        char who[GREEN_DESCRIBE_MAX];
+        green__fatal(NULL, "the hub could not resume greenlet %s: %s",
+                     green__describe(g, who, sizeof who), green_last_error());
+    }
+}
+
+void green__wake_waiter(struct green_hub_part *h, struct green_link *l, void *obj)
+{
+    struct green_task *t = (struct green_task *)((char *)l - offsetof(struct green_task, wait));
+    green__hub_resume(h, t->g, 0, obj);
+}
+
+/* ---- the public calls ---------------------------------------------------------------- */
+
+GREEN_API green_t *green_hub(void)
+{
+    struct green_hub_part *h = green__hub_get("green_hub");
+    return h ? h->hub : NULL;
+}
+
+GREEN_API struct ev_loop *green_hub_loop(void)
+{
+    struct green_hub_part *h = green__hub_get("green_hub_loop");
+    return h ? h->loop : NULL;
+}
+
+GREEN_API int green_hub_set_time_budget(bool on)
+{
+    struct green_hub_part *h = green__hub_get("green_hub_set_time_budget");
+    if (!h)
+        return -1;
+    h->budget = on;
+    return 0;
+}
+
+/* ---- shutdown ---------------------------------------------------------------------- */
+
+/* Kill every task, wait for all to die; then let the hub greenlet leave its loop, and free
+ * everything.  Runs in the main greenlet. */
+static int hub_stop(struct green_hub_part *h, const char *api)
+{
+    struct green_thread *ts = h->ts;
+    h->shutting_down = true;
+    for (struct green_task *t = h->live, *next; t; t = next) {
+        next = t->next_live; /* killing t may free t, never another task */
+        if (t->phase != TASK_DEAD)
+            green__task_kill(h, t);
+    }
+    for (;;) { /* joining one may free any number of them: start over each time */
+        struct green_task *t = h->live;
+        while (t && t->phase == TASK_DEAD)
+            t = t->next_live;
+        if (!t)
+            break;
+        if (green__task_join(h, t, GREEN_FOREVER, api) < 0) {
+            char who[GREEN_DESCRIBE_MAX];
+            return green__fail(EBUSY, api, "greenlet %s did not die when killed",
+                               green__describe(t->g, who, sizeof who));
+        }
+    }
+    green__callbacks_stop(h);
+    if (green_state(h->hub) & GREEN_ACTIVE) {
+        ev_break(h->loop, EVBREAK_ALL);
+        green_switch(h->hub, NULL, NULL); /* it returns from hub_run and dies */
+    }
+    green__tasks_free_all(h);
+    ts->core.main.ext = NULL;
+    green_destroy(h->hub);
+    ev_loop_destroy(h->loop);
+    ts->hub = NULL;
+    free(h);
+    return 0;
+}
+
+GREEN_API int green_hub_shutdown(void)
+{
+    struct green_hub_part *h = green__hub_peek();
+    if (!h)
+        return 0;
+    if (h->ts->core.current != &h->ts->core.main)
+        return green__fail(EPERM, "green_hub_shutdown",
+                           "must be called from the main "
+                           "greenlet");
+    return hub_stop(h, "green_hub_shutdown");
+}
+
+void green__hub_term(struct green_thread *ts)
+{
+    if (ts->hub && hub_stop(ts->hub, NULL) != 0)
+        fprintf(stderr, "%s; its hub is not released\n", green_last_error());
+}

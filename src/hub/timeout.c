@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/* Sleeping and timeouts: gevent's sleep() and Timeout.
+ *
+ * A timeout is a libev timer of priority -1 (after the I/O of the same loop iteration)
+ * started with the loop's clock brought up to date, so zero-second timeouts started one
+ * after another expire in start order.  When it fires it throws GREEN_TIMEOUT into the
+ * greenlet that armed it, straight from the timer callback; whatever blocking call that
+ * greenlet is in unlinks itself and fails with ETIMEDOUT.  Blocking calls with a timeout
+ * argument use the same timers, so a scoped timeout and a call's own one nest: the first
+ * to fire wins, and the call ends the other before it can.
+ *
+ * green_sleep(0) is gevent's sleep(0): a wake-up queued at the tail of the callback queue.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "core/thread.h"
+#include "hub.h"
+
+static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    struct green_timeout *t = w->data;
+    t->fired = true;
+    green__hub_resume(t->h, t->target, GREEN_TIMEOUT, t);
+}
+
+struct green_timeout *green__timeout_start(struct green_hub_part *h, double seconds,
+                                           const char *api)
+{
+    struct green_timeout *t = malloc(sizeof *t);
+    if (!t) {
+        green__fail(ENOMEM, api, "no memory for a timeout");
+        return NULL;
+    }
+    ev_timer_init(&t->timer, on_timeout, seconds, 0.0);
+    ev_set_priority(&t->timer, -1);
+    t->timer.data = t;
+    t->h = h;
+    t->target = h->ts->core.current;
+    t->fired = false;
+    ev_now_update(h->loop);
+    ev_timer_start(h->loop, &t->timer);
+    return t;
+}
+
+void green__timeout_end(struct green_hub_part *h, struct green_timeout *t)
+{
+    if (!t)
+        return;
+    ev_timer_stop(h->loop, &t->timer);
+    free(t);
+}
+
+GREEN_API green_timeout_t *green_timeout_start(double seconds)
+{
+    const char *api = "green_timeout_start";
+    struct green_hub_part *h = green__hub_get(api);
+    if (!h)
+        return NULL;
+    if (!(seconds >= 0)) {
+        green__fail(EINVAL, api, "the timeout must be >= 0 (got %g)", seconds);
+        return NULL;
+    }
+    if (h->ts->core.current == h->hub) {
+        green__fail(EPERM, api,
+                    "called from the hub (a callback or watcher), which cannot "
+                    "block");
+        return NULL;
+    }
+    return green__timeout_start(h, seconds, api);
+}
+
+GREEN_API bool green_timeout_fired(const green_timeout_t *t) { return t && t->fired; }
+
+GREEN_API int green_timeout_end(green_timeout_t *t)
+{
+    if (!t)
+        return green__fail(EINVAL, "green_timeout_end", "the timeout is NULL");
+    struct green_hub_part *h = green__hub_peek();
+    if (h != t->h)
+        return green__fail(EXDEV, "green_timeout_end",
+                           "the timeout belongs to another thread's hub");
+    int fired = t->fired;
+    green__timeout_end(h, t);
+    return fired;
+}
+
+/* ---- sleep --------------------------------------------------------------------------- */
+
+static void on_sleep_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    struct green_task *t = w->data;
+    green__hub_resume(t->h, t->g, 0, w);
+}
+
+GREEN_API int green_sleep(double seconds)
+{
+    const char *api = "green_sleep";
+    struct green_hub_part *h = green__hub_get(api);
+    if (!h)
+        return -1;
+    if (!(seconds >= 0))
+        return green__fail(EINVAL, api, "the delay must be >= 0 (got %g)", seconds);
+    struct green_task *self = green__hub_self(h, api);
+    if (!self)
+        return -1;
+    if (seconds == 0) {
+        green__callback_queue(h, &self->wake);
+        int rc = green__hub_block(h, self, &self->wake, api);
+        if (rc < 0)
+            green__callback_cancel(h, &self->wake);
+        return rc;
+    }
+    ev_timer_init(&self->sleep_timer, on_sleep_timer, seconds, 0.0);
+    self->sleep_timer.data = self;
+    if (h->in_callbacks) /* gevent: timers may update the clock while callbacks run */
+        ev_now_update(h->loop);
+    ev_timer_start(h->loop, &self->sleep_timer);
+    int rc = green__hub_block(h, self, &self->sleep_timer, api);
+    ev_timer_stop(h->loop, &self->sleep_timer);
+    return rc;
+}

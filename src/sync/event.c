@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/* Event and AsyncResult: gevent.event, on the shared notifier (linkable.h). */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "linkable.h"
+
+struct green_event {
+    struct green_linkable l; /* first: the ready function gets the event */
+    bool flag;
+};
+
+static bool event_ready(const struct green_linkable *l)
+{
+    return ((const struct green_event *)l)->flag;
+}
+
+GREEN_API green_event_t *green_event_new(void)
+{
+    struct green_hub_part *h = green__hub_get("green_event_new");
+    if (!h)
+        return NULL;
+    struct green_event *e = malloc(sizeof *e);
+    if (!e) {
+        green__fail(ENOMEM, "green_event_new", "out of memory");
+        return NULL;
+    }
+    green__linkable_init(&e->l, h, event_ready, true);
+    e->flag = false;
+    return e;
+}
+
+GREEN_API int green_event_destroy(green_event_t *e)
+{
+    if (!green__sync_owner(e, e ? e->l.h : NULL, "green_event_destroy"))
+        return -1;
+    if (!green__linkable_idle(&e->l))
+        return green__fail(EBUSY, "green_event_destroy", "greenlets are waiting on the event");
+    free(e);
+    return 0;
+}
+
+GREEN_API int green_event_set(green_event_t *e)
+{
+    if (!green__sync_owner(e, e ? e->l.h : NULL, "green_event_set"))
+        return -1;
+    e->flag = true;
+    green__linkable_check(&e->l);
+    return 0;
+}
+
+GREEN_API int green_event_clear(green_event_t *e)
+{
+    if (!green__sync_owner(e, e ? e->l.h : NULL, "green_event_clear"))
+        return -1;
+    e->flag = false;
+    return 0;
+}
+
+GREEN_API bool green_event_is_set(const green_event_t *e) { return e && e->flag; }
+
+GREEN_API int green_event_wait(green_event_t *e, double timeout)
+{
+    const char *api = "green_event_wait";
+    if (!green__sync_owner(e, e ? e->l.h : NULL, api))
+        return -1;
+    if (!green__timeout_valid(timeout))
+        return green__fail(EINVAL, api, "the timeout is NaN");
+    int rc = green__linkable_wait(&e->l, timeout, api);
+    if (rc == 0)
+        return green__fail(ETIMEDOUT, api, "the event was not set in time");
+    return rc < 0 ? -1 : 0;
+}
+
+/* ---- AsyncResult --------------------------------------------------------------------- */
+
+struct green_result {
+    struct green_linkable l;
+    bool set;
+    int code; /* 0: a value; > 0: an error */
+    void *value;
+};
+
+static bool result_ready(const struct green_linkable *l)
+{
+    return ((const struct green_result *)l)->set;
+}
+
+GREEN_API green_result_t *green_result_new(void)
+{
+    struct green_hub_part *h = green__hub_get("green_result_new");
+    if (!h)
+        return NULL;
+    struct green_result *r = calloc(1, sizeof *r);
+    if (!r) {
+        green__fail(ENOMEM, "green_result_new", "out of memory");
+        return NULL;
+    }
+    green__linkable_init(&r->l, h, result_ready, true);
+    return r;
+}
+
+GREEN_API int green_result_destroy(green_result_t *r)
+{
+    if (!green__sync_owner(r, r ? r->l.h : NULL, "green_result_destroy"))
+        return -1;
+    if (!green__linkable_idle(&r->l))
+        return green__fail(EBUSY, "green_result_destroy", "greenlets are waiting on the result");
+    free(r);
+    return 0;
+}
+
+static int result_set(green_result_t *r, int code, void *value, const char *api)
+{
+    if (!green__sync_owner(r, r ? r->l.h : NULL, api))
+        return -1;
+    r->set = true;
+    r->code = code;
+    r->value = value;
+    green__linkable_check(&r->l);
+    return 0;
+}
+
+GREEN_API int green_result_set(green_result_t *r, void *value)
+{
+    return result_set(r, 0, value, "green_result_set");
+}
+
+GREEN_API int green_result_set_error(green_result_t *r, int code, void *payload)
+{
+    if (code <= 0)
+        return green__fail(EINVAL, "green_result_set_error", "the code must be > 0 (got %d)", code);
+    return result_set(r, code, payload, "green_result_set_error");
+}
+
+static int result_deliver(const green_result_t *r, void **value)
+{
+    if (value)
+        *value = r->value;
+    return r->code;
+}
+
+GREEN_API int green_result_try_get(green_result_t *r, void **value)
+{
+    if (!green__sync_owner(r, r ? r->l.h : NULL, "green_result_try_get"))
+        return -1;
+    if (!r->set)
+        return green__fail(EAGAIN, "green_result_try_get", "the result is not set");
+    return result_deliver(r, value);
+}
+
+GREEN_API int green_result_get(green_result_t *r, double timeout, void **value)
+{
+    const char *api = "green_result_get";
+    if (!green__sync_owner(r, r ? r->l.h : NULL, api))
+        return -1;
+    if (r->set)
+        return result_deliver(r, value);
+    if (!green__timeout_valid(timeout))
+        return green__fail(EINVAL, api, "the timeout is NaN");
+    int rc = green__linkable_wait_core(&r->l, timeout, api);
+    if (rc == 0)
+        return green__fail(ETIMEDOUT, api, "the result was not set in time");
+    if (rc < 0)
+        return -1;
+    return result_deliver(r, value);
+}
+
+GREEN_API bool green_result_ready(const green_result_t *r) { return r && r->set; }

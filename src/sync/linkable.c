@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/* The notifier and waiting of Event, AsyncResult and Semaphore (see linkable.h). */
+#include <errno.h>
+
+#include "core/error.h"
+#include "core/thread.h"
+#include "linkable.h"
+
+/* _notify_link_list: wake the waiters of list up to the last one present now. */
+static void notify_list(struct green_linkable *l, struct green_link_list *list)
+{
+    struct green_link *last = list->tail;
+    while (!link_list_empty(list)) {
+        if (!l->notify_all && !l->ready(l))
+            break;
+        struct green_link *link = link_pop_front(list);
+        link->notify(l->h, link, l);
+        if (link == last)
+            break;
+    }
+}
+
+/* _notify_links */
+static void run_notifier(struct green_hub_part *h, struct green_callback *cb)
+{
+    (void)h;
+    struct green_linkable *l =
+        (struct green_linkable *)((char *)cb - offsetof(struct green_linkable, notifier));
+    l->notifying = true;
+    notify_list(l, &l->links);
+    if (!link_list_empty(&l->arrived)) {
+        notify_list(l, &l->arrived);
+        link_splice(&l->links, &l->arrived);
+    }
+    l->notifying = false;
+    green__linkable_check(l);
+}
+
+void green__linkable_init(struct green_linkable *l, struct green_hub_part *h,
+                          bool (*ready)(const struct green_linkable *), bool notify_all)
+{
+    *l = (struct green_linkable){.h = h, .notify_all = notify_all, .ready = ready};
+    l->notifier.run = run_notifier;
+}
+
+static bool notifier_active(const struct green_linkable *l)
+{
+    return l->notifier.queued || l->notifying;
+}
+
+void green__linkable_check(struct green_linkable *l)
+{
+    if (l->ready(l) && !link_list_empty(&l->links) && !notifier_active(l))
+        green__callback_queue(l->h, &l->notifier);
+}
+
+/* unlink + _quiet_unlink_all */
+static void unlink_waiter(struct green_linkable *l, struct green_link *link)
+{
+    link_remove(link);
+    if (link_list_empty(&l->links) && l->notifier.queued) {
+        green__callback_cancel(l->h, &l->notifier);
+        link_splice(&l->links, &l->arrived); /* see linkable.h: gevent drops these */
+    }
+}
+
+static int block_on(struct green_linkable *l, struct green_task *self, const char *api)
+{
+    int rc = green__hub_block(l->h, self, l, api);
+    if (rc < 0) {
+        int e = errno;
+        unlink_waiter(l, &self->wait);
+        errno = e;
+    }
+    return rc;
+}
+
+int green__linkable_wait_core(struct green_linkable *l, double timeout, const char *api)
+{
+    struct green_task *self = green__hub_self(l->h, api);
+    if (!self)
+        return -1;
+    struct green_timeout *own = NULL;
+    if (timeout >= 0 && !(own = green__timeout_start(l->h, timeout, api)))
+        return -1;
+    link_append(&l->links, &self->wait); /* rawlink */
+    green__linkable_check(l);
+    int rc = block_on(l, self, api);
+    int e = errno;
+    bool own_expired = rc < 0 && e == ETIMEDOUT && self->fired == own;
+    green__timeout_end(l->h, own);
+    if (rc == 0)
+        return 1;
+    if (own_expired)
+        return 0;
+    errno = e;
+    return -1;
+}
+
+int green__linkable_wait(struct green_linkable *l, double timeout, const char *api)
+{
+    if (!l->ready(l))
+        return green__linkable_wait_core(l, timeout, api);
+    if (!notifier_active(l))
+        return 1;
+    struct green_task *self = green__hub_self(l->h, api);
+    if (!self)
+        return -1;
+    link_append(&l->arrived, &self->wait);
+    return block_on(l, self, api) < 0 ? -1 : 1;
+}
+
+bool green__linkable_idle(const struct green_linkable *l)
+{
+    return link_list_empty(&l->links) && link_list_empty(&l->arrived) && !notifier_active(l);
+}
+
+struct green_hub_part *green__sync_owner(const void *obj, struct green_hub_part *h, const char *api)
+{
+    if (!obj) {
+        green__fail(EINVAL, api, "the object is NULL");
+        return NULL;
+    }
+    if (green__hub_peek() != h) {
+        green__fail(EXDEV, api, "the object belongs to another thread's hub");
+        return NULL;
+    }
+    return h;
+}

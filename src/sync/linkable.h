@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/* gevent's AbstractLinkable (_abstract_linkable.py): what Event, AsyncResult and Semaphore
+ * share — the waiters, and the one notifier callback that wakes them.
+ *
+ * The rules, gevent's: when the object becomes ready and has waiters, one notifier is
+ * queued (never two).  When it runs it wakes, one at a time and in the order they came,
+ * the waiters linked when it starts — each running until it blocks — then those that
+ * arrived while it was pending or running (a wait on a ready object with a notifier pending
+ * queues behind it instead of returning).  With notify_all off (Semaphore) it stops as soon
+ * as the object is no longer ready.  When it ends it queues a fresh notifier if the object
+ * is still ready and still has waiters.
+ *
+ * One deliberate difference: when the last linked waiter leaves while a notifier is
+ * pending, gevent cancels the notifier and drops the waiters that had arrived behind it
+ * (they stay blocked for good).  We cancel it too but keep those waiters linked, so the
+ * next notifier wakes them.
+ */
+#ifndef GREEN_SYNC_LINKABLE_H
+#define GREEN_SYNC_LINKABLE_H
+
+#include <stdbool.h>
+
+#include "green/sync.h"
+#include "hub/hub.h"
+
+struct green_linkable {
+    struct green_hub_part *h;
+    struct green_link_list links;   /* waiters and callbacks, in the order they came */
+    struct green_link_list arrived; /* waiters that came while the notifier was pending */
+    struct green_callback notifier;
+    bool notifying;  /* the notifier is running */
+    bool notify_all; /* false: wake only while ready (Semaphore) */
+    bool (*ready)(const struct green_linkable *l);
+};
+
+GREEN_HIDDEN void green__linkable_init(struct green_linkable *l, struct green_hub_part *h,
+                                       bool (*ready)(const struct green_linkable *),
+                                       bool notify_all);
+
+/* _check_and_notify: queue the notifier if ready, linked and none is pending or running. */
+GREEN_HIDDEN void green__linkable_check(struct green_linkable *l);
+
+/* Greenlet only.  _wait: ready with no notifier pending returns 1 at once; ready with one
+ * pending queues behind it (no timer) and returns 1 when woken; otherwise _wait_core.
+ * Returns 1, 0 if the call's own timeout expired, or -1 with errno. */
+GREEN_HIDDEN int green__linkable_wait(struct green_linkable *l, double timeout, const char *api);
+
+/* Greenlet only.  _wait_core: start the own timeout (timeout >= 0), link, block until
+ * notified.  Returns 1, 0 on the own timeout, -1 with errno (another timeout, a kill...). */
+GREEN_HIDDEN int green__linkable_wait_core(struct green_linkable *l, double timeout,
+                                           const char *api);
+
+/* Whether the object may be destroyed: no waiter, no notifier pending or running. */
+GREEN_HIDDEN bool green__linkable_idle(const struct green_linkable *l);
+
+/* The calling thread's hub if obj (owned by hub h) may be used from here; else NULL with
+ * errno EINVAL (obj NULL) or EXDEV. */
+GREEN_HIDDEN struct green_hub_part *green__sync_owner(const void *obj, struct green_hub_part *h,
+                                                      const char *api);
+
+#endif /* GREEN_SYNC_LINKABLE_H */

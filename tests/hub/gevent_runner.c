@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: MIT */
+/* libgreen's interpreter for the hub's differential test (gevent_diff.py has the language
+ * and gevent's interpreter; both must print the same trace).
+ *
+ * Reads programs from stdin, each after a "=== N" line, and runs each on a thread of its
+ * own (a fresh hub) with the time budget off, printing "=== N" and the trace.  Greenlets
+ * with an odd index run on shared stacks, the others on private ones.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <green.h>
+
+#define MAX_G 8
+#define MAX_OPS 64
+#define MAX_SCOPES 4
+
+struct program {
+    int n;
+    int nops[MAX_G];
+    char ops[MAX_G][MAX_OPS][32];
+};
+
+struct world {
+    const struct program *p;
+    green_event_t *E[2];
+    green_queue_t *Q[2];
+    green_sem_t *S[2];
+    green_result_t *A[2];
+    green_t *G[MAX_G];
+    char *out;
+    size_t len, cap;
+};
+
+static _Thread_local struct world *W;
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    line[n++] = '\n';
+    if (W->len + (size_t)n > W->cap) {
+        W->cap = (W->cap + (size_t)n) * 2;
+        W->out = realloc(W->out, W->cap);
+        if (!W->out)
+            abort();
+    }
+    memcpy(W->out + W->len, line, (size_t)n);
+    W->len += (size_t)n;
+}
+
+/* What an operation did, besides its printed result. */
+enum { GO_ON = -1, KILLED = -2 }; /* >= 0: unwind to that scope */
+
+static double tmo(const char *s) { return strcmp(s, "-") == 0 ? GREEN_FOREVER : 0.0; }
+
+static void *body(void *arg);
+
+static const char *dead_or_alive(green_t *g) { return green_ready(g) ? "dead" : "alive"; }
+
+/* The result of a failed blocking call: an own timeout gives `own`; a scope that fired,
+ * a kill or LoopExit take over. */
+static int failed(const char *own, char *res, size_t len, green_timeout_t **scopes, int depth)
+{
+    if (errno == ECANCELED)
+        return KILLED;
+    if (errno == EDEADLK) {
+        snprintf(res, len, "LoopExit");
+        return GO_ON;
+    }
+    if (errno == ETIMEDOUT) {
+        for (int d = depth - 1; d >= 0; d--)
+            if (green_timeout_fired(scopes[d])) {
+                snprintf(res, len, "interrupted");
+                return d;
+            }
+        snprintf(res, len, "%s", own);
+        return GO_ON;
+    }
+    snprintf(res, len, "error %d (%s)", errno, strerror(errno));
+    return GO_ON;
+}
+
+static int op(int me, char *text, char *res, size_t len, green_timeout_t **scopes, int depth)
+{
+    (void)me;
+    char w[16], a0[16] = "", a1[16] = "", a2[16] = "";
+    sscanf(text, "%15s %15s %15s %15s", w, a0, a1, a2);
+    int i0 = atoi(a0), i1 = atoi(a1);
+    void *v = NULL;
+    snprintf(res, len, "ok");
+    if (!strcmp(w, "sleep0")) {
+        if (green_sleep(0) < 0)
+            return failed("?", res, len, scopes, depth);
+    } else if (!strcmp(w, "say")) {
+        snprintf(res, len, "%s", a0);
+    } else if (!strcmp(w, "spawn")) {
+        green_attr_t attr = GREEN_ATTR_INIT;
+        attr.stack_model = i0 % 2 ? GREEN_STACK_SHARED : GREEN_STACK_PRIVATE;
+        W->G[i0] = green_spawn(body, (void *)(intptr_t)i0, &attr);
+    } else if (!strcmp(w, "eset")) {
+        green_event_set(W->E[i0]);
+    } else if (!strcmp(w, "eclear")) {
+        green_event_clear(W->E[i0]);
+    } else if (!strcmp(w, "ewait")) {
+        if (green_event_wait(W->E[i0], tmo(a1)) < 0)
+            return failed("False", res, len, scopes, depth);
+        snprintf(res, len, "True");
+    } else if (!strcmp(w, "qput") || !strcmp(w, "qputnw")) {
+        int rc = w[4] ? green_queue_try_put(W->Q[i0], (void *)(intptr_t)i1)
+                      : green_queue_put(W->Q[i0], (void *)(intptr_t)i1, tmo(a2));
+        if (rc < 0 && errno == EAGAIN)
+            snprintf(res, len, "Full");
+        else if (rc < 0)
+            return failed("Full", res, len, scopes, depth);
+    } else if (!strcmp(w, "qget") || !strcmp(w, "qgetnw")) {
+        int rc = w[4] ? green_queue_try_get(W->Q[i0], &v) : green_queue_get(W->Q[i0], tmo(a1), &v);
+        if (rc < 0 && errno == EAGAIN)
+            snprintf(res, len, "Empty");
+        else if (rc < 0)
+            return failed("Empty", res, len, scopes, depth);
+        else
+            snprintf(res, len, "%d", (int)(intptr_t)v);
+    } else if (!strcmp(w, "sacq") || !strcmp(w, "sacqnw")) {
+        int rc = w[4] ? green_sem_try_acquire(W->S[i0]) : green_sem_acquire(W->S[i0], tmo(a1));
+        if (rc < 0 && errno == EAGAIN)
+            snprintf(res, len, "False");
+        else if (rc < 0)
+            return failed("False", res, len, scopes, depth);
+        else
+            snprintf(res, len, "True");
+    } else if (!strcmp(w, "srel")) {
+        if (green_sem_release(W->S[i0]) < 0)
+            snprintf(res, len, errno == EOVERFLOW ? "ValueError" : "error %d", errno);
+    } else if (!strcmp(w, "aset")) {
+        green_result_set(W->A[i0], (void *)(intptr_t)i1);
+    } else if (!strcmp(w, "aget") || !strcmp(w, "agetnw")) {
+        int rc = w[4] ? green_result_try_get(W->A[i0], &v) : green_result_get(W->A[i0], tmo(a1), &v);
+        if (rc < 0 && errno == EAGAIN)
+            snprintf(res, len, "Timeout");
+        else if (rc < 0)
+            return failed("Timeout", res, len, scopes, depth);
+        else
+            snprintf(res, len, "%d", (int)(intptr_t)v);
+    } else if (!strcmp(w, "kill") || !strcmp(w, "killnw") || !strcmp(w, "join")) {
+        green_t *g = W->G[i0];
+        if (!g) {
+            snprintf(res, len, "unspawned");
+            return GO_ON;
+        }
+        int rc = !strcmp(w, "kill")   ? green_kill(g, GREEN_FOREVER)
+                 : !strcmp(w, "join") ? green_join(g, tmo(a1), NULL)
+                                      : green_kill_nowait(g);
+        if (rc < 0) {
+            bool timed_out = errno == ETIMEDOUT;
+            int r = failed("", res, len, scopes, depth);
+            if (r != GO_ON || !timed_out)
+                return r; /* killed, a scope fired, LoopExit: res says which */
+        }
+        snprintf(res, len, "%s", dead_or_alive(g));
+    } else {
+        snprintf(res, len, "unknown op");
+    }
+    return GO_ON;
+}
+
+static int skip_block(const struct program *p, int me, int i)
+{
+    for (int depth = 0; i < p->nops[me]; i++) {
+        if (!strcmp(p->ops[me][i], "tbegin"))
+            depth++;
+        else if (!strcmp(p->ops[me][i], "tend") && depth-- == 0)
+            return i + 1;
+    }
+    return i;
+}
+
+/* Run me's ops from *i to the end of the block; returns GO_ON, KILLED or a scope. */
+static int block(int me, int *i, green_timeout_t **scopes, int depth)
+{
+    const struct program *p = W->p;
+    while (*i < p->nops[me]) {
+        char *text = (char *)p->ops[me][*i];
+        if (!strcmp(text, "tend")) {
+            ++*i;
+            return GO_ON;
+        }
+        if (!strcmp(text, "tbegin")) {
+            int start = ++*i;
+            scopes[depth] = green_timeout_start(0);
+            int r = block(me, i, scopes, depth + 1);
+            green_timeout_end(scopes[depth]);
+            if (r == depth) {
+                say("G%d: timeout %d fired", me, depth);
+                *i = skip_block(p, me, start);
+                continue;
+            }
+            if (r != GO_ON)
+                return r;
+            continue;
+        }
+        char res[64];
+        int r = op(me, text, res, sizeof res, scopes, depth);
+        if (r == KILLED)
+            return KILLED;
+        say("G%d: %s -> %s", me, text, res);
+        if (r != GO_ON)
+            return r;
+        ++*i;
+    }
+    return GO_ON;
+}
+
+/* Runs me's program; returns false if it was killed (and said so). */
+static bool run_body(int me)
+{
+    int i = 0;
+    green_timeout_t *scopes[MAX_SCOPES];
+    say("G%d: starts", me);
+    if (block(me, &i, scopes, 0) == KILLED) {
+        say("G%d: killed", me);
+        return false;
+    }
+    return true;
+}
+
+static void *body(void *arg)
+{
+    int me = (int)(intptr_t)arg;
+    if (run_body(me))
+        say("G%d: ends", me);
+    return NULL;
+}
+
+static void *run_program(void *arg)
+{
+    struct world *w = arg;
+    W = w;
+    green_hub_set_time_budget(false);
+    for (int k = 0; k < 2; k++) {
+        w->E[k] = green_event_new();
+        w->Q[k] = green_queue_new(k == 0 ? 0 : 1);
+        w->S[k] = green_sem_new(k + 1, true);
+        w->A[k] = green_result_new();
+    }
+    run_body(0);
+    for (int k = 1; k < w->p->n; k++) {
+        if (!w->G[k])
+            continue;
+        green_kill(w->G[k], GREEN_FOREVER);
+        say("G0: final kill %d -> %s", k, dead_or_alive(w->G[k]));
+        green_release(w->G[k]);
+    }
+    say("G0: ends");
+    for (int k = 0; k < 2; k++) {
+        green_event_destroy(w->E[k]);
+        green_queue_destroy(w->Q[k]);
+        green_sem_destroy(w->S[k]);
+        green_result_destroy(w->A[k]);
+    }
+    return NULL;
+}
+
+static int parse(char *text, struct program *p)
+{
+    memset(p, 0, sizeof *p);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        int k;
+        char *ops = strstr(line, ": ");
+        if (sscanf(line, "G%d:", &k) != 1 || k < 0 || k >= MAX_G)
+            return -1;
+        p->n = k + 1 > p->n ? k + 1 : p->n;
+        if (!ops)
+            continue;
+        char *save;
+        for (char *o = strtok_r(ops + 2, ";", &save); o; o = strtok_r(NULL, ";", &save)) {
+            if (p->nops[k] == MAX_OPS)
+                return -1;
+            snprintf(p->ops[k][p->nops[k]++], sizeof p->ops[k][0], "%s", o);
+        }
+    }
+    return 0;
+}
+
+int main(void)
+{
+    static char buf[1 << 24];
+    size_t n = fread(buf, 1, sizeof buf - 1, stdin);
+    buf[n] = 0;
+    for (char *hdr = strstr(buf, "=== "); hdr;) {
+        int id = atoi(hdr + 4);
+        char *text = strchr(hdr, '\n');
+        if (!text)
+            break;
+        text++;
+        char *next = strstr(text, "=== ");
+        if (next)
+            next[-1] = 0;
+        struct program p;
+        if (parse(text, &p) != 0) {
+            fprintf(stderr, "gevent_runner: program %d does not parse\n", id);
+            return 2;
+        }
+        struct world w = {.p = &p};
+        pthread_t th;
+        if (pthread_create(&th, NULL, run_program, &w) != 0 || pthread_join(th, NULL) != 0)
+            return 2;
+        printf("=== %d\n%.*s", id, (int)w.len, w.out);
+        free(w.out);
+        hdr = next;
+    }
+    return 0;
+}
