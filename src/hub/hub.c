@@ -169,8 +169,7 @@ void green__hub_resume(struct green_hub_part *h, struct green *g, int err, void 
 
 void green__wake_waiter(struct green_hub_part *h, struct green_link *l, void *obj)
 {
-    struct green_task *t = (struct green_task *)((char *)l - offsetof(struct green_task, wait));
-    green__hub_resume(h, t->g, 0, obj);
+    green__hub_resume(h, green__task_of_wait(l)->g, 0, obj);
 }
 
 /* ---- the public calls ---------------------------------------------------------------- */

@@ -77,6 +77,12 @@ struct green_task {
     struct green_task *next_live, *prev_live; /* the hub's live tasks */
 };
 
+/* The task whose wait link l is. */
+static inline struct green_task *green__task_of_wait(struct green_link *l)
+{
+    return (struct green_task *)((char *)l - offsetof(struct green_task, wait));
+}
+
 static inline struct green_task *green__task_of(const struct green *g)
 {
     return (struct green_task *)g->ext;

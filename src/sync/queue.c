@@ -63,11 +63,6 @@ static void *pop(struct green_queue *q)
     return item;
 }
 
-static struct green_task *waiter_task(struct green_link *l)
-{
-    return (struct green_task *)((char *)l - offsetof(struct green_task, wait));
-}
-
 static void run_unlock(struct green_hub_part *h, struct green_callback *cb)
 {
     struct green_queue *q =
@@ -79,7 +74,7 @@ static void run_unlock(struct green_hub_part *h, struct green_callback *cb)
             repeat = true;
             struct green_link *l = link_pop_front(&q->putters);
             q->nputters--;
-            push(q, waiter_task(l)->wait_item); /* the putter reserved the room */
+            push(q, green__task_of_wait(l)->wait_item); /* the putter reserved the room */
             l->notify(h, l, q);
         }
         if (!link_list_empty(&q->getters) && q->count) {
