@@ -3,12 +3,16 @@
  *
  * The variants differ only in how they restore MXCSR (x86_64_sysv.S): "cmp" loads it only
  * when the control bits differ, "load" loads it always.  Which is faster depends on the
- * CPU, not on the program: where ldmxcsr with a changed value is slow (Intel: ~55-68 ns)
- * the compare wins by far; where it is cheap (AMD Zen) the compare's read-back of the
- * just-stored MXCSR is the slow part.  So we measure exactly that: the cost of ldmxcsr
- * with a changing value against one with the same value.  Both variants keep the same
- * frame, so contexts saved by one can be resumed by the other, and the choice never
- * affects correctness, only speed.
+ * CPU, not on the program.  On Intel (Sapphire Rapids) an ldmxcsr that changes MXCSR is
+ * cheap by itself but makes the next stmxcsr wait ~100 ns, and a switch is exactly that
+ * pair: the status flags of two contexts differ often, so "load" would pay it on most
+ * switches and the compare wins by far.  On AMD Zen the pair costs the same whatever the
+ * value, and the compare's read-back of the just-stored MXCSR is the slow part.  So we
+ * measure what a switch does: stmxcsr then ldmxcsr, with a value that changes against one
+ * that does not.  (Toggling ldmxcsr alone, without the stmxcsr, shows no difference on
+ * Intel either: that probe picked "load" there and made shared switches 4x slower.)  Both
+ * variants keep the same frame, so contexts saved by one can be resumed by the other, and
+ * the choice never affects correctness, only speed.
  */
 #include <stdint.h>
 #include <string.h>
@@ -41,16 +45,18 @@ static double now_ns(void)
 
 #define PROBE_LOADS 64
 
-/* ns per ldmxcsr when every load changes MXCSR's PE status flag (toggle) or when all
- * load the current value; the best of a few batches, so a preemption does not count. */
+/* ns per stmxcsr + ldmxcsr pair, as in a switch, when every load changes MXCSR's PE
+ * status flag (toggle) or when all load the current value; the best of a few batches, so
+ * a preemption does not count. */
 static double ldmxcsr_ns(uint32_t base, int toggle)
 {
     double best = 1e30;
     for (int batch = 0; batch < 4; batch++) {
+        uint32_t saved;
         double t0 = now_ns();
         for (int i = 0; i < PROBE_LOADS; i++) {
             uint32_t v = base ^ (toggle && (i & 1) ? 0x20u : 0u);
-            __asm__ volatile("ldmxcsr %0" : : "m"(v));
+            __asm__ volatile("stmxcsr %0\n\tldmxcsr %1" : "=m"(saved) : "m"(v));
         }
         double t = (now_ns() - t0) / PROBE_LOADS;
         best = t < best ? t : best;
@@ -64,8 +70,8 @@ static const struct variant *measure(void)
     __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
     double same = ldmxcsr_ns(mxcsr, 0), changed = ldmxcsr_ns(mxcsr, 1);
     __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr));
-    /* Intel pays tens of ns per changed load, AMD Zen nothing measurable; 5 ns is far
-     * from both and above the clock's noise for a batch of 64. */
+    /* Intel pays ~100 ns per changed pair, AMD Zen nothing measurable; 5 ns is far from
+     * both and above the clock's noise for a batch of 64. */
     return changed - same > 5.0 ? &variants[0] : &variants[1];
 }
 
