@@ -4,7 +4,10 @@
  * A task is the hub's record of a spawned greenlet.  Its start is a queued callback (or a
  * timer for green_spawn_later); its death is recorded when the greenlet reports its
  * result (returning from its body) or when the hub sees it finish (green_exit with an
- * error); then one notifier callback wakes its joiners in the order they joined.
+ * error); then one notifier callback runs its links — joiners and link callbacks — in the
+ * order they were made (gevent's _notify_links).  A link made after death queues the
+ * notifier again (gevent's rawlink).  At death the greenlet's locals are destroyed and an
+ * error nobody linked is reported (report.c).
  *
  * Kill is gevent's: an unstarted task is killed on the spot (its start is cancelled, it
  * never runs); a started one gets a queued _kill callback that throws GREEN_EXIT into it
@@ -17,7 +20,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/error.h"
 #include "core/thread.h"
