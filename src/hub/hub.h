@@ -191,7 +191,7 @@ GREEN_HIDDEN void green__hub_term(struct green_thread *ts);
 GREEN_HIDDEN struct green_task *green__task_arg(const green_t *g, const char *api);
 
 /* gevent's rawlink: append l to t's links; if t is ready already, queue its notifier. */
-GREEN_HIDDEN void green__task_rawlink(struct green_hub_part *h, struct green_task *t,
+GREEN_HIDDEN void green__task_link(struct green_hub_part *h, struct green_task *t,
                                       struct green_link *l);
 
 /* Drop one pin taken by t->pins++ (a queued job referring to t); t may be freed. */

@@ -92,7 +92,7 @@ void green__task_died(struct green_hub_part *h, struct green_task *t, int err, v
     maybe_free(h, t);
 }
 
-void green__task_rawlink(struct green_hub_part *h, struct green_task *t, struct green_link *l)
+void green__task_link(struct green_hub_part *h, struct green_task *t, struct green_link *l)
 {
     link_append(&t->links, l);
     if (t->reported)
@@ -295,7 +295,7 @@ static int link_as(green_t *g, green_link_fn fn, void *arg, enum link_when when,
     if (!u)
         return green__fail(ENOMEM, api, "no memory for the link");
     *u = (struct user_link){.link.notify = run_user_link, .fn = fn, .arg = arg, .when = when};
-    green__task_rawlink(t->h, t, &u->link);
+    green__task_link(t->h, t, &u->link);
     return 0;
 }
 

@@ -73,7 +73,7 @@ static void begin(struct green_iwait *it)
         struct green_link *l = &it->entries[i].link;
         if (it->objs[i].kind == GREEN_WAITABLE_GREENLET) {
             struct green_task *t = green__task_of(it->objs[i].obj);
-            green__task_rawlink(it->h, t, l);
+            green__task_link(it->h, t, l);
         } else {
             green__linkable_rawlink(linkable_of(&it->objs[i]), l);
         }
