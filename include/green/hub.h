@@ -177,7 +177,9 @@ GREEN_API int green_hub_shutdown(void);
 
 /* A link callback: g is the greenlet that finished.  It runs in the hub and must not block
  * (it may spawn, set events, put into queues, read g's result with green_join(g, 0, ...),
- * which returns at once, or release g). */
+ * which returns at once, or release g).  If g's handle was released before, g is still
+ * readable during the call (green_ready, green_successful, green_id, green_name) but
+ * calls that take a handle refuse it (EINVAL). */
 typedef void (*green_link_fn)(green_t *g, void *arg);
 
 /* Call fn(g, arg) once g has finished: from g's notifier, the callback its death queues,
