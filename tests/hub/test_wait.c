@@ -4,6 +4,8 @@
  * timeout (0 included), duplicates, an iteration ended early, a killed waiter, refusals.
  * Expected orders are what gevent 22.10 prints for the Python programs quoted above each
  * test. */
+#include <pthread.h>
+
 #include "order_log.h"
 
 static green_event_t *E;
@@ -230,6 +232,62 @@ static void test_end_early_kill_and_refusals(void **state)
     assert_int_equal(green_hub_shutdown(), 0);
 }
 
+/* Objects of another thread's hub are refused with EXDEV by every call of this API. */
+static pthread_barrier_t made, checked;
+static green_event_t *foreign_event;
+static green_t *foreign_greenlet;
+
+static void *other_thread(void *arg)
+{
+    (void)arg;
+    foreign_event = green_event_new();
+    foreign_greenlet = green_spawn(nothing, NULL, NULL); /* queued: never runs */
+    pthread_barrier_wait(&made);
+    pthread_barrier_wait(&checked);
+    CHECK_EQ(green_release(foreign_greenlet), 0);
+    CHECK_EQ(green_event_destroy(foreign_event), 0);
+    CHECK_EQ(green_hub_shutdown(), 0);
+    return NULL;
+}
+
+static void test_foreign_objects(void **state)
+{
+    (void)state;
+    pthread_barrier_init(&made, NULL, 2);
+    pthread_barrier_init(&checked, NULL, 2);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, other_thread, NULL), 0);
+    pthread_barrier_wait(&made);
+    green_waitable_t we[] = {green_waitable_event(foreign_event)};
+    green_waitable_t wg[] = {green_waitable_greenlet(foreign_greenlet)};
+    green_iwait_t *it1 = green_iwait_new(we, 1, GREEN_FOREVER, GREEN_WAIT_ALL);
+    int e1 = errno;
+    green_iwait_t *it2 = green_iwait_new(wg, 1, GREEN_FOREVER, GREEN_WAIT_ALL);
+    int e2 = errno;
+    int rj = green_joinall(&foreign_greenlet, 1, GREEN_FOREVER, GREEN_WAIT_ALL, false, NULL, NULL);
+    int e3 = errno;
+    int rk = green_killall(&foreign_greenlet, 1, GREEN_FOREVER, true);
+    int e4 = errno;
+    int rl = green_link(foreign_greenlet, NULL, NULL);
+    int e5 = errno;
+    pthread_barrier_wait(&checked);
+    pthread_join(t, NULL);
+    pthread_barrier_destroy(&made);
+    pthread_barrier_destroy(&checked);
+    assert_null(it1);
+    assert_int_equal(e1, EXDEV);
+    assert_null(it2);
+    assert_int_equal(e2, EXDEV);
+    assert_int_equal(rj, -1);
+    assert_int_equal(e3, EXDEV);
+    assert_int_equal(rk, -1);
+    assert_int_equal(e4, EXDEV);
+    assert_int_equal(rl, -1);
+    assert_int_equal(e5, EXDEV);
+    assert_no_failures();
+    assert_int_equal(green_hub_shutdown(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +295,7 @@ int main(void)
         CHECKED_TEST(test_wait_ready_count_timeout),
         CHECKED_TEST(test_semaphore_and_lock),
         CHECKED_TEST(test_end_early_kill_and_refusals),
+        CHECKED_TEST(test_foreign_objects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
