@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+#include "watch_util.h"
+int main(void) { return 0; }
