@@ -211,7 +211,8 @@ typedef struct green_embed green_embed_t;
 
 /* Run the watchers of `other` from the calling thread's hub: whenever other has events,
  * the hub sweeps it (ev_run(other, EVRUN_NOWAIT)), so other's callbacks run in the hub
- * greenlet.  other must use an embeddable backend (ev_embeddable_backends(), e.g. epoll)
+ * greenlet.  other must use an embeddable backend (ev_embeddable_backends(), e.g. epoll;
+ * not io_uring, which libev 4.33 lists but cannot embed)
  * and must not be the hub's own loop; it stays the caller's (not freed here).  The embed
  * keeps the hub alive: destroy it when done.  Returns the handle, or NULL with errno EINVAL
  * (NULL, the hub's loop, not embeddable), ENOMEM. */

@@ -21,6 +21,10 @@ struct green_embed {
     struct green_link_list waking;
 };
 
+/* libev 4.33 counts io_uring as embeddable, but such a loop has no fd to watch (ev_embed
+ * aborts on it). */
+static unsigned embeddable(void) { return ev_embeddable_backends() & ~(unsigned)EVBACKEND_IOURING; }
+
 static void on_embed(struct ev_loop *loop, ev_embed *w, int revents)
 {
     (void)revents;
@@ -50,9 +54,9 @@ GREEN_API green_embed_t *green_embed_new(struct ev_loop *other)
         green__fail(EINVAL, api, other ? "cannot embed the hub's own loop" : "the loop is NULL");
         return NULL;
     }
-    if (!(ev_backend(other) & ev_embeddable_backends())) {
+    if (!(ev_backend(other) & embeddable())) {
         green__fail(EINVAL, api, "the loop's backend (%#x) cannot be embedded (embeddable: %#x)",
-                    ev_backend(other), ev_embeddable_backends());
+                    ev_backend(other), embeddable());
         return NULL;
     }
     struct green_embed *e = calloc(1, sizeof *e);
