@@ -2,7 +2,7 @@
 /* libgreen watch: every kind of libev watcher, as cooperative calls on the hub.
  *
  * Waiting calls (green_wait_fd, green_signal_wait, green_waitpid, green_stat_wait,
- * green_periodic_wait, green_sleep_until, green_embed_wait) park the calling greenlet on a
+ * green_periodic_wait, green_sleep_until) park the calling greenlet on a
  * libev watcher of the calling thread's hub and follow hub.h's convention: a timeout in
  * seconds (GREEN_FOREVER: none; 0: a zero-second timer, not a poll), -1 with errno
  * ETIMEDOUT, ECANCELED (being killed), EDEADLK (main, nothing left that could wake it),
@@ -20,8 +20,8 @@
  * first):
  *   +1  prepare hooks: before the hub's own prepare watcher (priority 0) that runs the
  *       callback queue, so what a hook queues or spawns runs in the same iteration;
- *    0  every watcher a greenlet waits on (I/O, signals, children, stat, periodic, embed),
- *       signal handlers and asyncs: libev's default, as gevent's watchers;
+ *    0  every watcher a greenlet waits on (I/O, signals, children, stat, periodic),
+ *       embeds, signal handlers and asyncs: libev's default, as gevent's watchers;
  *   -1  timeouts (hub.h): I/O ready in the same iteration as a timeout wins over it;
  *   -2  idle and check hooks: after everything else of the iteration.
  * Callbacks of hooks, asyncs and signal handlers run in the hub greenlet: they must not
@@ -209,22 +209,18 @@ GREEN_API int green_async_destroy(green_async_t *a);
 
 typedef struct green_embed green_embed_t;
 
-/* Run the watchers of `other` from the calling thread's hub: whenever other has events,
- * the hub sweeps it (ev_run(other, EVRUN_NOWAIT)), so other's callbacks run in the hub
- * greenlet.  other must use an embeddable backend (ev_embeddable_backends(), e.g. epoll;
- * not io_uring, which libev 4.33 lists but cannot embed)
- * and must not be the hub's own loop; it stays the caller's (not freed here).  The embed
- * keeps the hub alive: destroy it when done.  Returns the handle, or NULL with errno EINVAL
- * (NULL, the hub's loop, not embeddable), ENOMEM. */
+/* Run the watchers of `other` from the calling thread's hub: whenever other has events
+ * (and before the hub polls, when other has watcher changes to apply), the hub runs one
+ * non-blocking iteration of it, so other's callbacks run in the hub greenlet: they must
+ * not block, and a greenlet waits for what they do through an Event they set.  other must
+ * use an embeddable backend (ev_embeddable_backends(), e.g. epoll; not io_uring, which
+ * libev 4.33 lists but cannot embed) and must not be the hub's own loop; it stays the
+ * caller's (not freed here; destroy the embed first).  The embed keeps the hub alive:
+ * destroy it when done.  Returns the handle, or NULL with errno EINVAL (NULL, the hub's
+ * loop, not embeddable), ENOMEM. */
 GREEN_API green_embed_t *green_embed_new(struct ev_loop *other);
 
-/* Wait until the hub next sweeps the embedded loop because it had events, at most timeout
- * seconds.  Returns 0, or -1 with errno ETIMEDOUT, EINVAL, EXDEV and the blocking errors of
- * hub.h. */
-GREEN_API int green_embed_wait(green_embed_t *e, double timeout);
-
-/* Stop embedding and free e.  Returns 0, or -1 with errno EINVAL (NULL), EXDEV, EBUSY
- * (greenlets wait on it). */
+/* Stop embedding and free e.  Returns 0, or -1 with errno EINVAL (NULL), EXDEV. */
 GREEN_API int green_embed_destroy(green_embed_t *e);
 
 #ifdef __cplusplus

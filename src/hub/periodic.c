@@ -21,6 +21,8 @@ struct green_periodic {
     struct green_hub_part *h;
     struct green_link_list waiters; /* waiting for the next tick */
     struct green_link_list ticking; /* being woken by the current one */
+    bool in_tick;                   /* on_tick runs: a destroy frees p when it ends */
+    bool destroyed;
 };
 
 static void on_tick(struct ev_loop *loop, ev_periodic *w, int revents)
@@ -28,9 +30,13 @@ static void on_tick(struct ev_loop *loop, ev_periodic *w, int revents)
     (void)loop, (void)revents;
     struct green_periodic *p = w->data;
     link_splice(&p->ticking, &p->waiters);
+    p->in_tick = true;
     struct green_link *l;
     while ((l = link_pop_front(&p->ticking)))
         green__hub_resume(p->h, green__task_of_wait(l)->g, 0, p);
+    p->in_tick = false;
+    if (p->destroyed) /* by the last greenlet it woke */
+        free(p);
 }
 
 static void periodic_term(struct green_hub_part *h, struct green_owned *o)
@@ -38,7 +44,10 @@ static void periodic_term(struct green_hub_part *h, struct green_owned *o)
     struct green_periodic *p = (struct green_periodic *)o;
     ev_periodic_stop(h->loop, &p->w);
     green__owned_remove(h, o);
-    free(p);
+    if (p->in_tick)
+        p->destroyed = true;
+    else
+        free(p);
 }
 
 GREEN_API green_periodic_t *green_periodic_new(double offset, double interval)

@@ -171,7 +171,6 @@ static void *use_foreign(void *arg)
     CHECK_FAILS(green_periodic_destroy(f->periodic), EXDEV);
     CHECK_FAILS(green_hook_remove(f->hook), EXDEV);
     CHECK_FAILS(green_signal_unhandle(f->handler), EXDEV);
-    CHECK_FAILS(green_embed_wait(f->embed, 0), EXDEV);
     CHECK_FAILS(green_embed_destroy(f->embed), EXDEV);
     CHECK_EQ(green_hub_shutdown(), 0);
     return NULL;

@@ -40,6 +40,24 @@ static void test_ticks(void **state)
     assert_string_equal(trace_buf, "A tick 0|B tick 0|A tick 1|B tick 1");
 }
 
+static void *destroyer(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(green_periodic_wait(per, GREEN_FOREVER), 0);
+    CHECK_EQ(green_periodic_destroy(per), 0); /* while the tick that woke it runs */
+    say("D destroyed it");
+    return NULL;
+}
+
+static void test_destroy_when_woken(void **state)
+{
+    per = green_periodic_new(0, TICK);
+    green_t *d = spawn_model(destroyer, NULL, model_of(state));
+    JOIN(d);
+    assert_no_failures();
+    assert_string_equal(trace_buf, "D destroyed it");
+}
+
 static void *hour_waiter(void *arg)
 {
     (void)arg;
@@ -127,6 +145,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         WATCH_TEST_MODELS(test_ticks),
+        WATCH_TEST_MODELS(test_destroy_when_woken),
         WATCH_TEST_MODELS(test_timeout_and_kill),
         WATCH_TEST_MODELS(test_sleep_until),
         WATCH_TEST(test_refusals),
