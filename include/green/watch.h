@@ -137,8 +137,7 @@ GREEN_API pid_t green_waitpid(pid_t pid, int *status, double timeout);
  * second can be missed.  Returns 0 with the new attributes in *now (if not NULL; nlink 0
  * if path no longer exists), or -1 with errno EINVAL (path NULL or empty, negative or NaN
  * interval, NaN timeout), ETIMEDOUT and the blocking errors of hub.h. */
-GREEN_API int green_stat_wait(const char *path, double interval, double timeout,
-                              struct stat *now);
+GREEN_API int green_stat_wait(const char *path, double interval, double timeout, struct stat *now);
 
 /* ---- Hooks: idle, prepare, check, cleanup ----------------------------------------------- */
 
@@ -155,8 +154,9 @@ enum green_hook_kind {
                            and the loop polls */
     GREEN_HOOK_CHECK,   /* ev_check: every loop iteration, after the poll and the watchers
                            it made ready */
-    GREEN_HOOK_CLEANUP, /* ev_cleanup: once, at hub shutdown, after every greenlet died;
-                           the newest first; must not spawn */
+    GREEN_HOOK_CLEANUP, /* ev_cleanup: once, at hub shutdown, after every greenlet died
+                           and before the hub's other objects are freed (it may destroy
+                           them); must not spawn */
 };
 
 /* Register fn(arg) to run as hook `kind` on the calling thread's hub.  Hooks of one kind
@@ -185,10 +185,10 @@ GREEN_API green_async_t *green_async_new(green_hook_fn fn, void *arg);
  * ENOMEM. */
 GREEN_API green_async_t *green_async_new_event(green_event_t *e);
 
-/* Thread-safe (and, for a valid handle, async-signal-safe): ask the owner hub to run the handle's callback.
- * What the sending thread wrote before the call is visible to the callback.  The handle
- * must not be destroyed while a send may still be in progress.  Returns 0, or -1 with
- * errno EINVAL (NULL). */
+/* Thread-safe (and, for a valid handle, async-signal-safe): ask the owner hub to run the
+ * handle's callback.  What the sending thread wrote before the call is visible to the
+ * callback.  The handle must not be destroyed while a send may still be in progress.
+ * Returns 0, or -1 with errno EINVAL (NULL). */
 GREEN_API int green_async_send(green_async_t *a);
 
 /* Free a (a delivery still pending is dropped).  Returns 0, or -1 with errno EINVAL

@@ -81,8 +81,7 @@ GREEN_API green_async_t *green_async_new_event(green_event_t *e)
     const char *api = "green_async_new_event";
     /* An Event starts with its linkable (src/sync/event.c), which names its hub. */
     struct green_hub_part *h =
-        green__watch_owner(e, e ? ((const struct green_linkable *)(const void *)e)->h : NULL,
-                           api);
+        green__watch_owner(e, e ? ((const struct green_linkable *)(const void *)e)->h : NULL, api);
     return h ? async_new(h, set_event, e, api) : NULL;
 }
 

@@ -57,8 +57,8 @@ static pid_t wait_default_loop(struct green_hub_part *h, struct green_task *self
     return cw->w.child.rpid;
 }
 
-static pid_t wait_pidfd(struct green_hub_part *h, struct green_task *self,
-                        struct child_wait *cw, pid_t pid, int *status, double timeout)
+static pid_t wait_pidfd(struct green_hub_part *h, struct green_task *self, struct child_wait *cw,
+                        pid_t pid, int *status, double timeout)
 {
     if (pid == -1)
         return green__fail(EINVAL, API,

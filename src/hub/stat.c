@@ -29,8 +29,7 @@ static void on_stat(struct ev_loop *loop, ev_stat *w, int revents)
     green__hub_resume(sw->h, sw->self->g, 0, sw);
 }
 
-GREEN_API int green_stat_wait(const char *path, double interval, double timeout,
-                              struct stat *now)
+GREEN_API int green_stat_wait(const char *path, double interval, double timeout, struct stat *now)
 {
     if (!path || !*path)
         return green__fail(EINVAL, API, "the path is NULL or empty");

@@ -102,8 +102,10 @@ static void run_cancel(struct green_hub_part *h, struct green_callback *cb)
 GREEN_API int green_wait_fd(int fd, int events, double timeout)
 {
     if (events == 0 || (events & ~(GREEN_READ | GREEN_WRITE)))
-        return green__fail(EINVAL, API_WAIT, "events must be GREEN_READ, GREEN_WRITE or both "
-                                             "(got %#x)", (unsigned)events);
+        return green__fail(EINVAL, API_WAIT,
+                           "events must be GREEN_READ, GREEN_WRITE or both "
+                           "(got %#x)",
+                           (unsigned)events);
     if (fd < 0 || fcntl(fd, F_GETFD) < 0)
         return green__fail(EBADF, API_WAIT, "fd %d is not open", fd);
     struct green_hub_part *h;

@@ -24,15 +24,14 @@ struct green_fd_waits; /* wait_fd.c */
 struct green_hooks;    /* hooks.c */
 
 struct green_watch_part {
-    struct green_owned *owned;     /* oldest first */
+    struct green_owned *owned; /* oldest first */
     struct green_owned *owned_tail;
-    struct green_fd_waits *fds;    /* who waits on which fd (wait_fd.c) */
-    struct green_hooks *hooks;     /* the user's hooks, by kind (hooks.c) */
+    struct green_fd_waits *fds; /* who waits on which fd (wait_fd.c) */
+    struct green_hooks *hooks;  /* the user's hooks, by kind (hooks.c) */
 };
 
 /* The hub's watch part, created on first use; NULL with errno ENOMEM naming api. */
-GREEN_HIDDEN struct green_watch_part *green__watch_get(struct green_hub_part *h,
-                                                       const char *api);
+GREEN_HIDDEN struct green_watch_part *green__watch_get(struct green_hub_part *h, const char *api);
 
 GREEN_HIDDEN void green__owned_add(struct green_hub_part *h, struct green_owned *o,
                                    void (*term)(struct green_hub_part *, struct green_owned *));
@@ -41,8 +40,8 @@ GREEN_HIDDEN void green__owned_remove(struct green_hub_part *h, struct green_own
 /* Greenlet only: wait until the hub resumes self with `token`, at most timeout seconds
  * (negative: no limit).  The watcher must be started already; the caller stops it after.
  * Returns 0, or -1 with errno as green__hub_block (ETIMEDOUT for the own timeout too). */
-GREEN_HIDDEN int green__watch_block(struct green_hub_part *h, struct green_task *self,
-                                    void *token, double timeout, const char *api);
+GREEN_HIDDEN int green__watch_block(struct green_hub_part *h, struct green_task *self, void *token,
+                                    double timeout, const char *api);
 
 /* The calling thread's hub and the caller's task, if the caller may wait (timeout not
  * NaN, not the hub...); NULL with errno. */
@@ -51,9 +50,8 @@ GREEN_HIDDEN struct green_task *green__watch_self(struct green_hub_part **h, dou
 
 /* The calling thread's hub if obj (owned by hub `owner`) may be used from here; else NULL
  * with errno EINVAL (obj NULL) or EXDEV. */
-GREEN_HIDDEN struct green_hub_part *green__watch_owner(const void *obj,
-                                                       const struct green_hub_part *owner,
-                                                       const char *api);
+GREEN_HIDDEN struct green_hub_part *
+green__watch_owner(const void *obj, const struct green_hub_part *owner, const char *api);
 
 /* Hub shutdown, after every greenlet died: run the cleanup hooks, then stop and free every
  * object still owned, and the part (hub.c calls it). */

@@ -48,8 +48,7 @@ static void *waiter(void *arg)
     if (got < 0)
         say("W %s", errno == ECANCELED ? "ECANCELED" : strerror(errno));
     else
-        say("W reaped %s %d", got == kid.pid ? "kid" : "?",
-            WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        say("W reaped %s %d", got == kid.pid ? "kid" : "?", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     return NULL;
 }
 
@@ -163,9 +162,9 @@ static void test_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        WATCH_TEST_MODELS(test_wait),  WATCH_TEST_MODELS(test_any_child),
+        WATCH_TEST_MODELS(test_wait),   WATCH_TEST_MODELS(test_any_child),
         WATCH_TEST(test_ended_already), WATCH_TEST_MODELS(test_timeout_and_kill),
-        WATCH_TEST(test_other_thread), WATCH_TEST(test_refusals),
+        WATCH_TEST(test_other_thread),  WATCH_TEST(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,8 +42,7 @@ static void test_write_and_both(void **state)
     /* nothing to read: only the write side is ready */
     assert_int_equal(green_wait_fd(sv[0], GREEN_READ | GREEN_WRITE, 1.0), GREEN_WRITE);
     assert_int_equal(write(sv[1], "y", 1), 1);
-    assert_int_equal(green_wait_fd(sv[0], GREEN_READ | GREEN_WRITE, 1.0),
-                     GREEN_READ | GREEN_WRITE);
+    assert_int_equal(green_wait_fd(sv[0], GREEN_READ | GREEN_WRITE, 1.0), GREEN_READ | GREEN_WRITE);
     assert_int_equal(green_wait_fd(sv[0], GREEN_READ, 0), GREEN_READ); /* ready beats 0 s */
     close(sv[0]);
     close(sv[1]);
@@ -142,9 +141,12 @@ static void test_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        WATCH_TEST_MODELS(test_read_ready),  WATCH_TEST(test_write_and_both),
-        WATCH_TEST(test_timeout),            WATCH_TEST_MODELS(test_busy_and_kill),
-        WATCH_TEST_MODELS(test_close_notify), WATCH_TEST(test_refusals),
+        WATCH_TEST_MODELS(test_read_ready),
+        WATCH_TEST(test_write_and_both),
+        WATCH_TEST(test_timeout),
+        WATCH_TEST_MODELS(test_busy_and_kill),
+        WATCH_TEST_MODELS(test_close_notify),
+        WATCH_TEST(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -161,9 +161,12 @@ static void test_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        WATCH_TEST_MODELS(test_wait),   WATCH_TEST_MODELS(test_timeout_and_kill),
-        WATCH_TEST(test_handler),       WATCH_TEST(test_handler_killed_at_shutdown),
-        WATCH_TEST(test_one_hub_per_signal), WATCH_TEST(test_refusals),
+        WATCH_TEST_MODELS(test_wait),
+        WATCH_TEST_MODELS(test_timeout_and_kill),
+        WATCH_TEST(test_handler),
+        WATCH_TEST(test_handler_killed_at_shutdown),
+        WATCH_TEST(test_one_hub_per_signal),
+        WATCH_TEST(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

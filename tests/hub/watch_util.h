@@ -27,14 +27,14 @@ static inline void say(const char *fmt, ...)
 }
 
 /* call returned -1 with errno want (recorded, so usable in greenlets). */
-#define CHECK_FAILS(call, want)                                                           \
-    do {                                                                                  \
-        errno = 0;                                                                        \
-        long rc_ = (long)(call);                                                          \
-        int e_ = errno;                                                                   \
-        if (rc_ != -1 || e_ != (want))                                                    \
-            note_failure(__LINE__, "%s: rc %ld errno %d (%s), expected -1 errno %d (%s)", \
-                         #call, rc_, e_, strerror(e_), (want), strerror(want));           \
+#define CHECK_FAILS(call, want)                                                                    \
+    do {                                                                                           \
+        errno = 0;                                                                                 \
+        long rc_ = (long)(call);                                                                   \
+        int e_ = errno;                                                                            \
+        if (rc_ != -1 || e_ != (want))                                                             \
+            note_failure(__LINE__, "%s: rc %ld errno %d (%s), expected -1 errno %d (%s)", #call,   \
+                         rc_, e_, strerror(e_), (want), strerror(want));                           \
     } while (0)
 
 /* A greenlet on the hub in the given stack model. */
@@ -49,10 +49,10 @@ static inline green_t *spawn_model(green_fn fn, void *arg, int model)
 }
 
 /* Join g (it must end with 0) and release it. */
-#define JOIN(g)                                                                           \
-    do {                                                                                  \
-        CHECK_EQ(green_join((g), GREEN_FOREVER, NULL), 0);                                \
-        CHECK_EQ(green_release(g), 0);                                                    \
+#define JOIN(g)                                                                                    \
+    do {                                                                                           \
+        CHECK_EQ(green_join((g), GREEN_FOREVER, NULL), 0);                                         \
+        CHECK_EQ(green_release(g), 0);                                                             \
     } while (0)
 
 /* ---- inside the hub ------------------------------------------------------------------ */
@@ -93,10 +93,10 @@ static inline int watch_teardown(void **state)
 }
 
 #define WATCH_TEST(t) cmocka_unit_test_setup_teardown(t, watch_setup, watch_teardown)
-#define WATCH_TEST_MODELS(t)                                                              \
-    cmocka_unit_test_prestate_setup_teardown(t, watch_setup, watch_teardown,              \
-                                             (void *)(intptr_t)GREEN_STACK_PRIVATE),      \
-        cmocka_unit_test_prestate_setup_teardown(t, watch_setup, watch_teardown,          \
+#define WATCH_TEST_MODELS(t)                                                                       \
+    cmocka_unit_test_prestate_setup_teardown(t, watch_setup, watch_teardown,                       \
+                                             (void *)(intptr_t)GREEN_STACK_PRIVATE),               \
+        cmocka_unit_test_prestate_setup_teardown(t, watch_setup, watch_teardown,                   \
                                                  (void *)(intptr_t)GREEN_STACK_SHARED)
 
 #endif /* GREEN_TEST_WATCH_UTIL_H */
