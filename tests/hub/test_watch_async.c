@@ -14,6 +14,13 @@ static long payload; /* written by the sender, read by the callback */
 static long calls;
 static sem_t acked; /* the callback ran: the sender may go on */
 
+/* Main was woken inside ev's notifier: let it end, then free ev. */
+static void destroy_event(void)
+{
+    assert_int_equal(green_sleep(0), 0);
+    assert_int_equal(green_event_destroy(ev), 0);
+}
+
 static void on_async(void *arg)
 {
     CHECK_EQ(arg, &payload);
@@ -47,6 +54,7 @@ static void test_callback_from_thread(void **state)
     assert_no_failures();
     assert_string_equal(trace_buf, "callback sees 42");
     sem_destroy(&acked);
+    destroy_event();
 }
 
 static void on_ping(void *arg)
@@ -88,7 +96,7 @@ static void test_ping_pong(void **state)
     assert_int_equal(calls, n);
     assert_no_failures();
     sem_destroy(&acked);
-    /* the async and the event are left to shutdown */
+    destroy_event(); /* the async is left to shutdown */
 }
 
 static void test_sends_merge(void **state)
@@ -107,6 +115,7 @@ static void test_sends_merge(void **state)
     assert_int_equal(green_async_destroy(async), 0);
     assert_no_failures();
     sem_destroy(&acked);
+    destroy_event();
 }
 
 /* ---- an Event set from another thread --------------------------------------------------- */
@@ -199,7 +208,9 @@ static void test_foreign_objects(void **state)
     assert_int_equal(pthread_join(t, NULL), 0);
     assert_int_equal(green_event_wait(f.event, GREEN_FOREVER), 0); /* the thread's send */
     assert_no_failures();
-    assert_int_equal(green_hub_shutdown(), 0); /* frees every object above */
+    assert_int_equal(green_sleep(0), 0); /* main was woken inside the notifier: let it end */
+    assert_int_equal(green_event_destroy(f.event), 0);
+    assert_int_equal(green_hub_shutdown(), 0); /* frees the watch objects */
     ev_loop_destroy(other);
 }
 
