@@ -131,15 +131,22 @@ struct green_signal_handler {
     void *arg;
 };
 
+/* gevent's signal._start: a new greenlet, switched to at once from the watcher (not a
+ * queued start), so it runs until it first blocks before the hub goes on. */
 static void on_delivery(struct ev_loop *loop, ev_signal *w, int revents)
 {
     (void)loop, (void)revents;
     struct green_signal_handler *sh = w->data;
     green_t *g = green_spawn(sh->fn, sh->arg, NULL);
-    if (g)
-        green_release(g);
-    else /* nobody to tell but the user */
+    if (!g) { /* nobody to tell but the user */
         fprintf(stderr, "%s: signal %d not handled\n", green_last_error(), w->signum);
+        return;
+    }
+    struct green_task *t = green__task_of(g);
+    green_release(g); /* freed when it ends; the hub holds it until then */
+    green__callback_cancel(sh->h, &t->start);
+    t->phase = TASK_RUNNING;
+    green__hub_resume(sh->h, t->g, 0, t);
 }
 
 static void handler_term(struct green_hub_part *h, struct green_owned *o)

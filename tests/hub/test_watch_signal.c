@@ -88,6 +88,33 @@ static void test_handler(void **state)
     /* left to shutdown: freed with the hub (valgrind and ASAN check) */
 }
 
+static green_hook_t *check_hook;
+
+static void check_once(void *arg)
+{
+    (void)arg;
+    say("check hook");
+    CHECK_EQ(green_hook_remove(check_hook), 0);
+}
+
+/* gevent switches to the handler from the signal's watcher: it runs in the iteration that
+ * saw the signal, before that iteration's check hooks (a queued start would run after). */
+static void test_handler_runs_at_delivery(void **state)
+{
+    (void)state;
+    deliveries = 0;
+    handled = green_event_new();
+    green_signal_handler_t *sh = green_signal_handle(SIGUSR1, on_usr1, "arg");
+    assert_int_equal(kill(getpid(), SIGUSR1), 0);
+    check_hook = green_hook_add(GREEN_HOOK_CHECK, check_once, NULL);
+    assert_int_equal(green_event_wait(handled, 5.0), 0);
+    assert_int_equal(green_signal_unhandle(sh), 0);
+    assert_int_equal(green_sleep(0), 0); /* main was woken inside the notifier: let it end */
+    assert_int_equal(green_event_destroy(handled), 0);
+    assert_no_failures();
+    assert_string_equal(trace_buf, "H1 arg|check hook");
+}
+
 static void *on_usr2_blocks(void *arg)
 {
     (void)arg;
@@ -164,6 +191,7 @@ int main(void)
         WATCH_TEST_MODELS(test_wait),
         WATCH_TEST_MODELS(test_timeout_and_kill),
         WATCH_TEST(test_handler),
+        WATCH_TEST(test_handler_runs_at_delivery),
         WATCH_TEST(test_handler_killed_at_shutdown),
         WATCH_TEST(test_one_hub_per_signal),
         WATCH_TEST(test_refusals),
