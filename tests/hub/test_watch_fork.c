@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* fork(): the child's hub works (sleep, fd waits, timeouts, kills), the greenlets alive at
  * the fork are alive in the child, and the parent's loop is not disturbed by what the child
- * does with its own (without ev_loop_fork the two would share one epoll set, and the
- * child's stopping a watcher would silently unregister the parent's fd).  The child sends
+ * does with its own: watchers stopped, an fd disarmed after an event nobody watched (with
+ * one epoll set shared by the two, that would disarm the parent's registration too).  The child sends
  * its trace back through a pipe; its exit status says whether its checks passed. */
 #include "watch_util.h"
 
@@ -33,6 +33,12 @@ static void in_child(green_t *g, green_t *h, int report)
     CHECK_EQ(green_join(g, 5.0, NULL), 0); /* G, alive since before the fork, reads it */
     CHECK_EQ(green_kill(h, GREEN_FOREVER), 0);
     CHECK_FAILS(green_wait_fd(b[0], GREEN_READ, 0.01), ETIMEDOUT); /* H's slot is free */
+    /* An event on b, which nobody in the child watches now: libev disarms b in its kernel
+     * set, which must be the child's own. */
+    CHECK_EQ(write(b[1], "z", 1), 1);
+    CHECK_EQ(green_sleep(0.01), 0);
+    char z = 0;
+    CHECK_EQ(read(b[0], &z, 1), 1);
     char first[256];
     int failures = failures_recorded(first, sizeof first);
     if (failures)
