@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -71,12 +72,11 @@ static pid_t wait_pidfd(struct green_hub_part *h, struct green_task *self, struc
     errno = ENOSYS;
 #endif
     if (fd < 0) {
-        if (errno == ESRCH)
+        int e = errno;
+        if (e == ESRCH)
             return green__fail(ECHILD, API, "process %d has been reaped already", (int)pid);
-        return green__fail(errno == ENOSYS ? ENOSYS : errno, API,
-                           "cannot watch process %d off the main thread: pidfd_open "
-                           "failed",
-                           (int)pid);
+        return green__fail(e, API, "cannot watch process %d off the main thread: pidfd_open: %s",
+                           (int)pid, strerror(e));
     }
     ev_io_init(&cw->w.pidfd, on_pidfd, fd, EV_READ);
     cw->w.pidfd.data = cw;
