@@ -123,10 +123,10 @@ GREEN_API int green_signal_unhandle(green_signal_handler_t *sh);
  *
  * Threads: libev watches children only on its default loop, which is the process's main
  * thread's hub.  On other threads a specific pid is watched through a pidfd (Linux 5.3+;
- * ENOSYS before; EMFILE or ENFILE when no fd is left) and pid -1 fails with EINVAL.  While the main thread's hub runs, libev
- * reaps every child on SIGCHLD, whoever waits for it (as gevent does): a child waited for
- * on another thread can then be reaped there first (ECHILD), so wait for children on the
- * main thread when its hub is in use. */
+ * ENOSYS before; EMFILE or ENFILE when no fd is left) and pid -1 fails with EINVAL.
+ * While the main thread's hub runs, libev reaps every child on SIGCHLD, whoever waits for
+ * it (as gevent does): a child waited for on another thread can then be reaped there
+ * first (ECHILD), so wait for children on the main thread when its hub is in use. */
 GREEN_API pid_t green_waitpid(pid_t pid, int *status, double timeout);
 
 /* ---- Files (ev_stat) -------------------------------------------------------------------- */
