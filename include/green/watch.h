@@ -103,9 +103,10 @@ typedef struct green_signal_handler green_signal_handler_t;
 /* On every delivery of signo, spawn a new greenlet on the calling thread's hub that runs
  * fn(arg) (gevent.signal_handler): the hub switches to it at once, from the signal's
  * watcher, and it runs until it first blocks.  Its handle is released at once, so it is
- * freed when it ends.  Deliveries that arrive before the hub runs again are merged into one (libev).
- * Like gevent's, the handler does not keep the hub alive.  Returns the handler, or NULL
- * with errno EINVAL (fn NULL, bad signo), EBUSY (as green_signal_wait()), ENOMEM. */
+ * freed when it ends.  Deliveries that arrive before the hub runs again are merged into
+ * one (libev).  Like gevent's, the handler does not keep the hub alive.  Returns the
+ * handler, or NULL with errno EINVAL (fn NULL, bad signo), EBUSY (as green_signal_wait()),
+ * ENOMEM. */
 GREEN_API green_signal_handler_t *green_signal_handle(int signo, green_fn fn, void *arg);
 
 /* Stop and free the handler; greenlets already spawned are not affected.  Returns 0, or

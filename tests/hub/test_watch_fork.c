@@ -2,8 +2,9 @@
 /* fork(): the child's hub works (sleep, fd waits, timeouts, kills), the greenlets alive at
  * the fork are alive in the child, and the parent's loop is not disturbed by what the child
  * does with its own: watchers stopped, an fd disarmed after an event nobody watched (with
- * one epoll set shared by the two, that would disarm the parent's registration too).  The child sends
- * its trace back through a pipe; its exit status says whether its checks passed. */
+ * one epoll set shared by the two, that would disarm the parent's registration too).  The
+ * child sends its trace back through a pipe; its exit status says whether its checks
+ * passed. */
 #include "watch_util.h"
 
 static int a[2], b[2]; /* G waits on a, H on b */
