@@ -57,6 +57,9 @@ static void run(int model)
     green_t *g = spawn_model(wait_on, a, model);
     green_t *h = spawn_model(wait_on, b, model);
     assert_int_equal(green_sleep(0), 0); /* both block */
+    /* One poll, so that libev has put a and b into its kernel set before the fork (it
+     * applies watcher changes lazily, when it next polls). */
+    assert_int_equal(green_wait_fd(b[1], GREEN_WRITE, 5.0), GREEN_WRITE);
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
