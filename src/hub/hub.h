@@ -131,6 +131,7 @@ struct green_hub_part {
     uint64_t switches;
     uint64_t running_id;
     struct green_monitor *monitor; /* monitor.c, or NULL */
+    struct green_watch_part *watch; /* watch.h: watchers beyond timers, created on first use */
 };
 
 /* The calling thread's hub, created on first use (not from the hub: it exists then).
