@@ -153,6 +153,11 @@ GREEN_HIDDEN void green__wake_waiter(struct green_hub_part *h, struct green_link
 GREEN_HIDDEN void green__task_died(struct green_hub_part *h, struct green_task *t, int err,
                                    void *value);
 
+/* gevent's rawlink: append l to t's links, run by t's notifier once t is ready (queued now
+ * if t is ready already and none is pending).  For sync/pool.c's Group. */
+GREEN_HIDDEN void green__task_link(struct green_hub_part *h, struct green_task *t,
+                                   struct green_link *l);
+
 /* Set up t as g's task (g->ext = t), its callbacks and links ready to use. */
 GREEN_HIDDEN void green__task_init(struct green_hub_part *h, struct green_task *t, struct green *g);
 
