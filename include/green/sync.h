@@ -339,8 +339,9 @@ GREEN_API green_group_t *green_group_new(void);
  * admits nobody, as gevent's).  NULL with errno ENOMEM. */
 GREEN_API green_group_t *green_pool_new(size_t size);
 
-/* Free grp.  Returns 0, or -1 with errno EINVAL, EXDEV, EBUSY (it has members, or
- * greenlets wait on it). */
+/* Free grp.  Returns 0, or -1 with errno EINVAL, EXDEV, EBUSY (it has members, greenlets
+ * wait on it, or a wake-up is pending or still running: the one that ended a
+ * green_group_join() finishes when its caller next blocks). */
 GREEN_API int green_group_destroy(green_group_t *grp);
 
 /* Spawn fn(arg) as green_spawn() does and add it.  A full pool first waits, at most
