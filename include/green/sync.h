@@ -196,10 +196,16 @@ GREEN_API unsigned green_rlock_count(const green_rlock_t *l);
 
 typedef struct green_cond green_cond_t;
 
-/* A condition variable over lock l, or over rlock rl (threading.Condition(lock)); the lock
- * stays the caller's and must outlive the condition.  NULL with errno EINVAL (NULL lock),
- * EXDEV (a lock of another thread), ENOMEM. */
+/* A condition variable over lock l (threading.Condition(lock)); the lock stays the
+ * caller's and must outlive the condition.  threading.Condition tests a plain Lock's
+ * ownership with a failed acquire(False), which under gevent yields (LockType's spin-lock
+ * sleep); ours knows the owner and never yields, so over a Lock the order is the one gevent
+ * gives over an RLock.  NULL with errno EINVAL (NULL lock), EXDEV (a lock of another
+ * thread), ENOMEM. */
 GREEN_API green_cond_t *green_cond_new(green_lock_t *l);
+
+/* A condition variable over rlock rl (threading.Condition(RLock())), as green_cond_new().
+ * NULL with errno EINVAL (NULL), EXDEV, ENOMEM. */
 GREEN_API green_cond_t *green_cond_new_rlock(green_rlock_t *rl);
 
 /* Free c (not its lock).  Returns 0, or -1 with errno EINVAL, EXDEV, EBUSY (greenlets wait
