@@ -478,6 +478,10 @@ GREEN_API int green_group_map(green_group_t *grp, green_fn fn, void *const *item
                                                         : "interrupted while waiting");
     }
     green_release(helper);
+    if (!job->started) { /* killed before it could start: the hub is shutting down */
+        job->status = -1;
+        job->err = ECANCELED;
+    }
     int status = job->status;
     if (status == -1) {
         errno = job->err;

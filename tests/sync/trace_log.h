@@ -15,8 +15,8 @@
 static char trace_buf[8192];
 static size_t trace_len;
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
+static inline void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void say(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -33,7 +33,7 @@ static void say(const char *fmt, ...)
 
 /* A cmocka setup: empty trace, clean failure record, the hub's time budget off (gevent's
  * traces were taken with sys.setswitchinterval(1e6)). */
-static int trace_setup(void **state)
+static inline int trace_setup(void **state)
 {
     trace_len = 0;
     trace_buf[0] = 0;
@@ -42,7 +42,7 @@ static int trace_setup(void **state)
 }
 
 /* A cmocka teardown: the hub is shut down (every greenlet left is killed and freed). */
-static int trace_teardown(void **state)
+static inline int trace_teardown(void **state)
 {
     int rc = green_hub_shutdown();
     return teardown_no_failures(state) || rc;
