@@ -84,8 +84,7 @@ static int rendezvous(struct green_channel *c, bool putter, double timeout, cons
         --*n;
         return -1;
     }
-    if (!link_list_empty(putter ? &c->getters : &c->putters) && !c->unlock.queued &&
-        !c->unlocking)
+    if (!link_list_empty(putter ? &c->getters : &c->putters) && !c->unlock.queued && !c->unlocking)
         green__callback_queue(c->h, &c->unlock);
     int rc = green__hub_block(c->h, self, c, api);
     int e = errno;

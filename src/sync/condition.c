@@ -29,8 +29,8 @@ struct green_cond {
     size_t inside; /* greenlets in green_cond_wait, notified or not */
 };
 
-static green_cond_t *cond_new(const void *obj, struct green_hub_part *lock_hub,
-                              green_lock_t *lock, green_rlock_t *rlock, const char *api)
+static green_cond_t *cond_new(const void *obj, struct green_hub_part *lock_hub, green_lock_t *lock,
+                              green_rlock_t *rlock, const char *api)
 {
     if (!green__sync_owner(obj, lock_hub, api))
         return NULL;

@@ -42,7 +42,7 @@ struct green_group {
     struct green_linkable places; /* ready: units > 0 */
 };
 
-#define GROUP_OF(l, field) ((struct green_group *)((char *)(l) - offsetof(struct green_group, field)))
+#define GROUP_OF(l, field) ((struct green_group *)((char *)(l)-offsetof(struct green_group, field)))
 
 static bool group_empty(const struct green_linkable *l) { return GROUP_OF(l, empty)->count == 0; }
 static bool place_free(const struct green_linkable *l) { return GROUP_OF(l, places)->units > 0; }
@@ -67,7 +67,10 @@ static green_group_t *group_new(bool bounded, size_t size, const char *api)
 
 GREEN_API green_group_t *green_group_new(void) { return group_new(false, 0, "green_group_new"); }
 
-GREEN_API green_group_t *green_pool_new(size_t size) { return group_new(true, size, "green_pool_new"); }
+GREEN_API green_group_t *green_pool_new(size_t size)
+{
+    return group_new(true, size, "green_pool_new");
+}
 
 static struct green_hub_part *owner(const green_group_t *grp, const char *api)
 {
@@ -398,8 +401,8 @@ static void *map_helper(void *arg)
     job->started = true;
     size_t spawned = 0;
     for (; spawned < job->n; spawned++) {
-        job->workers[spawned] = green_group_spawn(job->grp, job->fn, job->items[spawned], NULL,
-                                                  GREEN_FOREVER);
+        job->workers[spawned] =
+            green_group_spawn(job->grp, job->fn, job->items[spawned], NULL, GREEN_FOREVER);
         if (!job->workers[spawned]) {
             job->status = -1;
             job->err = errno;
@@ -474,8 +477,9 @@ GREEN_API int green_group_map(green_group_t *grp, green_fn fn, void *const *item
             job_free(job);
         }
         green_release(helper);
-        return green__fail(e, api, "%s", e == ETIMEDOUT ? "the workers did not finish in time"
-                                                        : "interrupted while waiting");
+        return green__fail(e, api, "%s",
+                           e == ETIMEDOUT ? "the workers did not finish in time"
+                                          : "interrupted while waiting");
     }
     green_release(helper);
     if (!job->started) { /* killed before it could start: the hub is shutting down */

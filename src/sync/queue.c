@@ -40,7 +40,10 @@ static struct green_queue *queue_of_joiners(const struct green_linkable *l)
     return (struct green_queue *)((char *)l - offsetof(struct green_queue, joiners));
 }
 
-static bool all_done(const struct green_linkable *l) { return queue_of_joiners(l)->unfinished == 0; }
+static bool all_done(const struct green_linkable *l)
+{
+    return queue_of_joiners(l)->unfinished == 0;
+}
 
 static bool has_room(const struct green_queue *q)
 {

@@ -420,12 +420,9 @@ static void test_places_and_misuse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        TRACE_TEST(test_pool_spawn),
-        TRACE_TEST(test_group_kill),
-        TRACE_TEST(test_join_and_add_dead),
-        TRACE_TEST(test_map),
-        TRACE_TEST(test_map_timeout),
-        TRACE_TEST(test_places_and_misuse),
+        TRACE_TEST(test_pool_spawn),        TRACE_TEST(test_group_kill),
+        TRACE_TEST(test_join_and_add_dead), TRACE_TEST(test_map),
+        TRACE_TEST(test_map_timeout),       TRACE_TEST(test_places_and_misuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,18 +13,18 @@ static green_channel_t *CH;
 static green_group_t *GR, *PO;
 static green_t *MEMBER; /* spawned on the main thread's hub */
 
-#define XDEV(call)                                                                        \
-    do {                                                                                  \
-        errno = 0;                                                                        \
-        long rc_ = (long)(call);                                                          \
-        CHECK_EQ(rc_, -1);                                                                \
-        CHECK_EQ(errno, EXDEV);                                                           \
+#define XDEV(call)                                                                                 \
+    do {                                                                                           \
+        errno = 0;                                                                                 \
+        long rc_ = (long)(call);                                                                   \
+        CHECK_EQ(rc_, -1);                                                                         \
+        CHECK_EQ(errno, EXDEV);                                                                    \
     } while (0)
-#define XDEV_NULL(call)                                                                   \
-    do {                                                                                  \
-        errno = 0;                                                                        \
-        CHECK((call) == NULL);                                                            \
-        CHECK_EQ(errno, EXDEV);                                                           \
+#define XDEV_NULL(call)                                                                            \
+    do {                                                                                           \
+        errno = 0;                                                                                 \
+        CHECK((call) == NULL);                                                                     \
+        CHECK_EQ(errno, EXDEV);                                                                    \
     } while (0)
 
 static void *noop(void *arg) { return arg; }

@@ -50,10 +50,10 @@ static inline int trace_teardown(void **state)
 
 #define TRACE_TEST(t) cmocka_unit_test_setup_teardown(t, trace_setup, trace_teardown)
 
-#define assert_trace(expected)                                                            \
-    do {                                                                                  \
-        assert_no_failures();                                                             \
-        assert_string_equal(trace_buf, (expected));                                       \
+#define assert_trace(expected)                                                                     \
+    do {                                                                                           \
+        assert_no_failures();                                                                      \
+        assert_string_equal(trace_buf, (expected));                                                \
     } while (0)
 
 /* Spawn, recording a failure at the caller's line. */
