@@ -349,6 +349,8 @@ static void test_places_and_misuse(void **state)
     assert_int_equal(errno, ETIMEDOUT);
     assert_int_equal(green_group_wait_available(G, 0.001), -1);
     assert_int_equal(errno, ETIMEDOUT);
+    assert_int_equal(green_group_join(G, 0.001), -1);
+    assert_int_equal(errno, ETIMEDOUT);
     green_t *b = spawn(sleeper, NULL);
     assert_int_equal(green_group_add(G, b, 0.001), -1);
     assert_int_equal(errno, ETIMEDOUT);

@@ -426,6 +426,21 @@ static void test_timeouts_kill_misuse(void **state)
     assert_int_equal(green_queue_destroy(Q), 0);
     assert_no_failures();
 
+    /* a full priority queue: put times out, try_put refuses */
+    static struct prio one = {1, "one"}, two = {2, "two"};
+    Q = green_queue_new_priority(1, by_priority);
+    assert_non_null(Q);
+    assert_int_equal(green_queue_put(Q, &two, 0), 0);
+    assert_int_equal(green_queue_put(Q, &one, 0.001), -1);
+    assert_int_equal(errno, ETIMEDOUT);
+    assert_int_equal(green_queue_try_put(Q, &one), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(green_queue_size(Q), 1);
+    assert_int_equal(green_queue_get(Q, 0, &it), 0);
+    assert_ptr_equal(it, &two);
+    assert_int_equal(green_queue_task_done(Q), 0);
+    assert_int_equal(green_queue_destroy(Q), 0);
+
     assert_int_equal(green_queue_peek(NULL, 0, &it), -1);
     assert_int_equal(errno, EINVAL);
     assert_int_equal(green_queue_try_peek(NULL, &it), -1);
