@@ -395,11 +395,14 @@ GREEN_API int green_group_join(green_group_t *grp, double timeout);
  * order), as green_kill_nowait() does, then wait until each of them has died and been
  * removed, all within timeout seconds; members added meanwhile are killed in the next
  * round, until the group is empty.  The caller resumes from the last one's death
- * notification, as gevent's joinall does.  Returns 0 (empty), or -1 with errno ETIMEDOUT,
- * ENOMEM (a kill could not be queued), EINVAL, EXDEV and the blocking errors. */
+ * notification, as gevent's joinall does.  (Without memory to queue a kill, the member is
+ * marked killed: its next blocking call fails.)  Returns 0 (empty), or -1 with errno
+ * ETIMEDOUT (members still alive; gevent's kill returns quietly), EINVAL, EXDEV and the
+ * blocking errors. */
 GREEN_API int green_group_kill(green_group_t *grp, double timeout);
 
-/* Kill every member without waiting.  Returns 0, or -1 with errno EINVAL, EXDEV, ENOMEM. */
+/* Kill every member without waiting, as green_group_kill() does.  Returns 0, or -1 with
+ * errno EINVAL, EXDEV. */
 GREEN_API int green_group_kill_nowait(green_group_t *grp);
 
 /* gevent's Pool.map: run fn(items[i]) for i < n, each in a greenlet spawned into grp (so a
