@@ -335,6 +335,62 @@ static void test_map_timeout(void **state)
     assert_int_equal(green_event_destroy(E), 0);
 }
 
+static void *waits_available(void *arg)
+{
+    CHECK_EQ(green_group_wait_available(G, GREEN_FOREVER), 0);
+    say("%s wait_available -> %zu, free %zu", (const char *)arg, green_group_free_count(G),
+        green_group_free_count(G));
+    return NULL;
+}
+
+static void *spawns(void *arg)
+{
+    static char what[32];
+    snprintf(what, sizeof what, "%s's worker runs", (const char *)arg);
+    green_t *g = green_group_spawn(G, say_it, what, NULL, GREEN_FOREVER);
+    CHECK(g != NULL);
+    if (g)
+        green_release(g);
+    say("%s spawned, free %zu", (const char *)arg, green_group_free_count(G));
+    return NULL;
+}
+
+/* gevent: Pool(1) whose member waits on an Event; W1 waits for a place, S1 spawns, W2
+ * waits.  The freed place wakes W1 (it takes nothing) and S1 (it takes it); W2 waits for
+ * the next one. */
+static void test_places_order(void **state)
+{
+    (void)state;
+    G = green_pool_new(1);
+    E = green_event_new();
+    assert_non_null(G);
+    assert_non_null(E);
+    green_t *m = green_group_spawn(G, sleeper, NULL, NULL, GREEN_FOREVER);
+    assert_non_null(m);
+    assert_int_equal(green_release(m), 0);
+    assert_int_equal(green_sleep(0), 0);
+    green_t *g[3] = {spawn(waits_available, "W1"), spawn(spawns, "S1"),
+                     spawn(waits_available, "W2")};
+    assert_int_equal(green_sleep(0), 0);
+    assert_int_equal(green_event_set(E), 0);
+    say("main set");
+    assert_int_equal(green_sleep(0), 0);
+    say("main after sleep(0)");
+    for (int i = 0; i < 3; i++)
+        finish(g[i]);
+    say("size %zu", green_group_size(G));
+    assert_trace("main set\n"
+                 "main after sleep(0)\n"
+                 "W1 wait_available -> 1, free 1\n"
+                 "S1 spawned, free 0\n"
+                 "S1's worker runs\n"
+                 "W2 wait_available -> 1, free 1\n"
+                 "size 0\n");
+    assert_int_equal(green_sleep(0), 0);
+    assert_int_equal(green_group_destroy(G), 0);
+    assert_int_equal(green_event_destroy(E), 0);
+}
+
 static void test_places_and_misuse(void **state)
 {
     (void)state;
@@ -422,9 +478,13 @@ static void test_places_and_misuse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        TRACE_TEST(test_pool_spawn),        TRACE_TEST(test_group_kill),
-        TRACE_TEST(test_join_and_add_dead), TRACE_TEST(test_map),
-        TRACE_TEST(test_map_timeout),       TRACE_TEST(test_places_and_misuse),
+        TRACE_TEST(test_pool_spawn),
+        TRACE_TEST(test_group_kill),
+        TRACE_TEST(test_join_and_add_dead),
+        TRACE_TEST(test_map),
+        TRACE_TEST(test_map_timeout),
+        TRACE_TEST(test_places_order),
+        TRACE_TEST(test_places_and_misuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -458,10 +458,14 @@ static void test_timeouts_kill_misuse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        TRACE_TEST(test_lifo_peek),          TRACE_TEST(test_lifo_bounded),
-        TRACE_TEST(test_priority),           TRACE_TEST(test_join),
-        TRACE_TEST(test_shutdown),           TRACE_TEST(test_shutdown_putters),
-        TRACE_TEST(test_shutdown_immediate), TRACE_TEST(test_timeouts_kill_misuse),
+        TRACE_TEST(test_lifo_peek),
+        TRACE_TEST(test_lifo_bounded),
+        TRACE_TEST(test_priority),
+        TRACE_TEST(test_join),
+        TRACE_TEST(test_shutdown),
+        TRACE_TEST(test_shutdown_putters),
+        TRACE_TEST(test_shutdown_immediate),
+        TRACE_TEST(test_timeouts_kill_misuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
