@@ -221,8 +221,9 @@ GREEN_API int green_cond_destroy(green_cond_t *c);
  * takes the lock back (its later blocking calls fail at once, this one retakes the lock).
  * Returns 0 (notified), or -1 with errno ETIMEDOUT (not notified in time), EPERM (the
  * caller does not own the lock; from the hub), EINVAL, EXDEV and the blocking errors of
- * hub.h; EDEADLK only when the lock can never be retaken: then, and only then, the caller
- * does not hold the lock on return. */
+ * hub.h (EDEADLK: nothing could ever notify the main greenlet; it holds the lock again);
+ * or ENOLCK (main greenlet only: the lock can never be taken back, nothing being left to
+ * run) — then, and only then, the caller does not hold the lock on return. */
 GREEN_API int green_cond_wait(green_cond_t *c, double timeout);
 
 /* Wake up to n waiters, the longest waiting first (never switches): each one's wake-up is

@@ -10,8 +10,8 @@
  *
  * Taking the lock back must not fail half-way, or callers could not know whether they
  * hold it: a kill or a scoped timeout that lands while retaking is remembered, the retake
- * goes on, and the error is reported with the lock held.  Only EDEADLK (nothing can ever
- * release the lock) gives up.
+ * goes on, and the error is reported with the lock held.  Only LoopExit (nothing can ever
+ * release the lock) gives up, reported as ENOLCK.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -81,8 +81,9 @@ static unsigned release_save(struct green_cond *c)
     return 1;
 }
 
-/* _acquire_restore, as the file comment says.  Returns 0, or -1 with errno: EDEADLK (lock
- * not held), or the first error that landed meanwhile (lock held). */
+/* _acquire_restore, as the file comment says.  Returns 0, or -1 with errno: ENOLCK (lock
+ * not held: the retake met LoopExit), or the first error that landed meanwhile (lock
+ * held). */
 static int acquire_restore(struct green_cond *c, struct green_task *self, unsigned count,
                            const char *api)
 {
@@ -98,7 +99,7 @@ static int acquire_restore(struct green_cond *c, struct green_task *self, unsign
             break;
         if (e == EDEADLK) {
             self->killed = killed;
-            return green__fail(EDEADLK, api,
+            return green__fail(ENOLCK, api,
                                "the lock can never be taken back: nothing is left to run");
         }
         if (!first)
@@ -147,7 +148,7 @@ GREEN_API int green_cond_wait(green_cond_t *c, double timeout)
     int rr = acquire_restore(c, self, count, api);
     int re = errno;
     c->inside--;
-    if (rr < 0 && (re == EDEADLK || rc == 0)) {
+    if (rr < 0 && (re == ENOLCK || rc == 0)) {
         errno = re;
         return -1;
     }

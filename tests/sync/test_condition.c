@@ -332,6 +332,54 @@ static void test_destroy_and_null(void **state)
     assert_int_equal(green_cond_waiters(NULL), 0);
 }
 
+static green_event_t *E;
+
+/* Notifies main, then keeps the lock until E is set. */
+static void *notify_and_hold(void *arg)
+{
+    (void)arg;
+    lock();
+    CHECK_EQ(green_cond_notify(C, 1), 0);
+    CHECK_EQ(green_event_wait(E, GREEN_FOREVER), 0);
+    unlock();
+    return NULL;
+}
+
+/* main notified, but the lock's holder waits for main: the retake can never happen, so
+ * ENOLCK, and main does not hold the lock. */
+static void run_no_retake(bool rlock)
+{
+    make(rlock);
+    E = green_event_new();
+    assert_non_null(E);
+    lock();
+    green_t *h = spawn(notify_and_hold, NULL);
+    assert_int_equal(green_cond_wait(C, GREEN_FOREVER), -1);
+    assert_int_equal(errno, ENOLCK);
+    if (rlock)
+        assert_false(green_rlock_owned(RL));
+    else
+        assert_int_equal(green_lock_release(LK), -1); /* not the owner */
+    assert_int_equal(green_event_set(E), 0);
+    finish(h);
+    assert_int_equal(green_sleep(0), 0);
+    assert_int_equal(green_event_destroy(E), 0);
+    unmake();
+    assert_no_failures();
+}
+
+static void test_no_retake_lock(void **state)
+{
+    (void)state;
+    run_no_retake(false);
+}
+
+static void test_no_retake_rlock(void **state)
+{
+    (void)state;
+    run_no_retake(true);
+}
+
 /* main waits on a condition nobody can notify: EDEADLK, and main holds the lock again. */
 static void test_deadlock(void **state)
 {
@@ -358,6 +406,8 @@ int main(void)
         TRACE_TEST(test_timeouts_misuse_rlock),
         TRACE_TEST(test_destroy_and_null),
         TRACE_TEST(test_deadlock),
+        TRACE_TEST(test_no_retake_lock),
+        TRACE_TEST(test_no_retake_rlock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
