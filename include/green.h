@@ -4,9 +4,10 @@
  * Layers (each has its own header under green/):
  *   green/core.h  greenlets: create, switch, throw, parents, the two stack models.
  *   green/hub.h   the hub: spawn, sleep, join, kill, timeouts, in gevent's order.
- *   green/sync.h  Event, AsyncResult, Semaphore, Lock, Queue.
+ *   green/sync.h  Event, AsyncResult, Semaphore, Lock, Queue; RLock, Condition, Queue kinds,
+ *                 Channel, Group and Pool.
  *   green/wait.h  waiting for any or all of several objects (wait, iwait, joinall).
- *   green/watch.h  every libev watcher kind: fds, signals, children, files, hooks...
+ *   green/watch.h every libev watcher kind: fds, signals, children, files, hooks...
  */
 #ifndef GREEN_H
 #define GREEN_H

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/thread.h"
 #include "linkable.h"
+#include "locks.h"
 
 struct green_sem {
     struct green_linkable l;
@@ -176,3 +177,9 @@ GREEN_API int green_lock_release(green_lock_t *l)
     l->owner = NULL;
     return sem_release(&l->s, api);
 }
+
+/* ---- for Condition (locks.h) --------------------------------------------------------- */
+
+bool green__lock_owned(const struct green_lock *l) { return l->owner == current_of(l); }
+
+struct green_hub_part *green__lock_hub(const struct green_lock *l) { return l->s.l.h; }
