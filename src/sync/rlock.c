@@ -14,7 +14,7 @@
 struct green_rlock {
     struct green_linkable l; /* first: the ready function gets the lock */
     unsigned units;          /* the semaphore's counter: 1 free, 0 taken */
-    struct green *owner;
+    uint64_t owner; /* the holder's id, 0: none (ids are never reused, records are) */
     unsigned count;
 };
 
@@ -23,7 +23,7 @@ static bool rlock_ready(const struct green_linkable *l)
     return ((const struct green_rlock *)l)->units > 0;
 }
 
-static struct green *current_of(const struct green_rlock *l) { return l->l.h->ts->core.current; }
+static uint64_t current_of(const struct green_rlock *l) { return l->l.h->ts->core.current->id; }
 
 GREEN_API green_rlock_t *green_rlock_new(void)
 {
@@ -108,7 +108,7 @@ GREEN_API int green_rlock_try_acquire(green_rlock_t *l)
 
 static void give_back(struct green_rlock *l)
 {
-    l->owner = NULL;
+    l->owner = 0;
     l->count = 0;
     l->units = 1;
     green__linkable_check(&l->l);
