@@ -202,7 +202,6 @@ GREEN_API int green_hub_set_time_budget(bool on)
 static int hub_stop(struct green_hub_part *h, const char *api)
 {
     struct green_thread *ts = h->ts;
-    h->shutting_down = true;
     for (struct green_task *t = h->live, *next; t; t = next) {
         next = t->next_live; /* killing t may free t, never another task */
         if (t->phase != TASK_DEAD)
@@ -220,6 +219,9 @@ static int hub_stop(struct green_hub_part *h, const char *api)
                                green__describe(t->g, who, sizeof who));
         }
     }
+    /* Only now: the hub may be resumed at its loop's top (main got LoopExit earlier), and
+     * must go on serving the kills and joins above rather than return. */
+    h->shutting_down = true;
     green__callbacks_stop(h);
     if (green_state(h->hub) & GREEN_ACTIVE) {
         ev_break(h->loop, EVBREAK_ALL);
