@@ -43,6 +43,26 @@ static void test_shutdown_kills(void **state)
     assert_no_failures();
 }
 
+/* Main had a LoopExit, a greenlet still blocks: shutdown still kills it (regression: the
+ * hub, resumed at its loop's top, used to return at once and shutdown failed with EBUSY). */
+static void *blocked_forever(void *arg)
+{
+    CHECK_FAILS(green_event_wait(arg, GREEN_FOREVER), ECANCELED);
+    CHECK_EQ(green_event_destroy(arg), 0);
+    say("B cleanup");
+    return NULL;
+}
+
+static void test_shutdown_after_loopexit(void **state)
+{
+    (void)state;
+    green_t *b = SPAWN(blocked_forever, green_event_new());
+    CHECK_FAILS(green_join(b, GREEN_FOREVER, NULL), EDEADLK);
+    assert_int_equal(green_hub_shutdown(), 0);
+    assert_order("B cleanup");
+    assert_no_failures();
+}
+
 /* After a shutdown the next call makes a new hub, which works as the first did. */
 static void test_hub_recreated(void **state)
 {
@@ -179,6 +199,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         HUB_TEST(test_shutdown_kills),
+        HUB_TEST(test_shutdown_after_loopexit),
         HUB_TEST(test_hub_recreated),
         HUB_TEST(test_shutdown_from_greenlet),
         HUB_TEST(test_blocking_from_hub),
