@@ -152,6 +152,21 @@ static void test_sleep_timers(void **state)
     assert_no_failures();
 }
 
+/* A sleep counts from when it is called, even if the loop has not read the clock since
+ * (main was resumed by a timer, then computed): regression, it used to return at once. */
+static void test_sleep_counts_from_now(void **state)
+{
+    (void)state;
+    assert_int_equal(green_sleep(0.001), 0); /* resumed from a timer, not from a callback */
+    double t = now();
+    while (now() - t < 0.03) { /* computing, the hub does not run */
+    }
+    double t0 = now();
+    assert_int_equal(green_sleep(0.02), 0);
+    assert_true(now() - t0 >= 0.02);
+    assert_no_failures();
+}
+
 static void test_einval(void **state)
 {
     (void)state;
@@ -230,6 +245,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         HUB_TEST(test_spawn_fifo),   HUB_TEST(test_sleep0_requeue), HUB_TEST(test_spawn_attrs),
         HUB_TEST(test_spawn_later),  HUB_TEST(test_sleep_timers),   HUB_TEST(test_einval),
+        HUB_TEST(test_sleep_counts_from_now),
         HUB_TEST(test_spawn_from_hub),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
