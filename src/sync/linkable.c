@@ -61,6 +61,7 @@ static void unlink_waiter(struct green_linkable *l, struct green_link *link)
     if (link_list_empty(&l->links) && l->notifier.queued) {
         green__callback_cancel(l->h, &l->notifier);
         link_splice(&l->links, &l->arrived); /* see linkable.h: gevent drops these */
+        green__linkable_check(l); /* still ready: they must not wait for another wake-up */
     }
 }
 

@@ -12,8 +12,8 @@
  *
  * One deliberate difference: when the last linked waiter leaves while a notifier is
  * pending, gevent cancels the notifier and drops the waiters that had arrived behind it
- * (they stay blocked for good).  We cancel it too but keep those waiters linked, so the
- * next notifier wakes them.
+ * (they stay blocked for good).  We cancel it too but keep those waiters linked and, if the
+ * object is still ready, queue a fresh notifier at the tail for them.
  */
 #ifndef GREEN_SYNC_LINKABLE_H
 #define GREEN_SYNC_LINKABLE_H
