@@ -204,6 +204,30 @@ static void test_timeout_kill_destroy(void **state)
     assert_no_failures();
 }
 
+/* A waits; B arrives on the set event while the notifier is pending; A leaves (killed)
+ * before the notifier runs, which cancels it.  gevent drops B (it stays blocked for good:
+ * LoopExit); we keep B linked and, the event being still set, queue a new notifier. */
+static void *e_a(void *arg)
+{
+    (void)arg;
+    CHECK_FAILS(green_event_wait(e, GREEN_FOREVER), ECANCELED);
+    say("A killed");
+    return NULL;
+}
+
+static void test_arrived_waiter_survives_cancel(void **state)
+{
+    (void)state;
+    green_t *g[2] = {SPAWN(e_a, NULL)};
+    assert_int_equal(green_sleep(0), 0);
+    g[1] = SPAWN(e3_b, NULL);
+    assert_int_equal(green_kill_nowait(g[0]), 0);
+    assert_int_equal(green_event_set(e), 0);
+    join_all(g, 2);
+    assert_order("A killed B woke: True");
+    assert_no_failures();
+}
+
 /* The last greenlet woken from an Event cannot free it before the notifier that woke it
  * has finished: destroy says EBUSY until then (here, until the next sleep(0)). */
 static void *wake_and_free(void *arg)
@@ -237,6 +261,7 @@ int main(void)
         EVENT_TEST(test_e3_arrivals_behind_notifier),
         EVENT_TEST(test_e3_main_waits_on_set_event),
         EVENT_TEST(test_timeout_kill_destroy),
+        EVENT_TEST(test_arrived_waiter_survives_cancel),
         EVENT_TEST(test_destroy_by_woken_waiter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
