@@ -63,6 +63,48 @@ static void test_shutdown_after_loopexit(void **state)
     assert_no_failures();
 }
 
+/* A dying greenlet's cleanup spawns more: shutdown kills those too (regression: they ran,
+ * blocked for good, and shutdown failed with EBUSY). */
+static void *late(void *arg)
+{
+    CHECK_FAILS(green_sleep(100), ECANCELED);
+    say("%s killed", (const char *)arg);
+    return NULL;
+}
+
+static void *spawns_in_cleanup(void *arg)
+{
+    (void)arg;
+    CHECK_FAILS(green_sleep(100), ECANCELED);
+    CHECK_EQ(green_release(SPAWN(late, "unstarted (never)")), 0);
+    CHECK_EQ(green_release(green_spawn_later(0.001, late, "later (never)", NULL)), 0);
+    say("A cleanup");
+    return NULL;
+}
+
+static void *starts_late_child(void *arg)
+{
+    (void)arg;
+    CHECK_FAILS(green_sleep(100), ECANCELED);
+    green_t *child = SPAWN(late, "child");
+    CHECK_FAILS(green_join(child, GREEN_FOREVER, NULL), ECANCELED);
+    CHECK_EQ(green_release(child), 0);
+    say("B cleanup");
+    return NULL;
+}
+
+static void test_shutdown_kills_late_spawns(void **state)
+{
+    (void)state;
+    green_release(SPAWN(spawns_in_cleanup, NULL));
+    green_release(SPAWN(starts_late_child, NULL));
+    assert_int_equal(green_sleep(0), 0);
+    assert_int_equal(green_hub_shutdown(), 0);
+    /* killed newest first; the child had started meanwhile, A's spawns had not */
+    assert_order("B cleanup A cleanup child killed");
+    assert_no_failures();
+}
+
 /* After a shutdown the next call makes a new hub, which works as the first did. */
 static void test_hub_recreated(void **state)
 {
@@ -200,6 +242,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         HUB_TEST(test_shutdown_kills),
         HUB_TEST(test_shutdown_after_loopexit),
+        HUB_TEST(test_shutdown_kills_late_spawns),
         HUB_TEST(test_hub_recreated),
         HUB_TEST(test_shutdown_from_greenlet),
         HUB_TEST(test_blocking_from_hub),
