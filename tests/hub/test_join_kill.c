@@ -76,9 +76,56 @@ static void test_join_value_error(void **state)
     assert_no_failures();
 }
 
+static void *sleep0_twice(void *arg)
+{
+    CHECK_EQ(green_sleep(0), 0);
+    CHECK_EQ(green_sleep(0), 0);
+    return arg;
+}
+
+static void *sleep_10ms(void *arg)
+{
+    CHECK_EQ(green_sleep(0.01), 0);
+    return arg;
+}
+
+/* gevent: join(timeout=0) waits for what finishes before the queue drains (dead=True
+ * value=5, dead=True value=6), not for a timer (dead=False). */
+static void test_join_timeout_zero(void **state)
+{
+    (void)state;
+    green_t *g[3] = {SPAWN(ret42, NULL), SPAWN(sleep0_twice, (void *)6),
+                     SPAWN(sleep_10ms, (void *)7)};
+    void *v = NULL;
+    assert_int_equal(green_join(g[0], 0, &v), 0);
+    assert_int_equal((intptr_t)v, 42);
+    assert_int_equal(green_join(g[1], 0, &v), 0);
+    assert_int_equal((intptr_t)v, 6);
+    CHECK_FAILS(green_join(g[2], 0, &v), ETIMEDOUT);
+    assert_false(green_ready(g[2]));
+    assert_int_equal(green_join(g[2], GREEN_FOREVER, &v), 0);
+    assert_int_equal((intptr_t)v, 7);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(green_release(g[i]), 0);
+    assert_no_failures();
+}
+
+static void *join_self(void *arg)
+{
+    (void)arg;
+    CHECK_FAILS(green_join(green_current(), GREEN_FOREVER, NULL), EDEADLK);
+    CHECK_FAILS(green_kill(green_main(), 0), EINVAL); /* main is not spawned */
+    say("refused");
+    return NULL;
+}
+
 static void test_join_timeout(void **state)
 {
     (void)state;
+    green_t *self = SPAWN(join_self, NULL);
+    assert_int_equal(green_join(self, GREEN_FOREVER, NULL), 0);
+    assert_int_equal(green_release(self), 0);
+    order_reset();
     green_t *w = SPAWN(wait_ev, "W");
     CHECK_FAILS(green_join(w, 0.01, NULL), ETIMEDOUT);
     CHECK_FAILS(green_join(w, 0, NULL), ETIMEDOUT);
@@ -453,6 +500,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         EV_TEST(test_join_value_error),
         EV_TEST(test_join_timeout),
+        EV_TEST(test_join_timeout_zero),
         EV_TEST(test_join_order),
         EV_TEST(test_kill_order),
         EV_TEST(test_kill_queued_wakeup_and_self),
