@@ -213,8 +213,10 @@ static int hub_stop(struct green_hub_part *h, const char *api)
             t = t->next_live;
         if (!t)
             break;
-        if (t->phase == TASK_QUEUED || (!t->killed && !t->pins))
+        if (t->phase == TASK_QUEUED || (!t->killed && !t->pins)) {
             green__task_kill(h, t); /* spawned meanwhile (by a dying greenlet's cleanup) */
+            continue;               /* which may have freed it */
+        }
         if (green__task_join(h, t, GREEN_FOREVER, api) < 0) {
             char who[GREEN_DESCRIBE_MAX];
             return green__fail(EBUSY, api, "greenlet %s did not die when killed",
