@@ -388,6 +388,33 @@ static void test_kill_timeout(void **state)
     assert_no_failures();
 }
 
+/* A blocking killer killed while it waits for its victim to die fails with ECANCELED. */
+static green_t *kv2;
+
+static void *killer_killed(void *arg)
+{
+    (void)arg;
+    CHECK_FAILS(green_kill(kv2, GREEN_FOREVER), ECANCELED);
+    say("killer canceled");
+    return NULL;
+}
+
+static void test_killer_killed(void **state)
+{
+    (void)state;
+    kv2 = SPAWN(stubborn, NULL);
+    assert_int_equal(green_sleep(0), 0);
+    green_t *k = SPAWN(killer_killed, NULL);
+    assert_int_equal(green_sleep(0), 0); /* k's kill ran: v ignored it, k joins v */
+    assert_int_equal(green_kill(k, GREEN_FOREVER), 0);
+    assert_false(green_ready(kv2));
+    assert_int_equal(green_kill(kv2, GREEN_FOREVER), 0);
+    assert_order("V ignores the kill killer canceled V resumed GREEN_EXIT");
+    assert_int_equal(green_release(k), 0);
+    assert_int_equal(green_release(kv2), 0);
+    assert_no_failures();
+}
+
 /* Every blocking call of a killed greenlet fails with ECANCELED, its cleanup runs. */
 static void *killed_everywhere(void *arg)
 {
@@ -506,6 +533,7 @@ int main(void)
         EV_TEST(test_kill_queued_wakeup_and_self),
         EV_TEST(test_kill_cleanup_cannot_block),
         EV_TEST(test_kill_timeout),
+        EV_TEST(test_killer_killed),
         EV_TEST(test_killed_calls_fail_at_once),
         EV_TEST(test_release),
         cmocka_unit_test(test_release_freed_aborts),
