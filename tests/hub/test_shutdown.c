@@ -77,7 +77,7 @@ static void *spawns_in_cleanup(void *arg)
     (void)arg;
     CHECK_FAILS(green_sleep(100), ECANCELED);
     CHECK_EQ(green_release(SPAWN(late, "unstarted (never)")), 0);
-    CHECK_EQ(green_release(green_spawn_later(0.001, late, "later (never)", NULL)), 0);
+    CHECK_EQ(green_release(green_spawn_later(100, late, "later (never)", NULL)), 0);
     say("A cleanup");
     return NULL;
 }
