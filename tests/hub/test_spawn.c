@@ -120,14 +120,16 @@ static void test_spawn_later(void **state)
         join_release(g[i]);
     }
     assert_order("main C Z A B");
-    assert_true(now() - t0 >= 0.02);
+    /* spawn_later counts from the loop's clock, which may lag the call a little (gevent's
+     * timers do not update it outside callbacks either) */
+    assert_true(now() - t0 >= 0.015);
     assert_no_failures();
 }
 
 static void *sleep_then_say(void *arg)
 {
     const char *n = arg;
-    double delay = (n[1] - '0') * 0.01;
+    double delay = (n[1] - '0') * 0.1; /* steps far above a greenlet start under valgrind */
     double t0 = now();
     CHECK_EQ(green_sleep(delay), 0);
     CHECK(now() - t0 >= delay);
@@ -136,7 +138,7 @@ static void *sleep_then_say(void *arg)
 }
 
 /* gevent: sleeps of 0.03, 0.01, 0.02, 0.01 wake as "s1 t1 s2 s3" (equal deadlines in start
- * order). */
+ * order); here 0.3, 0.1, 0.2, 0.1, so that the order cannot depend on the machine. */
 static void test_sleep_timers(void **state)
 {
     (void)state;

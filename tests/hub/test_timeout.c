@@ -54,9 +54,9 @@ static void test_scoped_fires_into_each_call(void **state)
     (void)state;
     green_t *blocked = SPAWN(forever, NULL);
     for (int which = 0; which < 4; which++) {
+        double t0 = now();
         green_timeout_t *t = green_timeout_start(0.01);
         assert_non_null(t);
-        double t0 = now();
         switch (which) {
         case 0: CHECK_FAILS(green_sleep(10), ETIMEDOUT); break;
         case 1: CHECK_FAILS(green_event_wait(ev, GREEN_FOREVER), ETIMEDOUT); break;
