@@ -210,7 +210,6 @@ GREEN_API int green_hub_set_time_budget(bool on)
 static int hub_stop(struct green_hub_part *h, const char *api)
 {
     struct green_thread *ts = h->ts;
-    h->shutting_down = true;
     for (struct green_task *t = h->live, *next; t; t = next) {
         next = t->next_live; /* killing t may free t, never another task */
         if (t->phase != TASK_DEAD)
@@ -222,6 +221,10 @@ static int hub_stop(struct green_hub_part *h, const char *api)
             t = t->next_live;
         if (!t)
             break;
+        if (t->phase == TASK_QUEUED || (!t->killed && !t->pins)) {
+            green__task_kill(h, t); /* spawned meanwhile (by a dying greenlet's cleanup) */
+            continue;               /* which may have freed it */
+        }
         if (green__task_join(h, t, GREEN_FOREVER, api) < 0) {
             char who[GREEN_DESCRIBE_MAX];
             return green__fail(EBUSY, api, "greenlet %s did not die when killed",
@@ -231,6 +234,9 @@ static int hub_stop(struct green_hub_part *h, const char *api)
     green__monitor_stop(h);
     green__locals_destroy(&h->main_task);
     green__watch_term(h);
+    /* Only now: the hub may be resumed at its loop's top (main got LoopExit earlier), and
+     * must go on serving the kills and joins above rather than return. */
+    h->shutting_down = true;
     green__callbacks_stop(h);
     if (green_state(h->hub) & GREEN_ACTIVE) {
         ev_break(h->loop, EVBREAK_ALL);

@@ -472,8 +472,10 @@ GREEN_API int green_kill(green_t *g, double timeout)
     if (t->reported)
         return 0;
     struct green_task *self = green__hub_self(h, api);
+    if (!self)
+        return -1; /* refused: the victim is not killed either */
     struct kill_job *job = queue_kill(h, t, self, api);
-    if (!job || !self)
+    if (!job)
         return -1;
     if (green__hub_block(h, self, job, api) < 0) {
         job->waiter = NULL; /* still queued, or running the kill of self: see run_kill */
