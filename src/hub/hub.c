@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/thread.h"
 #include "hub.h"
+#include "threadpool.h"
 
 /* Callbacks and watchers run on the hub's stack. */
 #define HUB_STACK ((size_t)1024 * 1024)
@@ -220,6 +221,7 @@ static int hub_stop(struct green_hub_part *h, const char *api)
                                green__describe(t->g, who, sizeof who));
         }
     }
+    green__threadpools_term(h); /* its tasks' waiters are dead: join the workers */
     green__callbacks_stop(h);
     if (green_state(h->hub) & GREEN_ACTIVE) {
         ev_break(h->loop, EVBREAK_ALL);

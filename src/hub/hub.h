@@ -117,6 +117,7 @@ struct green_hub_part {
     bool shutting_down;
     struct green_task main_task;
     struct green_task *live; /* tasks not yet freed */
+    struct green_pools *pools; /* threadpool.h: the hub's threadpools, NULL before the first */
 };
 
 /* The calling thread's hub, created on first use (not from the hub: it exists then).
