@@ -489,7 +489,8 @@ static void *thread_main(void *arg)
     pthread_barrier_wait(&barrier); /* both done with the other's pool */
     if (me == 1)
         CHECK_EQ(green_threadpool_destroy(pools[me]), 0);
-    /* thread 0 leaves its pool to thread exit, which shuts its hub down */
+    /* thread 0 leaves its pool to the hub's shutdown (thread exit does the same) */
+    CHECK_EQ(green_hub_shutdown(), 0);
     return NULL;
 }
 
