@@ -3,9 +3,11 @@
  * greenlet waits cooperatively (gevent.threadpool.ThreadPool).
  *
  * A pool belongs to the hub of the thread that created it.  It starts worker threads
- * (pthreads) on demand, never more than its maximum; a task beyond that waits in the pool's
- * FIFO queue for a free worker.  A worker left without work for the pool's idle timeout
- * exits (gevent 22.08's idle_task_timeout).  Results come back to the hub through one
+ * (pthreads) on demand, never more than its maximum `max`; a task beyond that waits in the
+ * pool's FIFO queue for a free worker.  At most max + 1 tasks of a pool are unfinished at
+ * once, as gevent's ThreadPool.spawn allows: a further submitter waits (cooperatively, in
+ * the order they came) until the hub has handled a result.  A worker left without work for
+ * the pool's idle timeout exits (gevent 22.08's idle_task_timeout).  Results come back to the hub through one
  * ev_async watcher per hub and one queue of finished tasks, whatever the number of tasks and
  * pools; each result then wakes its waiter through the hub's callback queue, in the order the
  * tasks finished.  While any task of a hub is in flight, the hub's loop counts as busy: a
@@ -17,8 +19,9 @@
  * has returned: arg and the result are the caller's.  When the waiting greenlet gives up —
  * ETIMEDOUT, ECANCELED (killed), EINTR — the task still runs to completion on its worker;
  * arg then belongs to the task's `drop` function, called exactly once, on the pool's thread,
- * as drop(arg, result) when the task has finished (result NULL if fn never ran, which
- * happens only when the caller was already being killed).  drop must not block (it runs in
+ * as drop(arg, result) when the task has finished — or at once, as drop(arg, NULL), if
+ * the task was never submitted because the caller gave up while waiting for a place in the
+ * pool, or was already being killed when it called.  drop must not block (it runs in
  * the hub or in the greenlet that gave up); NULL means there is nothing to free.  Every
  * other failure (EINVAL, EXDEV, EPERM, ENOMEM, EAGAIN) happens before anything is submitted:
  * arg stays the caller's and drop is not called.
@@ -34,9 +37,9 @@
  * pending drops run.  Pool pointers are invalid afterwards.  A fork()ed child must not use
  * its parent's pools (their workers do not exist there).
  *
- * Differences from gevent, where C needs them: gevent's spawn() waits while maxsize + 1
- * tasks are unfinished; here submission never waits (tasks queue in the pool).  gevent
- * reports a task's exception; a C task reports what it returns.
+ * Where C differs from gevent: gevent reports a task's exception; a C task reports what
+ * it returns.  gevent's spawn() returns an AsyncResult; here the waiting call is the one
+ * form (a task whose waiter gives up is handed to drop, so nothing needs releasing).
  */
 #ifndef GREEN_THREADPOOL_H
 #define GREEN_THREADPOOL_H
@@ -92,7 +95,8 @@ GREEN_API green_threadpool_t *green_threadpool_default(void);
  * changes). */
 GREEN_API int green_threadpool_destroy(green_threadpool_t *p);
 
-/* Change p's maximum number of workers.  Raising it starts workers for queued tasks at once;
+/* Change p's maximum number of workers (and so its max + 1 places, as gevent's maxsize
+ * setter).  Raising it starts workers for queued tasks and wakes waiting submitters at once;
  * lowering it makes surplus workers exit when they finish their current task.  Returns 0,
  * or -1 with errno EINVAL (p NULL, max 0), EXDEV, EAGAIN (no worker thread could be
  * started; the maximum is changed all the same). */
@@ -110,14 +114,15 @@ GREEN_API int green_threadpool_stats(const green_threadpool_t *p,
 
 /* ---- running a task -------------------------------------------------------------------- */
 
-/* Run fn(arg) on one of p's worker threads and wait for it, at most `timeout` seconds,
- * while the hub runs other greenlets (gevent's ThreadPool.apply; 0: a zero-second timer, so
- * the call times out unless the result is handled first).  A worker is started if none is
- * idle and p has fewer than its maximum; otherwise the task waits in p's queue.
+/* Run fn(arg) on one of p's worker threads and wait for it, at most `timeout` seconds
+ * in all, while the hub runs other greenlets (gevent's ThreadPool.apply; 0: a zero-second
+ * timer, so the call times out unless the result is handled first).  If max + 1 tasks of p
+ * are unfinished, first wait for a place.  A worker is started if none is idle and p has
+ * fewer than its maximum; otherwise the task waits in p's queue.
  * Returns 0 with fn's return value in *result (if result is not NULL), or -1 with errno:
  *   ETIMEDOUT, ECANCELED, EINTR  the caller gave up (timeout, kill, a foreign switch): the
  *                                task runs to completion and drop(arg, result) runs after it
- *                                (at once, with NULL, if the caller was already being killed);
+ *                                (at once, with NULL, if it was not submitted yet);
  *   EINVAL   p or fn NULL, timeout NaN;
  *   EXDEV    p belongs to another thread (a worker of p included);
  *   EPERM    called from the hub itself, or from a greenlet not spawned on the hub;

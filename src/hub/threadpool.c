@@ -50,6 +50,53 @@ static bool registry_has(const struct green_threadpool *p)
     return q != NULL;
 }
 
+/* ---- places for unfinished tasks (gevent's semaphore, Semaphore's notifier rules) ------- */
+
+static void run_slot_notifier(struct green_hub_part *h, struct green_callback *cb)
+{
+    struct green_threadpool *p =
+        (struct green_threadpool *)((char *)cb - offsetof(struct green_threadpool, slot_notifier));
+    p->slot_notifying = true;
+    struct green_link *l;
+    while (p->slots > 0 && (l = link_pop_front(&p->submitters)))
+        l->notify(h, l, p); /* the submitter takes its place and runs until it blocks */
+    p->slot_notifying = false;
+}
+
+/* A place came free: wake the submitters in order, from the callback queue. */
+static void notify_slots(struct green_threadpool *p)
+{
+    if (p->slots > 0 && !link_list_empty(&p->submitters) && !p->slot_notifier.queued &&
+        !p->slot_notifying)
+        green__callback_queue(p->hp->h, &p->slot_notifier);
+}
+
+static void release_slot(struct green_threadpool *p)
+{
+    p->slots++;
+    notify_slots(p);
+}
+
+/* Greenlet only: take a place, waiting for one (gevent: a unit left is taken at once, even
+ * with submitters waiting).  Returns 0, or -1 with errno as green__hub_block. */
+static int take_slot(struct green_threadpool *p, struct green_task *self, const char *api)
+{
+    while (p->slots <= 0) {
+        link_append(&p->submitters, &self->wait);
+        p->waiters++;
+        int rc = green__hub_block(p->hp->h, self, p, api);
+        p->waiters--;
+        if (rc < 0) {
+            int e = errno;
+            link_remove(&self->wait);
+            errno = e;
+            return -1;
+        }
+    }
+    p->slots--;
+    return 0;
+}
+
 /* ---- finished tasks ------------------------------------------------------------------ */
 
 static void drop_task(struct green_pool_task *t)
@@ -80,6 +127,7 @@ static void handle_done(struct green_pools *hp)
         struct green_pool_task *next = t->next;
         if (--hp->in_flight == 0)
             ev_unref(hp->h->loop);
+        release_slot(t->pool); /* gevent: before the result's own wake-up */
         if (t->waiter)
             green__callback_queue(hp->h, &t->wake);
         else
@@ -136,6 +184,8 @@ static struct green_threadpool *pool_new(struct green_hub_part *h, unsigned max,
     p->hp = hp;
     p->max = max;
     p->idle_timeout = idle;
+    p->slots = (long)max + 1; /* gevent: Semaphore(1), then += maxsize */
+    p->slot_notifier.run = run_slot_notifier;
     p->next = hp->pools;
     if (hp->pools)
         hp->pools->prev = p;
@@ -155,6 +205,7 @@ static void pool_close(struct green_threadpool *p)
         pthread_cond_wait(&p->gone, &hp->lock);
     pthread_mutex_unlock(&hp->lock);
     handle_done(hp); /* p's tasks are all on the done list now; its workers are joined */
+    green__callback_cancel(hp->h, &p->slot_notifier); /* its submitters have all left */
     if (p->prev)
         p->prev->next = p->next;
     else
@@ -223,9 +274,8 @@ GREEN_API int green_threadpool_destroy(green_threadpool_t *p)
         return green__fail(EINVAL, api, "%p is not a live pool (destroyed already?)", (void *)p);
     if (!pool_of_caller(p, api))
         return -1;
-    if (p->waiters)
-        return green__fail(EBUSY, api, "%u greenlet(s) are waiting for tasks of the pool",
-                           p->waiters);
+    if (p->waiters || p->slot_notifying)
+        return green__fail(EBUSY, api, "%u greenlet(s) are waiting on the pool", p->waiters);
     registry_remove(p);
     pool_close(p);
     return 0;
@@ -238,6 +288,8 @@ GREEN_API int green_threadpool_set_max(green_threadpool_t *p, unsigned max)
         return -1;
     if (max == 0)
         return green__fail(EINVAL, api, "a pool needs at least one worker (max is 0)");
+    p->slots += (long)max - (long)p->max; /* gevent's _set_maxsize */
+    notify_slots(p);
     pthread_mutex_lock(&p->hp->lock);
     p->max = max;
     pthread_cond_broadcast(&p->work); /* surplus idle workers leave */
@@ -322,12 +374,22 @@ GREEN_API int green_threadpool_apply(green_threadpool_t *p, green_fn fn, void *a
         free(t);
         return -1;
     }
+    if (take_slot(p, self, api) < 0) {
+        int e = errno;
+        green__timeout_end(h, own);
+        free(t);
+        if (drop && (e == ETIMEDOUT || e == ECANCELED || e == EINTR))
+            drop(arg, NULL); /* the header's rule: these errors hand arg to drop */
+        errno = e;
+        return -1;
+    }
     pthread_mutex_lock(&hp->lock);
     int rc = green__pool_enqueue(p, t);
     if (rc == 0)
         p->unfinished++;
     pthread_mutex_unlock(&hp->lock);
     if (rc != 0) {
+        release_slot(p);
         green__timeout_end(h, own);
         free(t);
         return green__fail(rc, api, "no worker thread exists and none could be started");

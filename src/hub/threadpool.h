@@ -50,7 +50,14 @@ struct green_threadpool {
     bool closing;
     /* hub thread: */
     size_t unfinished; /* submitted, not yet handled by the hub (lock too: stats reads it) */
-    unsigned waiters;  /* greenlets blocked on its tasks */
+    unsigned waiters;  /* greenlets blocked on its tasks or on a free place */
+    /* gevent's _available_worker_threads_greenlet_sem: places for unfinished tasks, max + 1
+     * to begin with; a submitter without one waits in `submitters` (FIFO) until the hub
+     * handles a result and the slot notifier wakes it. */
+    long slots;
+    struct green_link_list submitters;
+    struct green_callback slot_notifier;
+    bool slot_notifying;
 };
 
 /* The hub's part (struct green_hub_part's `pools`), made with the first pool. */

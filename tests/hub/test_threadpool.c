@@ -419,7 +419,7 @@ static void test_shutdown(void **state)
 {
     (void)state;
     enum { N = 3 };
-    green_threadpool_t *p = green_threadpool_new(1); /* one runs, the others queue */
+    green_threadpool_t *p = green_threadpool_new(2); /* two run, one queues */
     assert_non_null(p);
     struct giver w[N];
     green_t *g[N];
@@ -430,17 +430,75 @@ static void test_shutdown(void **state)
     }
     assert_int_equal(green_sleep(0), 0); /* all submitted and waiting */
     struct green_threadpool_stats st;
-    assert_int_equal(green_threadpool_stats(p, &st), 0);
-    assert_int_equal(st.unfinished, N);
-    assert_int_equal(st.workers, 1);
-    assert_true(st.queued >= N - 1); /* the worker may not have taken the first yet */
+    int rc = green_threadpool_stats(p, &st);
     feed_pipe(N); /* the tasks can finish, but only shutdown waits for them */
-    int before_drop = drops;
+    assert_int_equal(rc, 0);
+    assert_int_equal(st.unfinished, N);
+    assert_int_equal(st.workers, 2);
+    assert_true(st.queued >= 1); /* the workers may not have taken theirs yet */
     assert_int_equal(green_hub_shutdown(), 0);
     for (int i = 0; i < N; i++)
         assert_int_equal(w[i].err, ECANCELED);
-    assert_int_equal(drops - before_drop, N); /* every task ran, then was dropped */
+    assert_int_equal(drops, N); /* every task ran, then was dropped */
     assert_int_equal(drop_sum, 101 + 201 + 301);
+    assert_no_failures();
+}
+
+/* At most max + 1 tasks are unfinished (gevent's ThreadPool.spawn semaphore): further
+ * submitters wait, in order, until the hub has handled a result. */
+static int order[8], orders;
+
+static void *apply_in_order(void *arg)
+{
+    struct giver *g = arg;
+    apply_read_pipe(g);
+    order[orders++] = g->base;
+    return NULL;
+}
+
+static void test_submit_bound(void **state)
+{
+    (void)state;
+    enum { N = 4 };
+    green_threadpool_t *p = green_threadpool_new(1);
+    assert_non_null(p);
+    struct giver w[N];
+    green_t *g[N];
+    orders = 0;
+    for (int i = 0; i < N; i++) {
+        w[i] = (struct giver){.pool = p, .base = i, .timeout = GREEN_FOREVER};
+        g[i] = green_spawn(apply_in_order, &w[i], NULL);
+        assert_non_null(g[i]);
+    }
+    assert_int_equal(green_sleep(0), 0);
+    struct green_threadpool_stats st;
+    int rc = green_threadpool_stats(p, &st);
+    /* One more finds no place either: its timeout ends the wait, and drop gets arg at once
+     * (nothing was submitted, nothing ran). */
+    struct giver late = {.pool = p, .base = 50, .timeout = 0.0};
+    green_t *lg = green_spawn(apply_read_pipe, &late, NULL);
+    int jrc = green_join(lg, GREEN_FOREVER, NULL);
+    int late_drops = drops, late_sum = drop_sum;
+    feed_pipe(N);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(green_join(g[i], GREEN_FOREVER, NULL), 0);
+        assert_int_equal(green_release(g[i]), 0);
+        assert_int_equal(w[i].rc, 0);
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(st.unfinished, 2); /* gevent prints "unfinished 2" */
+    assert_int_equal(jrc, 0);
+    assert_int_equal(late.rc, -1);
+    assert_int_equal(late.err, ETIMEDOUT);
+    assert_int_equal(late_drops, 1);
+    assert_int_equal(late_sum, 0);
+    assert_int_equal(green_release(lg), 0);
+    assert_int_equal(orders, N);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(order[i], i);
+    assert_int_equal(green_threadpool_stats(p, &st), 0);
+    assert_int_equal(st.peak_workers, 1);
+    assert_int_equal(green_threadpool_destroy(p), 0);
     assert_no_failures();
 }
 
@@ -590,7 +648,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TEST(test_results),  TEST(test_overlap),          TEST(test_bounded),
         TEST(test_idle_exit), TEST(test_timeout_and_kill), TEST(test_loop_exit),
-        TEST(test_shutdown), TEST(test_two_threads),      TEST(test_refusals),
+        TEST(test_shutdown), TEST(test_submit_bound), TEST(test_two_threads), TEST(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
