@@ -320,10 +320,11 @@ static void *apply_read_pipe(void *arg)
 {
     struct giver *g = arg;
     void *r = NULL;
-    g->rc = green_threadpool_apply(g->pool, read_pipe, new_int(g->base), drop_ints, g->timeout, &r);
+    int *a = new_int(g->base);
+    g->rc = green_threadpool_apply(g->pool, read_pipe, a, drop_ints, g->timeout, &r);
     g->err = g->rc ? errno : 0;
     if (g->rc == 0) {
-        drop_ints(NULL, r); /* the caller's now: free it the same way */
+        drop_ints(a, r); /* both the caller's now: free them the same way */
         drops--;
     }
     return NULL;
