@@ -7,10 +7,11 @@
  * pool's FIFO queue for a free worker.  At most max + 1 tasks of a pool are unfinished at
  * once, as gevent's ThreadPool.spawn allows: a further submitter waits (cooperatively, in
  * the order they came) until the hub has handled a result.  A worker left without work for
- * the pool's idle timeout exits (gevent 22.08's idle_task_timeout).  Results come back to the hub through one
- * ev_async watcher per hub and one queue of finished tasks, whatever the number of tasks and
- * pools; each result then wakes its waiter through the hub's callback queue, in the order the
- * tasks finished.  While any task of a hub is in flight, the hub's loop counts as busy: a
+ * the pool's idle timeout exits (gevent 22.08's idle_task_timeout).  Results come back to
+ * the hub through one ev_async watcher per hub and one queue of finished tasks, whatever the
+ * number of tasks and pools; each result then wakes its waiter through the hub's callback
+ * queue, in the order the tasks finished (a place freed by a result wakes a waiting
+ * submitter first, as in gevent).  While any task of a hub is in flight, the hub's loop counts as busy: a
  * main greenlet waiting for a task is not deadlocked (no EDEADLK); when none is, the watcher
  * keeps nothing alive.
  *
@@ -21,10 +22,10 @@
  * arg then belongs to the task's `drop` function, called exactly once, on the pool's thread,
  * as drop(arg, result) when the task has finished — or at once, as drop(arg, NULL), if
  * the task was never submitted because the caller gave up while waiting for a place in the
- * pool, or was already being killed when it called.  drop must not block (it runs in
- * the hub or in the greenlet that gave up); NULL means there is nothing to free.  Every
- * other failure (EINVAL, EXDEV, EPERM, ENOMEM, EAGAIN) happens before anything is submitted:
- * arg stays the caller's and drop is not called.
+ * pool, or was already being killed when it called.  drop must not block nor destroy a
+ * pool (it runs in the hub or in the greenlet that gave up); NULL means there is nothing
+ * to free.  Every other failure (EINVAL, EXDEV, EPERM, ENOMEM, EAGAIN) happens before
+ * anything is submitted: arg stays the caller's and drop is not called.
  *
  * Threads.  A pool and its calls belong to the thread of its hub: calls from another thread
  * (a worker of the pool included) fail with EXDEV, except green_threadpool_stats(), which is
@@ -91,8 +92,8 @@ GREEN_API green_threadpool_t *green_threadpool_default(void);
  * tasks to finish, join its workers, run the drops of its abandoned tasks, free it.  The
  * default pool may be destroyed too: the next green_threadpool_run() makes a new one.
  * Returns 0, or -1 with errno EINVAL (NULL, or not a live pool: destroyed already), EXDEV
- * (another thread's pool), EBUSY (a greenlet is waiting for one of its tasks; nothing
- * changes). */
+ * (another thread's pool), EBUSY (a greenlet is waiting for one of its tasks or for a
+ * place in it; nothing changes). */
 GREEN_API int green_threadpool_destroy(green_threadpool_t *p);
 
 /* Change p's maximum number of workers (and so its max + 1 places, as gevent's maxsize
