@@ -5,6 +5,8 @@
  *   green/core.h  greenlets: create, switch, throw, parents, the two stack models.
  *   green/hub.h   the hub: spawn, sleep, join, kill, timeouts, in gevent's order.
  *   green/sync.h  Event, AsyncResult, Semaphore, Lock, Queue.
+ *   green/wait.h  waiting for any or all of several objects (wait, iwait, joinall).
+ *   green/watch.h  every libev watcher kind: fds, signals, children, files, hooks...
  *   green/threadpool.h  blocking functions on worker threads, waited for cooperatively.
  */
 #ifndef GREEN_H
@@ -13,6 +15,8 @@
 #include "green/core.h"
 #include "green/hub.h"
 #include "green/sync.h"
+#include "green/wait.h"
+#include "green/watch.h"
 #include "green/threadpool.h"
 
 #endif /* GREEN_H */
