@@ -20,6 +20,7 @@
 #include "core/thread.h"
 #include "hub.h"
 #include "watch.h"
+#include "threadpool.h"
 
 /* Callbacks and watchers run on the hub's stack. */
 #define HUB_STACK ((size_t)1024 * 1024)
@@ -234,6 +235,7 @@ static int hub_stop(struct green_hub_part *h, const char *api)
     green__monitor_stop(h);
     green__locals_destroy(&h->main_task);
     green__watch_term(h);
+    green__threadpools_term(h); /* its tasks' waiters are dead: join the workers */
     /* Only now: the hub may be resumed at its loop's top (main got LoopExit earlier), and
      * must go on serving the kills and joins above rather than return. */
     h->shutting_down = true;

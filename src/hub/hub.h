@@ -132,6 +132,7 @@ struct green_hub_part {
     uint64_t running_id;
     struct green_monitor *monitor; /* monitor.c, or NULL */
     struct green_watch_part *watch; /* watch.h: watchers beyond timers, created on first use */
+    struct green_pools *pools; /* threadpool.h: the hub's threadpools, NULL before the first */
 };
 
 /* The calling thread's hub, created on first use (not from the hub: it exists then).
