@@ -19,8 +19,9 @@
  * Output (the protocol of every peer in bench/peers/): one line per figure,
  * "<metric> <value> <unit>".
  *
- * Usage: bench_hub micro MS [private|shared]      each operation over a batch of ~MS ms
- *        bench_hub sleepers N [private|shared]    private stacks are 16 KiB (usable)
+ * Usage: bench_hub micro MS [private|shared [OP]]  each operation (or OP only, e.g. for perf
+ *                                                  record) over a batch of ~MS ms
+ *        bench_hub sleepers N [private|shared]     private stacks are 16 KiB (usable)
  */
 #include <errno.h>
 #include <green.h>
@@ -191,7 +192,7 @@ static double batch_ns(double (*fn)(long), double ms)
     return ns;
 }
 
-static void micro(double ms)
+static void micro(double ms, const char *only)
 {
     static const struct {
         const char *name;
@@ -202,6 +203,8 @@ static void micro(double ms)
                {"queue_pingpong", queue_pingpong}};
     printf("version libgreen %s\n", attr.stack_model == GREEN_STACK_SHARED ? "shared" : "private");
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        if (only && strcmp(only, ops[i].name))
+            continue;
         printf("%s %.1f ns\n", ops[i].name, batch_ns(ops[i].fn, ms));
         fflush(stdout);
     }
@@ -298,7 +301,7 @@ static int sleepers_in_child(long n)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: bench_hub micro MS [private|shared]\n"
+    fprintf(stderr, "usage: bench_hub micro MS [private|shared [OP]]\n"
                     "       bench_hub sleepers N [private|shared]\n");
     return 2;
 }
@@ -306,17 +309,17 @@ static int usage(void)
 int main(int argc, char **argv)
 {
     bench_name = "bench_hub";
-    if (argc < 3 || argc > 4)
+    if (argc < 3 || argc > 5 || (argc == 5 && strcmp(argv[1], "micro")))
         return usage();
-    if (argc == 4 && !strcmp(argv[3], "shared"))
+    if (argc >= 4 && !strcmp(argv[3], "shared"))
         attr.stack_model = GREEN_STACK_SHARED;
-    else if (argc == 4 && strcmp(argv[3], "private"))
+    else if (argc >= 4 && strcmp(argv[3], "private"))
         return usage();
     if (!strcmp(argv[1], "micro")) {
         double ms = atof(argv[2]);
         if (!(ms > 0))
             return usage();
-        micro(ms);
+        micro(ms, argc == 5 ? argv[4] : NULL);
         return green_hub_shutdown() == 0 ? 0 : 1;
     }
     if (!strcmp(argv[1], "sleepers")) {

@@ -117,6 +117,8 @@ struct green_hub_part {
     bool shutting_down;
     struct green_task main_task;
     struct green_task *live; /* tasks not yet freed */
+    struct green_task *spare_tasks; /* freed task records kept for reuse (task.c) */
+    unsigned nspare_tasks;
 };
 
 /* The calling thread's hub, created on first use (not from the hub: it exists then).

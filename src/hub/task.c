@@ -30,6 +30,34 @@ static struct green_task *task_of_callback(struct green_callback *cb, size_t off
     return (struct green_task *)((char *)cb - offset);
 }
 
+/* Freed task records are kept for reuse, up to SPARE_TASKS per hub: spawn + join of a
+ * short task spent a fifth of its time in calloc and free.  A record is zeroed by copying
+ * a zero one (gcc's inline zeroing of a struct this size is rep stosq, slow on Intel). */
+#define SPARE_TASKS 64
+
+static struct green_task *task_alloc(struct green_hub_part *h)
+{
+    static const struct green_task zero;
+    struct green_task *t = h->spare_tasks;
+    if (!t)
+        return calloc(1, sizeof *t);
+    h->spare_tasks = t->next_live;
+    h->nspare_tasks--;
+    memcpy(t, &zero, sizeof *t);
+    return t;
+}
+
+static void task_free(struct green_hub_part *h, struct green_task *t)
+{
+    if (h->shutting_down || h->nspare_tasks >= SPARE_TASKS) {
+        free(t);
+        return;
+    }
+    t->next_live = h->spare_tasks;
+    h->spare_tasks = t;
+    h->nspare_tasks++;
+}
+
 static void maybe_free(struct green_hub_part *h, struct green_task *t)
 {
     if (t->phase != TASK_DEAD || !t->released || t->pins || t->notifier.queued || t->notifying)
@@ -42,7 +70,7 @@ static void maybe_free(struct green_hub_part *h, struct green_task *t)
         t->next_live->prev_live = t->prev_live;
     t->g->ext = NULL;
     green_destroy(t->g); /* dead, or never started: nothing runs */
-    free(t);
+    task_free(h, t);
 }
 
 /* ---- death and links ------------------------------------------------------------------ */
@@ -141,7 +169,7 @@ static green_t *spawn(double delay, green_fn fn, void *arg, const green_attr_t *
         green__fail(EINVAL, api, "fn is NULL");
         return NULL;
     }
-    struct green_task *t = calloc(1, sizeof *t);
+    struct green_task *t = task_alloc(h);
     if (!t) {
         green__fail(ENOMEM, api, "no memory for the greenlet's task");
         return NULL;
@@ -151,7 +179,7 @@ static green_t *spawn(double delay, green_fn fn, void *arg, const green_attr_t *
         int e = errno;
         char why[256];
         snprintf(why, sizeof why, "%s", green_last_error());
-        free(t);
+        task_free(h, t);
         green__fail(e, api, "%s", why);
         return NULL;
     }
@@ -397,4 +425,9 @@ void green__tasks_free_all(struct green_hub_part *h)
         t->notifying = false;
         maybe_free(h, t);
     }
+    while ((t = h->spare_tasks)) {
+        h->spare_tasks = t->next_live;
+        free(t);
+    }
+    h->nspare_tasks = 0;
 }
