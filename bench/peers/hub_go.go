@@ -18,18 +18,31 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
+// The operations are timed in process CPU time (user + system, as every peer): wall time
+// would count the time other jobs held the CPU.  The sleepers' wall time is wall time.
+type cpuStamp struct{ ns int64 }
+
+func cpuNow() cpuStamp {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return cpuStamp{ru.Utime.Nano() + ru.Stime.Nano()}
+}
+
+func cpuSince(t cpuStamp) time.Duration { return time.Duration(cpuNow().ns - t.ns) }
+
 func spawnJoin(n int) time.Duration {
 	var wg sync.WaitGroup
-	t := time.Now()
+	t := cpuNow()
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() { wg.Done() }()
 		wg.Wait()
 	}
-	return time.Since(t)
+	return cpuSince(t)
 }
 
 func yieldRoundTrip(n int) time.Duration {
@@ -41,11 +54,11 @@ func yieldRoundTrip(n int) time.Duration {
 		wg.Done()
 	}
 	wg.Add(2)
-	t := time.Now()
+	t := cpuNow()
 	go yielder()
 	go yielder()
 	wg.Wait()
-	return time.Since(t)
+	return cpuSince(t)
 }
 
 func eventPingPong(n int) time.Duration {
@@ -54,7 +67,7 @@ func eventPingPong(n int) time.Duration {
 	f1, f2 := false, false
 	var wg sync.WaitGroup
 	wg.Add(2)
-	t := time.Now()
+	t := cpuNow()
 	go func() { // pong
 		for i := 0; i < n; i++ {
 			mu.Lock()
@@ -81,14 +94,14 @@ func eventPingPong(n int) time.Duration {
 		wg.Done()
 	}()
 	wg.Wait()
-	return time.Since(t)
+	return cpuSince(t)
 }
 
 func queuePingPong(n int) time.Duration {
 	q1, q2 := make(chan int, 1), make(chan int, 1)
 	var wg sync.WaitGroup
 	wg.Add(2)
-	t := time.Now()
+	t := cpuNow()
 	go func() { // pong
 		for i := 0; i < n; i++ {
 			q2 <- <-q1
@@ -103,7 +116,7 @@ func queuePingPong(n int) time.Duration {
 		wg.Done()
 	}()
 	wg.Wait()
-	return time.Since(t)
+	return cpuSince(t)
 }
 
 // ns per operation over one batch of about ms milliseconds (the growing runs warm up).
