@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/greenlet.h"
+#include "core/thread.h"
 #include "green/hub.h"
 #include "links.h"
 
@@ -133,19 +134,45 @@ GREEN_HIDDEN struct green_hub_part *green__hub_peek(void);
  * killed) or ENOMEM, and a message naming api. */
 GREEN_HIDDEN struct green_task *green__hub_self(struct green_hub_part *h, const char *api);
 
+/* The slow ends of green__hub_block and green__hub_resume (hub.c). */
+GREEN_HIDDEN int green__hub_block_failed(struct green_task *self, int rc, void *got,
+                                         const char *api);
+GREEN_HIDDEN void green__hub_resumed(struct green_hub_part *h, struct green *g, int rc,
+                                     void *got);
+
 /* Greenlet only: park the caller (task self) and switch to the hub until something
  * resumes it with `token`.  Returns 0, or -1 with errno ECANCELED (GREEN_EXIT: self is
  * now killed), ETIMEDOUT (GREEN_TIMEOUT: self->fired says which), EDEADLK (LoopExit), EINTR
  * (a foreign switch or throw), with a message naming api.  The caller unlinks itself from
- * whatever it waited on when this fails. */
-GREEN_HIDDEN int green__hub_block(struct green_hub_part *h, struct green_task *self, void *token,
-                                  const char *api);
+ * whatever it waited on when this fails.
+ * Inline, as green__hub_resume: after a switch every return up the resumed side's call
+ * chain is mispredicted (the CPU's return-stack buffer holds the other side's), so each
+ * level less is a mispredict less per switch. */
+static inline int green__hub_block(struct green_hub_part *h, struct green_task *self,
+                                   void *token, const char *api)
+{
+    GREEN_ASSERT(self->g == h->ts->core.current && self->g != h->hub);
+    void *got = NULL;
+    int rc = green_switch(h->hub, NULL, &got);
+    if (GREEN_LIKELY(rc == 0 && got == token))
+        return 0;
+    return green__hub_block_failed(self, rc, got, api);
+}
 
 /* Hub only: switch (err 0) or throw (err > 0) into g with value, and come back when it
  * blocks or dies; a death is recorded on g's task.  The callbacks' one way into a
  * greenlet. */
-GREEN_HIDDEN void green__hub_resume(struct green_hub_part *h, struct green *g, int err,
-                                    void *value);
+static inline void green__hub_resume(struct green_hub_part *h, struct green *g, int err,
+                                     void *value)
+{
+    struct green_thread *ts = h->ts;
+    void *got = NULL;
+    ts->core.finished = NULL;
+    int rc = err ? green_throw(g, err, value, &got) : green_switch(g, value, &got);
+    if (GREEN_LIKELY(!ts->core.finished && rc >= 0))
+        return;
+    green__hub_resumed(h, g, rc, got);
+}
 
 /* Hub only: resume the greenlet waiting through link `l` (its task's wait link) with obj:
  * the notify function of every waiter link. */
