@@ -23,12 +23,6 @@
 /* Callbacks and watchers run on the hub's stack. */
 #define HUB_STACK ((size_t)1024 * 1024)
 
-struct green_hub_part *green__hub_peek(void)
-{
-    struct green_thread *ts = green__tls;
-    return ts ? ts->hub : NULL;
-}
-
 static void *hub_run(void *arg)
 {
     (void)arg;

@@ -81,7 +81,7 @@ static void run_notifier(struct green_hub_part *h, struct green_callback *cb)
     t->notifying = true;
     struct green_link *l;
     while ((l = link_pop_front(&t->links)))
-        l->notify(h, l, t->g);
+        green__link_notify(h, l, t->g);
     t->notifying = false;
     maybe_free(h, t);
 }

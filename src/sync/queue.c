@@ -75,12 +75,12 @@ static void run_unlock(struct green_hub_part *h, struct green_callback *cb)
             struct green_link *l = link_pop_front(&q->putters);
             q->nputters--;
             push(q, green__task_of_wait(l)->wait_item); /* the putter reserved the room */
-            l->notify(h, l, q);
+            green__link_notify(h, l, q);
         }
         if (!link_list_empty(&q->getters) && q->count) {
             repeat = true;
             struct green_link *l = link_pop_front(&q->getters);
-            l->notify(h, l, q);
+            green__link_notify(h, l, q);
         }
         if (!repeat)
             break;
