@@ -207,6 +207,8 @@ static int hub_stop(struct green_hub_part *h, const char *api)
                                green__describe(t->g, who, sizeof who));
         }
     }
+    green__monitor_stop(h);
+    green__locals_destroy(&h->main_task);
     green__callbacks_stop(h);
     if (green_state(h->hub) & GREEN_ACTIVE) {
         ev_break(h->loop, EVBREAK_ALL);
