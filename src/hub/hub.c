@@ -25,12 +25,6 @@
 /* Callbacks and watchers run on the hub's stack. */
 #define HUB_STACK ((size_t)1024 * 1024)
 
-struct green_hub_part *green__hub_peek(void)
-{
-    struct green_thread *ts = green__tls;
-    return ts ? ts->hub : NULL;
-}
-
 static void *hub_run(void *arg)
 {
     (void)arg;
@@ -115,18 +109,10 @@ struct green_task *green__hub_self(struct green_hub_part *h, const char *api)
     return t;
 }
 
-int green__hub_block(struct green_hub_part *h, struct green_task *self, void *token,
-                     const char *api)
+/* Why a block ended otherwise than by the hub's resume with the token (rc, got: what the
+ * switch returned), as green__hub_block's errno. */
+int green__hub_block_failed(struct green_task *self, int rc, void *got, const char *api)
 {
-    GREEN_ASSERT(self->g == h->ts->core.current && self->g != h->hub);
-    void *got = NULL;
-    self->blocked_in = api ? api : "the hub's shutdown";
-    self->blocked_on = token;
-    green__hub_note_running(h, 0);
-    int rc = green_switch(h->hub, NULL, &got);
-    self->blocked_in = NULL;
-    if (GREEN_LIKELY(rc == 0 && got == token))
-        return 0;
     char who[GREEN_DESCRIBE_MAX];
     green__describe(self->g, who, sizeof who);
     switch (rc) {
@@ -155,14 +141,9 @@ int green__hub_block(struct green_hub_part *h, struct green_task *self, void *to
     }
 }
 
-void green__hub_resume(struct green_hub_part *h, struct green *g, int err, void *value)
+void green__hub_resumed(struct green_hub_part *h, struct green *g, int rc, void *got)
 {
     struct green_thread *ts = h->ts;
-    void *got = NULL;
-    ts->core.finished = NULL;
-    green__hub_note_running(h, g->id);
-    int rc = err ? green_throw(g, err, value, &got) : green_switch(g, value, &got);
-    green__hub_note_running(h, 0);
     struct green *dead = ts->core.finished;
     if (dead) {
         ts->core.finished = NULL;

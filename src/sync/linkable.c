@@ -15,7 +15,7 @@ static void notify_list(struct green_linkable *l, struct green_link_list *list)
         if (!l->notify_all && !l->ready(l))
             break;
         struct green_link *link = link_pop_front(list);
-        link->notify(l->h, link, l);
+        green__link_notify(l->h, link, l);
         if (link == last)
             break;
     }
