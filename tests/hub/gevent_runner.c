@@ -2,9 +2,11 @@
 /* libgreen's interpreter for the hub's differential test (gevent_diff.py has the language
  * and gevent's interpreter; both must print the same trace).
  *
- * Reads programs from stdin, each after a "=== N" line, and runs each on a thread of its
- * own (a fresh hub) with the time budget off, printing "=== N" and the trace.  Greenlets
- * with an odd index run on shared stacks, the others on private ones.
+ * Reads programs from stdin, each after a "=== N UNIT" line (UNIT: seconds per delay unit),
+ * and runs each on a thread of its own (a fresh hub) with the time budget off, printing
+ * "=== N", the trace and "=== done N" (flushed: the script's deadline per program counts
+ * from there).  Greenlets with an odd index run on shared stacks, the others on private
+ * ones.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,6 +25,7 @@
 
 struct program {
     int n;
+    double unit; /* seconds per delay unit */
     int nops[MAX_G];
     char ops[MAX_G][MAX_OPS][32];
 };
@@ -31,7 +34,8 @@ struct world {
     const struct program *p;
     green_event_t *E[2];
     green_queue_t *Q[2];
-    green_sem_t *S[2];
+    green_sem_t *S[3];
+    green_lock_t *L;
     green_result_t *A[2];
     green_t *G[MAX_G];
     char *out;
@@ -62,7 +66,8 @@ static void say(const char *fmt, ...)
 /* What an operation did, besides its printed result. */
 enum { GO_ON = -1, KILLED = -2 }; /* >= 0: unwind to that scope */
 
-static double tmo(const char *s) { return strcmp(s, "-") == 0 ? GREEN_FOREVER : 0.0; }
+/* "-": no limit; otherwise a number of units. */
+static double tmo(const char *s) { return strcmp(s, "-") == 0 ? GREEN_FOREVER : atoi(s) * W->p->unit; }
 
 static void *body(void *arg);
 
@@ -99,8 +104,8 @@ static int op(int me, char *text, char *res, size_t len, green_timeout_t **scope
     int i0 = atoi(a0), i1 = atoi(a1);
     void *v = NULL;
     snprintf(res, len, "ok");
-    if (!strcmp(w, "sleep0")) {
-        if (green_sleep(0) < 0)
+    if (!strcmp(w, "sleep0") || !strcmp(w, "sleep")) {
+        if (green_sleep(w[5] ? 0 : tmo(a0)) < 0)
             return failed("?", res, len, scopes, depth);
     } else if (!strcmp(w, "say")) {
         snprintf(res, len, "%s", a0);
@@ -108,6 +113,10 @@ static int op(int me, char *text, char *res, size_t len, green_timeout_t **scope
         green_attr_t attr = GREEN_ATTR_INIT;
         attr.stack_model = i0 % 2 ? GREEN_STACK_SHARED : GREEN_STACK_PRIVATE;
         W->G[i0] = green_spawn(body, (void *)(intptr_t)i0, &attr);
+    } else if (!strcmp(w, "spawnl")) {
+        green_attr_t attr = GREEN_ATTR_INIT;
+        attr.stack_model = i0 % 2 ? GREEN_STACK_SHARED : GREEN_STACK_PRIVATE;
+        W->G[i0] = green_spawn_later(tmo(a1), body, (void *)(intptr_t)i0, &attr);
     } else if (!strcmp(w, "eset")) {
         green_event_set(W->E[i0]);
     } else if (!strcmp(w, "eclear")) {
@@ -142,6 +151,20 @@ static int op(int me, char *text, char *res, size_t len, green_timeout_t **scope
     } else if (!strcmp(w, "srel")) {
         if (green_sem_release(W->S[i0]) < 0)
             snprintf(res, len, errno == EOVERFLOW ? "ValueError" : "error %d", errno);
+    } else if (!strcmp(w, "lacq") || !strcmp(w, "lacqnw")) {
+        int rc = w[4] ? green_lock_try_acquire(W->L) : green_lock_acquire(W->L, tmo(a0));
+        /* EDEADLK is also LoopExit's errno: the refusal is the one that says so */
+        if (rc < 0 && errno == EDEADLK && strstr(green_last_error(), "already holds"))
+            snprintf(res, len, "EDEADLK");
+        else if (rc < 0 && errno == EAGAIN)
+            snprintf(res, len, "False");
+        else if (rc < 0)
+            return failed("False", res, len, scopes, depth);
+        else
+            snprintf(res, len, "True");
+    } else if (!strcmp(w, "lrel")) {
+        if (green_lock_release(W->L) < 0)
+            snprintf(res, len, errno == EPERM ? "EPERM" : "error %d", errno);
     } else if (!strcmp(w, "aset")) {
         green_result_set(W->A[i0], (void *)(intptr_t)i1);
     } else if (!strcmp(w, "aget") || !strcmp(w, "agetnw")) {
@@ -158,7 +181,7 @@ static int op(int me, char *text, char *res, size_t len, green_timeout_t **scope
             snprintf(res, len, "unspawned");
             return GO_ON;
         }
-        int rc = !strcmp(w, "kill")   ? green_kill(g, GREEN_FOREVER)
+        int rc = !strcmp(w, "kill")   ? green_kill(g, tmo(a1))
                  : !strcmp(w, "join") ? green_join(g, tmo(a1), NULL)
                                       : green_kill_nowait(g);
         if (rc < 0) {
@@ -177,7 +200,7 @@ static int op(int me, char *text, char *res, size_t len, green_timeout_t **scope
 static int skip_block(const struct program *p, int me, int i)
 {
     for (int depth = 0; i < p->nops[me]; i++) {
-        if (!strcmp(p->ops[me][i], "tbegin"))
+        if (!strncmp(p->ops[me][i], "tbegin", 6))
             depth++;
         else if (!strcmp(p->ops[me][i], "tend") && depth-- == 0)
             return i + 1;
@@ -195,9 +218,9 @@ static int block(int me, int *i, green_timeout_t **scopes, int depth)
             ++*i;
             return GO_ON;
         }
-        if (!strcmp(text, "tbegin")) {
+        if (!strncmp(text, "tbegin", 6)) {
             int start = ++*i;
-            scopes[depth] = green_timeout_start(0);
+            scopes[depth] = green_timeout_start(tmo(text + 7));
             int r = block(me, i, scopes, depth + 1);
             green_timeout_end(scopes[depth]);
             if (r == depth) {
@@ -221,6 +244,14 @@ static int block(int me, int *i, green_timeout_t **scopes, int depth)
     return GO_ON;
 }
 
+/* A greenlet that ends holding the lock gives it back, as a `with lock:` would (no one
+ * else could, and a held lock cannot be destroyed). */
+static void drop_lock(int me)
+{
+    if (green_lock_release(W->L) == 0)
+        say("G%d: lock released at exit", me);
+}
+
 /* Runs me's program; returns false if it was killed (and said so). */
 static bool run_body(int me)
 {
@@ -229,8 +260,10 @@ static bool run_body(int me)
     say("G%d: starts", me);
     if (block(me, &i, scopes, 0) == KILLED) {
         say("G%d: killed", me);
+        drop_lock(me);
         return false;
     }
+    drop_lock(me);
     return true;
 }
 
@@ -250,24 +283,32 @@ static void *run_program(void *arg)
     for (int k = 0; k < 2; k++) {
         w->E[k] = green_event_new();
         w->Q[k] = green_queue_new(k == 0 ? 0 : 1);
-        w->S[k] = green_sem_new(k + 1, true);
         w->A[k] = green_result_new();
     }
+    w->S[0] = green_sem_new(1, true);
+    w->S[1] = green_sem_new(2, true);
+    w->S[2] = green_sem_new(1, false);
+    w->L = green_lock_new();
     run_body(0);
     for (int k = 1; k < w->p->n; k++) {
         if (!w->G[k])
             continue;
         green_kill(w->G[k], GREEN_FOREVER);
         say("G0: final kill %d -> %s", k, dead_or_alive(w->G[k]));
-        green_release(w->G[k]);
     }
     say("G0: ends");
+    /* Only now: a greenlet still alive during the loop above may use any handle. */
+    for (int k = 1; k < w->p->n; k++)
+        if (w->G[k])
+            green_release(w->G[k]);
     for (int k = 0; k < 2; k++) {
         green_event_destroy(w->E[k]);
         green_queue_destroy(w->Q[k]);
-        green_sem_destroy(w->S[k]);
         green_result_destroy(w->A[k]);
     }
+    for (int k = 0; k < 3; k++)
+        green_sem_destroy(w->S[k]);
+    green_lock_destroy(w->L);
     return NULL;
 }
 
@@ -298,7 +339,12 @@ int main(void)
     size_t n = fread(buf, 1, sizeof buf - 1, stdin);
     buf[n] = 0;
     for (char *hdr = strstr(buf, "=== "); hdr;) {
-        int id = atoi(hdr + 4);
+        int id;
+        double unit = 0;
+        if (sscanf(hdr + 4, "%d %lf", &id, &unit) < 1) {
+            fprintf(stderr, "gevent_runner: bad header\n");
+            return 2;
+        }
         char *text = strchr(hdr, '\n');
         if (!text)
             break;
@@ -311,11 +357,13 @@ int main(void)
             fprintf(stderr, "gevent_runner: program %d does not parse\n", id);
             return 2;
         }
+        p.unit = unit;
         struct world w = {.p = &p};
         pthread_t th;
         if (pthread_create(&th, NULL, run_program, &w) != 0 || pthread_join(th, NULL) != 0)
             return 2;
-        printf("=== %d\n%.*s", id, (int)w.len, w.out);
+        printf("=== %d\n%.*s=== done %d\n", id, (int)w.len, w.out, id);
+        fflush(stdout);
         free(w.out);
         hdr = next;
     }
