@@ -403,8 +403,10 @@ class Side:
         self.name, self.argv, self.timeout = name, argv, timeout
 
     def run(self, batch):
-        """batch: [(index, unit, text)].  Returns {index: (trace, problem or None)}."""
+        """batch: [(index, unit, text)].  Returns {index: (trace, problem or None)}; a
+        problem after the last program (valgrind's leak report) goes to self.errors."""
         results = {}
+        self.errors = []
         todo = list(batch)
         while todo:
             with tempfile.TemporaryFile("w+") as f:
@@ -417,6 +419,8 @@ class Side:
             if todo and done is not None:  # the worker died or hung on todo[0]
                 results[todo[0][0]] = ("", done)
                 todo = todo[1:]
+            elif done is not None:
+                self.errors.append(done)
         return results
 
     def read(self, proc, results):
@@ -516,6 +520,7 @@ def main():
 
     start = time.monotonic()
     want, got = run_both(gside, cside, [(i, unit, p) for i, p in enumerate(programs)])
+    errors = gside.errors + cside.errors
     failed, retried = [], []
     for i, p in enumerate(programs):
         (w, wp), (g, gp) = want[i], got[i]
@@ -537,13 +542,15 @@ def main():
             print(problem)
         print("\n".join(difflib.unified_diff(w.splitlines(), g.splitlines(),
                                              "gevent", "libgreen", lineterm="")))
+    for e in errors:
+        print(f"gevent_diff: after the last program, {e}")
     for i, factor in retried:
         print(f"gevent_diff: program {i} matched only with a {factor}x unit (machine load)")
     print(f"gevent_diff: seed {args.seed}: {count} programs, {lines} trace lines, "
           f"{count - len(failed)} match, {len(failed)} differ"
           + (f" (programs {', '.join(str(f[0]) for f in failed[:20])})" if failed else "")
           + f"; {time.monotonic() - start:.1f} s")
-    return 1 if failed else 0
+    return 1 if failed or errors else 0
 
 
 if __name__ == "__main__":
