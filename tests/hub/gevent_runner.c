@@ -20,7 +20,7 @@
 #include <green.h>
 
 #define MAX_G 8
-#define MAX_OPS 64
+#define MAX_OPS 256
 #define MAX_SCOPES 4
 
 struct program {
@@ -275,6 +275,35 @@ static void *body(void *arg)
     return NULL;
 }
 
+/* As gevent's side: let the hub run what the program left queued (a wake-up or a
+ * Queue's hand-off for a greenlet killed meanwhile) until nothing is left (EDEADLK); then
+ * every object is idle and must free.  Failures go into the trace, where gevent's side
+ * has none. */
+static void drain_and_free(struct world *w)
+{
+    green_event_t *never = green_event_new();
+    if (!never || green_event_wait(never, GREEN_FOREVER) == 0 || errno != EDEADLK)
+        say("G0: drain -> %s", strerror(errno));
+    green_event_destroy(never);
+    /* Only now: a greenlet still alive during the final kills may use any handle. */
+    for (int k = 1; k < w->p->n; k++)
+        if (w->G[k] && green_release(w->G[k]) < 0)
+            say("G0: release %d -> %s", k, strerror(errno));
+    for (int k = 0; k < 2; k++) {
+        if (green_event_destroy(w->E[k]) < 0)
+            say("G0: destroy E%d -> %s", k, strerror(errno));
+        if (green_queue_destroy(w->Q[k]) < 0)
+            say("G0: destroy Q%d -> %s", k, strerror(errno));
+        if (green_result_destroy(w->A[k]) < 0)
+            say("G0: destroy A%d -> %s", k, strerror(errno));
+    }
+    for (int k = 0; k < 3; k++)
+        if (green_sem_destroy(w->S[k]) < 0)
+            say("G0: destroy S%d -> %s", k, strerror(errno));
+    if (green_lock_destroy(w->L) < 0)
+        say("G0: destroy L0 -> %s", strerror(errno));
+}
+
 static void *run_program(void *arg)
 {
     struct world *w = arg;
@@ -297,21 +326,9 @@ static void *run_program(void *arg)
         say("G0: final kill %d -> %s", k, dead_or_alive(w->G[k]));
     }
     say("G0: ends");
-    /* Only now: a greenlet still alive during the loop above may use any handle. */
-    for (int k = 1; k < w->p->n; k++)
-        if (w->G[k])
-            green_release(w->G[k]);
-    for (int k = 0; k < 2; k++) {
-        green_event_destroy(w->E[k]);
-        green_queue_destroy(w->Q[k]);
-        green_result_destroy(w->A[k]);
-    }
-    for (int k = 0; k < 3; k++)
-        green_sem_destroy(w->S[k]);
-    green_lock_destroy(w->L);
+    drain_and_free(w);
     return NULL;
 }
-
 static int parse(char *text, struct program *p)
 {
     memset(p, 0, sizeof *p);
