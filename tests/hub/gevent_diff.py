@@ -3,61 +3,67 @@
 """The hub's differential test: random programs run on gevent and on libgreen must print
 identical traces.
 
-What a program is.  A few greenlets, G0 being the main greenlet, each a list of operations
-on a fixed set of objects: events E0 E1; queues Q0 (unbounded) and Q1 (maxsize 1);
-semaphores S0 (bounded, 1 unit), S1 (bounded, 2 units), S2 (unbounded, 1 unit); a lock L0;
-async results A0 A1; and the other greenlets (spawn, spawn_later, kill with or without a
-timeout, kill_nowait, join with a timeout), plus sleep(0), sleep(s > 0) and nested scoped
-timeouts.  Every operation prints its result; main ends by killing every greenlet it
-spawned, in order.  gen_program() below is the generator; run_on_gevent() and
-tests/hub/gevent_runner.c are the two interpreters of the same text.
+Programs.  A few greenlets, G0 being the main greenlet, each a list of operations on a
+fixed set of objects: events E0 E1; queues Q0 (unbounded) and Q1 (maxsize 1); semaphores
+S0 (bounded, 1 unit), S1 (bounded, 2 units), S2 (unbounded, 1 unit); a lock L0; async
+results A0 A1; and the other greenlets: spawn, spawn_later, kill (with or without a
+timeout), kill_nowait, join (with a timeout); plus sleep(0), sleep(s > 0), the try forms,
+and scoped timeouts nested two deep.  Timeouts are none, 0 or a delay.  Every operation
+prints its result; main ends by killing every greenlet spawned, in index order.  Gen
+below is the generator; run_on_gevent() and tests/hub/gevent_runner.c are the two
+interpreters of the same text.
 
-Time.  Delays are written in units (a program's header gives the unit in seconds; 2 ms by
+Time.  Delays are written in units (each program's header gives the unit: 5 ms by
 default).  Zero-second timers are deterministic (they fire at the next idle point, in
-start order).  Positive delays are too, as long as no two timers can fall due together:
-each program draws its positive delays, without repetition, from 1, 2, 4, 8 units, so
-every deadline is a sum of a distinct set of powers of two along the chain of timers that
-led to it, and two deadlines differ by a unit at least (the rest of a program takes
-microseconds).  A machine too loaded to keep that margin could still reorder two timers,
-so a program with positive delays that differs is run again alone, with the unit
-multiplied by 4 and then 16; it fails only if it differs every time.  A difference in a
-program without positive delays fails at once.  gevent runs with
-sys.setswitchinterval(1e6) and libgreen with its time budget off, so nothing else depends
-on the clock.
+start order).  Positive delays are too when no two timers can fall due together: each
+program draws its positive delays, without repetition, from 1, 2, 4, 8 units, so a
+deadline is the sum of a distinct set of powers of two (the delays along the chain of
+timers that led to it) and two deadlines are a unit apart at least, while the rest of a
+program takes microseconds.  A loaded machine can still eat that margin (a timer started
+from a timer callback counts from the loop time of the last poll, on both sides, as
+gevent's update rule says), so a program with positive delays that differs is run again
+alone with the unit times 4, then 16: it fails only if it differs every time.  gevent runs
+with sys.setswitchinterval(1e6) and libgreen with its time budget off, so nothing else
+depends on the clock.
 
-Deliberate differences accounted for (include/green/sync.h).  libgreen's Lock is, as
-sync.h says, a BoundedSemaphore(1) with an owner, so gevent's side is a BoundedSemaphore(1)
-(not gevent.thread.LockType, whose failed non-blocking acquire also does a sleep(0) for the
-sake of spin locks, gevent issue 1464; libgreen's try forms never switch).  It has no
-owner, and libgreen's lock refuses a second acquire by its owner (EDEADLK) and a release by
-anyone else (EPERM): the gevent interpreter tracks the owner and prints EDEADLK/EPERM
-without calling gevent in those two cases.  A held lock cannot be destroyed and no one but
-its owner may release it, so on both sides a greenlet that ends holding it releases it
-(as a `with lock:` would), and says so.
+Deliberate differences (include/green/sync.h, src/sync/linkable.h).  libgreen's Lock is a
+BoundedSemaphore(1) with an owner, so gevent's side uses a BoundedSemaphore(1) (not
+gevent.thread.LockType, whose failed non-blocking acquire also sleeps (0) for spin locks,
+gevent issue 1464; libgreen's try forms never switch).  A second acquire by the owner is
+EDEADLK and a release by anyone else EPERM in libgreen: the gevent interpreter tracks the
+owner and prints those without calling gevent.  A held lock cannot be destroyed and only
+its owner may release it, so on both sides a greenlet that ends holding it releases it (as
+`with lock:` would) and says so.  When the last linked waiter of an Event, AsyncResult or
+Semaphore leaves while its notifier is pending, gevent drops the waiters that arrived
+behind the notifier (blocked for good) and libgreen keeps them linked: a program that
+differs is run again on gevent in PURE_PYTHON mode with gevent's AbstractLinkable.unlink
+patched to keep them too (keep_arrived_waiters); if that run took the patched path and
+matches, the program counts as explained, and is listed, instead of failing.
 
-Isolation.  Each side runs programs one after another in one worker process (libgreen: a
-thread, so a fresh hub, per program; gevent: the same hub, drained after each program by a
-wait on a fresh Event that ends in LoopExit, so no callback or timer is left behind).  The
-hub is not destroyed between programs: gevent's Hub.destroy() drops the queued callbacks
-without dropping the loop reference (ev_ref) each one holds, and libev's default loop,
-created again in the same static struct, inherits the count: the next loop.run() never
-returns, so LoopExit never comes and the first program that needs it hangs.  That was the
-hang of the earlier version.  Each worker prints "=== done N" after program N; a program
-that does not finish within --timeout seconds (or crashes its worker) fails the test by
-seed and index, the worker is killed and a fresh one goes on with the next program.
+Isolation and hangs.  Each side runs the programs one after another in one worker process
+(libgreen: one thread, so one fresh hub, per program; gevent: one hub, drained after each
+program by a wait on a fresh Event that ends in LoopExit, so no callback or timer is left
+behind; the runner drains the same way before freeing its objects).  The hub is not
+destroyed between programs: gevent's Hub.destroy() drops the queued callbacks without the
+loop reference (ev_ref) each one holds, and libev's default loop, created again in the
+same static struct, inherits the count, so the next loop.run() never returns: no LoopExit,
+and the first program that needs one hangs (the earlier version's hang).  Workers print
+"=== done N" after program N; one that does not finish within --timeout seconds, or
+crashes its worker, fails the test with its seed and index, and a fresh worker goes on
+with the next program.
 
-Running it.  meson runs it as the test gevent_diff (suite hub) when /usr/bin/python3 can
-import gevent (-Dgevent_diff=auto|enabled|disabled).  By hand:
+Running it.  meson runs it as the test gevent_diff (suites hub, gevent) when
+/usr/bin/python3 can import gevent (-Dgevent_diff=auto|enabled|disabled).  By hand:
 
     gevent_diff.py --runner build/tests/hub/gevent_runner [--count N] [--seed S]
                    [--unit SECONDS] [--timeout SECONDS] [--show K]
-    gevent_diff.py --print N --seed S       print program N of seed S
-    gevent_diff.py --gevent-worker          (internal) run stdin's programs on gevent
+    gevent_diff.py --print N [--seed S]     print program N of seed S
 
---count defaults to 1000, scaled by GREEN_TEST_SCALE; long local runs: --count 5000 and a
-few --seed values.  Under a valgrind wrapper (dev.sh valgrind wraps every test, and
-valgrind on Python is too slow) the script re-executes itself natively and runs only the
-runner under valgrind (memcheck, errors fail the test), with a 20 ms unit.
+--count defaults to 2000 x GREEN_TEST_SCALE (about 20 s here); for long local runs use
+--count 10000 with a few --seed values.  Under a valgrind wrapper (dev.sh valgrind wraps
+every test, and Python under valgrind is far too slow) the script re-executes itself
+natively, valgrind not following the exec, and runs only the runner under valgrind
+(memcheck; an error fails the test), with a 20 ms unit.
 """
 import argparse
 import difflib
@@ -510,9 +516,9 @@ def under_valgrind():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runner", help="libgreen's interpreter (tests/hub/gevent_runner)")
-    ap.add_argument("--count", type=int, help="programs (default 1000 x GREEN_TEST_SCALE)")
+    ap.add_argument("--count", type=int, help="programs (default 2000 x GREEN_TEST_SCALE)")
     ap.add_argument("--seed", type=int, default=20261202)
-    ap.add_argument("--unit", type=float, help="seconds per delay unit (default 0.002)")
+    ap.add_argument("--unit", type=float, help="seconds per delay unit (default 0.005)")
     ap.add_argument("--timeout", type=float, default=20.0, help="seconds per program")
     ap.add_argument("--show", type=int, default=3, help="differences to print in full")
     ap.add_argument("--print", type=int, metavar="N", help="print program N and exit")
@@ -534,12 +540,12 @@ def main():
     if args.gevent_worker:
         return gevent_worker(args.keep_arrived)
     scale = float(os.environ.get("GREEN_TEST_SCALE", "1"))
-    count = args.count if args.count is not None else max(10, int(1000 * scale))
-    unit = args.unit or (0.02 if args.valgrind_runner else 0.002)
-    programs = gen_programs(args.seed, count)
     if args.print is not None:
         print(gen_programs(args.seed, args.print + 1)[args.print])
         return 0
+    count = args.count if args.count is not None else max(10, int(2000 * scale))
+    unit = args.unit or (0.02 if args.valgrind_runner else 0.005)
+    programs = gen_programs(args.seed, count)
     if not args.runner:
         ap.error("--runner is required")
     runner = [os.path.abspath(args.runner)]
