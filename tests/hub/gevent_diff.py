@@ -123,6 +123,10 @@ class Gen:
             (1, lambda: "lacqnw"),
             (2, lambda: "lrel"),
             (2, lambda: f"aset {rng.randrange(2)} {rng.randrange(100)}"),
+            (1, lambda: f"aerr {rng.randrange(2)} {rng.randrange(1, 100)}"),
+            (1, lambda: f"fail {rng.randrange(1, 100)}" if me else "sleep0"),
+            (1, lambda: rng.choice(("eisset", "qsize", "aready")) + f" {rng.randrange(2)}"),
+            (1, lambda: f"sval {rng.randrange(3)}"),
             (2, lambda: f"aget {rng.randrange(2)} {self.timeout()}"),
             (1, lambda: f"agetnw {rng.randrange(2)}"),
             (2, lambda: f"kill {other} {self.timeout() if rng.random() < 0.3 else '-'}"),
@@ -189,6 +193,14 @@ def timed(program):
 # ---- the gevent interpreter -----------------------------------------------------------------
 
 
+class Fail(Exception):
+    """The error a greenlet dies of on "fail CODE" (libgreen: green_exit(CODE, NULL))."""
+
+    def __init__(self, code):
+        super().__init__(code)
+        self.code = code
+
+
 def run_on_gevent(text, unit, out):
     import gevent
     from gevent import Timeout
@@ -213,8 +225,20 @@ def run_on_gevent(text, unit, out):
     def tmo(arg):
         return None if arg == "-" else int(arg) * unit
 
+    hub = gevent.get_hub()
+    if Fail not in hub.NOT_ERROR:  # dying of it is not worth a traceback
+        hub.NOT_ERROR = hub.NOT_ERROR + (Fail,)
+
     def state(g):
-        return "dead" if g.dead else "alive"
+        if not g.dead:
+            return "alive"
+        return "dead" if g.successful() else f"failed {g.exception.code}"
+
+    def value(a, **kw):
+        try:
+            return str(a.get(**kw))
+        except Fail as ex:
+            return f"error {ex.code}"
 
     def op(me, words):
         w, a = words[0], words[1:]
@@ -283,10 +307,24 @@ def run_on_gevent(text, unit, out):
         if w == "aset":
             A[int(a[0])].set(int(a[1]))
             return "ok"
+        if w == "aerr":
+            A[int(a[0])].set_exception(Fail(int(a[1])))
+            return "ok"
         if w == "aget":
-            return str(A[int(a[0])].get(timeout=tmo(a[1])))
+            return value(A[int(a[0])], timeout=tmo(a[1]))
         if w == "agetnw":
-            return str(A[int(a[0])].get(block=False))
+            return value(A[int(a[0])], block=False)
+        if w == "aready":
+            return str(bool(A[int(a[0])].ready()))
+        if w == "eisset":
+            return str(E[int(a[0])].is_set())
+        if w == "qsize":
+            return str(Q[int(a[0])].qsize())
+        if w == "sval":
+            return str(S[int(a[0])].counter)
+        if w == "fail":
+            say(f"G{me}: fail {a[0]}")
+            raise Fail(int(a[0]))
         if w in ("kill", "killnw", "join"):
             k = int(a[0])
             if k not in G:
@@ -357,6 +395,9 @@ def run_on_gevent(text, unit, out):
             say(f"G{k}: killed")
             drop_lock(k)
             return
+        except Fail:
+            drop_lock(k)
+            raise
         drop_lock(k)
         say(f"G{k}: ends")
 
@@ -489,6 +530,8 @@ class Side:
                 else:
                     lines.append(line)
         err = proc.stderr.read().decode(errors="replace")
+        # expected: libgreen's word on a greenlet that died of "fail" unjoined
+        err = "".join(x for x in err.splitlines(True) if "and nobody joined it" not in x)
         rc = proc.wait()
         if problem is None and (rc != 0 or cur is not None):
             problem = f"{self.name}: exit status {rc}: {err[-2000:]}"

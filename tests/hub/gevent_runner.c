@@ -64,14 +64,25 @@ static void say(const char *fmt, ...)
 }
 
 /* What an operation did, besides its printed result. */
-enum { GO_ON = -1, KILLED = -2 }; /* >= 0: unwind to that scope */
+enum { GO_ON = -1, KILLED = -2, FAILED = -3 }; /* >= 0: unwind to that scope */
 
 /* "-": no limit; otherwise a number of units. */
 static double tmo(const char *s) { return strcmp(s, "-") == 0 ? GREEN_FOREVER : atoi(s) * W->p->unit; }
 
 static void *body(void *arg);
 
-static const char *dead_or_alive(green_t *g) { return green_ready(g) ? "dead" : "alive"; }
+/* "alive", "dead" (returned or killed) or "failed CODE" (the buffer's) */
+static const char *state(green_t *g, char *buf, size_t len)
+{
+    if (!green_ready(g))
+        return "alive";
+    if (green_successful(g))
+        return "dead";
+    snprintf(buf, len, "failed %d", green_join(g, 0, NULL)); /* dead: no switch */
+    return buf;
+}
+
+static _Thread_local int fail_code; /* what a "fail" op dies with */
 
 /* The result of a failed blocking call: an own timeout gives `own`; a scope that fired,
  * a kill or LoopExit take over. */
@@ -167,14 +178,30 @@ static int op(int me, char *text, char *res, size_t len, green_timeout_t **scope
             snprintf(res, len, errno == EPERM ? "EPERM" : "error %d", errno);
     } else if (!strcmp(w, "aset")) {
         green_result_set(W->A[i0], (void *)(intptr_t)i1);
+    } else if (!strcmp(w, "aerr")) {
+        green_result_set_error(W->A[i0], i1, NULL);
     } else if (!strcmp(w, "aget") || !strcmp(w, "agetnw")) {
         int rc = w[4] ? green_result_try_get(W->A[i0], &v) : green_result_get(W->A[i0], tmo(a1), &v);
         if (rc < 0 && errno == EAGAIN)
             snprintf(res, len, "Timeout");
         else if (rc < 0)
             return failed("Timeout", res, len, scopes, depth);
+        else if (rc > 0)
+            snprintf(res, len, "error %d", rc);
         else
             snprintf(res, len, "%d", (int)(intptr_t)v);
+    } else if (!strcmp(w, "aready")) {
+        snprintf(res, len, green_result_ready(W->A[i0]) ? "True" : "False");
+    } else if (!strcmp(w, "eisset")) {
+        snprintf(res, len, green_event_is_set(W->E[i0]) ? "True" : "False");
+    } else if (!strcmp(w, "qsize")) {
+        snprintf(res, len, "%zu", green_queue_size(W->Q[i0]));
+    } else if (!strcmp(w, "sval")) {
+        snprintf(res, len, "%u", green_sem_value(W->S[i0]));
+    } else if (!strcmp(w, "fail")) {
+        say("G%d: fail %d", me, i0);
+        fail_code = i0;
+        return FAILED;
     } else if (!strcmp(w, "kill") || !strcmp(w, "killnw") || !strcmp(w, "join")) {
         green_t *g = W->G[i0];
         if (!g) {
@@ -190,7 +217,8 @@ static int op(int me, char *text, char *res, size_t len, green_timeout_t **scope
             if (r != GO_ON || !timed_out)
                 return r; /* killed, a scope fired, LoopExit: res says which */
         }
-        snprintf(res, len, "%s", dead_or_alive(g));
+        char buf[32];
+        snprintf(res, len, "%s", state(g, buf, sizeof buf));
     } else {
         snprintf(res, len, "unknown op");
     }
@@ -234,8 +262,8 @@ static int block(int me, int *i, green_timeout_t **scopes, int depth)
         }
         char res[64];
         int r = op(me, text, res, sizeof res, scopes, depth);
-        if (r == KILLED)
-            return KILLED;
+        if (r == KILLED || r == FAILED)
+            return r;
         say("G%d: %s -> %s", me, text, res);
         if (r != GO_ON)
             return r;
@@ -252,25 +280,26 @@ static void drop_lock(int me)
         say("G%d: lock released at exit", me);
 }
 
-/* Runs me's program; returns false if it was killed (and said so). */
-static bool run_body(int me)
+/* Runs me's program; returns GO_ON, KILLED (said so) or FAILED (fail_code). */
+static int run_body(int me)
 {
     int i = 0;
     green_timeout_t *scopes[MAX_SCOPES];
     say("G%d: starts", me);
-    if (block(me, &i, scopes, 0) == KILLED) {
+    int r = block(me, &i, scopes, 0);
+    if (r == KILLED)
         say("G%d: killed", me);
-        drop_lock(me);
-        return false;
-    }
     drop_lock(me);
-    return true;
+    return r;
 }
 
 static void *body(void *arg)
 {
     int me = (int)(intptr_t)arg;
-    if (run_body(me))
+    int r = run_body(me);
+    if (r == FAILED)
+        green_exit(fail_code, NULL);
+    if (r == GO_ON)
         say("G%d: ends", me);
     return NULL;
 }
@@ -323,7 +352,8 @@ static void *run_program(void *arg)
         if (!w->G[k])
             continue;
         green_kill(w->G[k], GREEN_FOREVER);
-        say("G0: final kill %d -> %s", k, dead_or_alive(w->G[k]));
+        char buf[32];
+        say("G0: final kill %d -> %s", k, state(w->G[k], buf, sizeof buf));
     }
     say("G0: ends");
     drain_and_free(w);
