@@ -107,16 +107,22 @@ static int failed(const char *own, char *res, size_t len, green_timeout_t **scop
     return GO_ON;
 }
 
+/* A call that must not fail: if it does, the trace says so (gevent's never does). */
+static void must(int rc, char *res, size_t len)
+{
+    if (rc < 0)
+        snprintf(res, len, "error %d (%s)", errno, green_last_error());
+}
+
 static int op(int me, char *text, char *res, size_t len, green_timeout_t **scopes, int depth)
 {
-    (void)me;
     char w[16], a0[16] = "", a1[16] = "", a2[16] = "";
     sscanf(text, "%15s %15s %15s %15s", w, a0, a1, a2);
     int i0 = atoi(a0), i1 = atoi(a1);
     void *v = NULL;
     snprintf(res, len, "ok");
     if (!strcmp(w, "sleep0") || !strcmp(w, "sleep")) {
-        if (green_sleep(w[5] ? 0 : tmo(a0)) < 0)
+        if (green_sleep(!strcmp(w, "sleep0") ? 0 : tmo(a0)) < 0)
             return failed("?", res, len, scopes, depth);
     } else if (!strcmp(w, "say")) {
         snprintf(res, len, "%s", a0);
@@ -124,14 +130,16 @@ static int op(int me, char *text, char *res, size_t len, green_timeout_t **scope
         green_attr_t attr = GREEN_ATTR_INIT;
         attr.stack_model = i0 % 2 ? GREEN_STACK_SHARED : GREEN_STACK_PRIVATE;
         W->G[i0] = green_spawn(body, (void *)(intptr_t)i0, &attr);
+        must(W->G[i0] ? 0 : -1, res, len);
     } else if (!strcmp(w, "spawnl")) {
         green_attr_t attr = GREEN_ATTR_INIT;
         attr.stack_model = i0 % 2 ? GREEN_STACK_SHARED : GREEN_STACK_PRIVATE;
         W->G[i0] = green_spawn_later(tmo(a1), body, (void *)(intptr_t)i0, &attr);
+        must(W->G[i0] ? 0 : -1, res, len);
     } else if (!strcmp(w, "eset")) {
-        green_event_set(W->E[i0]);
+        must(green_event_set(W->E[i0]), res, len);
     } else if (!strcmp(w, "eclear")) {
-        green_event_clear(W->E[i0]);
+        must(green_event_clear(W->E[i0]), res, len);
     } else if (!strcmp(w, "ewait")) {
         if (green_event_wait(W->E[i0], tmo(a1)) < 0)
             return failed("False", res, len, scopes, depth);
@@ -177,9 +185,9 @@ static int op(int me, char *text, char *res, size_t len, green_timeout_t **scope
         if (green_lock_release(W->L) < 0)
             snprintf(res, len, errno == EPERM ? "EPERM" : "error %d", errno);
     } else if (!strcmp(w, "aset")) {
-        green_result_set(W->A[i0], (void *)(intptr_t)i1);
+        must(green_result_set(W->A[i0], (void *)(intptr_t)i1), res, len);
     } else if (!strcmp(w, "aerr")) {
-        green_result_set_error(W->A[i0], i1, NULL);
+        must(green_result_set_error(W->A[i0], i1, NULL), res, len);
     } else if (!strcmp(w, "aget") || !strcmp(w, "agetnw")) {
         int rc = w[4] ? green_result_try_get(W->A[i0], &v) : green_result_get(W->A[i0], tmo(a1), &v);
         if (rc < 0 && errno == EAGAIN)
@@ -211,6 +219,10 @@ static int op(int me, char *text, char *res, size_t len, green_timeout_t **scope
         int rc = !strcmp(w, "kill")   ? green_kill(g, tmo(a1))
                  : !strcmp(w, "join") ? green_join(g, tmo(a1), NULL)
                                       : green_kill_nowait(g);
+        if (rc < 0 && !strcmp(w, "killnw")) {
+            must(rc, res, len);
+            return GO_ON;
+        }
         if (rc < 0) {
             bool timed_out = errno == ETIMEDOUT;
             int r = failed("", res, len, scopes, depth);
@@ -249,8 +261,12 @@ static int block(int me, int *i, green_timeout_t **scopes, int depth)
         if (!strncmp(text, "tbegin", 6)) {
             int start = ++*i;
             scopes[depth] = green_timeout_start(tmo(text + 7));
+            if (!scopes[depth])
+                say("G%d: %s -> error %d (%s)", me, text, errno, green_last_error());
             int r = block(me, i, scopes, depth + 1);
-            green_timeout_end(scopes[depth]);
+            int fired = green_timeout_end(scopes[depth]);
+            if (fired != (r == depth)) /* the scope unwound to is the one that fired */
+                say("G%d: timeout %d: green_timeout_end -> %d", me, depth, fired);
             if (r == depth) {
                 say("G%d: timeout %d fired", me, depth);
                 *i = skip_block(p, me, start);
