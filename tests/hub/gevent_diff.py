@@ -70,6 +70,7 @@ import difflib
 import os
 import random
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -490,7 +491,8 @@ class Side:
                 f.write("".join(f"=== {i} {u!r}\n{t}\n" for i, u, t in todo))
                 f.seek(0)
                 proc = subprocess.Popen(self.argv, stdin=f, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, env=self.env)
+                                        stderr=subprocess.PIPE, env=self.env,
+                                        start_new_session=True)
             done = self.read(proc, results)
             todo = [p for p in todo if p[0] not in results]
             if todo and done is not None:  # the worker died or hung on todo[0]
@@ -510,7 +512,7 @@ class Side:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
                 problem = f"{self.name}: no result after {self.timeout:g} s (hangs)"
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)  # its children too (valgrind's tool)
                 break
             chunk = os.read(fd, 1 << 16)
             if not chunk:
