@@ -111,7 +111,10 @@ struct green *green__record_alloc(struct green_thread *ts)
     san_unpoison(g, sizeof *g);
     GREEN_ASSERT(g->state == GS_FREE);
     r->free_slots = NEXT_FREE(g);
-    memset(g, 0, sizeof *g);
+    /* Copied from a zero record rather than memset: for this size gcc emits rep stosq,
+     * whose start-up cost is a tenth of a create+run+finish on Intel. */
+    static const struct green zero_record;
+    memcpy(g, &zero_record, sizeof *g);
     return g;
 }
 
