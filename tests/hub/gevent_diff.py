@@ -8,10 +8,12 @@ fixed set of objects: events E0 E1; queues Q0 (unbounded) and Q1 (maxsize 1); se
 S0 (bounded, 1 unit), S1 (bounded, 2 units), S2 (unbounded, 1 unit); a lock L0; async
 results A0 A1; and the other greenlets: spawn, spawn_later, kill (with or without a
 timeout), kill_nowait, join (with a timeout); plus sleep(0), sleep(s > 0), the try forms,
-and scoped timeouts nested two deep.  Timeouts are none, 0 or a delay.  Every operation
-prints its result; main ends by killing every greenlet spawned, in index order.  Gen
-below is the generator; run_on_gevent() and tests/hub/gevent_runner.c are the two
-interpreters of the same text.
+and scoped timeouts nested two deep; gevent.killall and gevent.wait (green/wait.h) over
+the greenlets spawned so far (wait: with E0 A0 S0 L0).  Timeouts are none, 0 or a delay.
+Every operation prints its result, also the queries (is_set, qsize, ready, a semaphore's
+counter) and a greenlet's end (returned, killed, or failed with a code: green_exit); main
+ends by killing every greenlet spawned, in index order.  Gen below is the generator;
+run_on_gevent() and tests/hub/gevent_runner.c are the two interpreters of the same text.
 
 Time.  Delays are written in units (each program's header gives the unit: 5 ms by
 default).  Zero-second timers are deterministic (they fire at the next idle point, in
@@ -136,6 +138,8 @@ class Gen:
             (2, lambda: f"killnw {other}"),
             (2, lambda: f"join {other} {self.timeout()}" if other != me else "sleep0"),
             (1, lambda: f"say {rng.randrange(100)}"),
+            (1, lambda: f"killall {rng.randrange(2)} {self.timeout()}"),
+            (2, lambda: f"wait {rng.choice(('1', '2', 'all'))} {self.timeout()}"),
         ]
         pick = rng.randrange(sum(w for w, _ in choices))
         for w, make in choices:
@@ -179,7 +183,7 @@ def gen_programs(seed, count):
 
 # Where each operation that waits has its delay or timeout, in units.
 DELAY_ARG = {"sleep": 0, "spawnl": 1, "ewait": 1, "qput": 2, "qget": 1, "sacq": 1, "lacq": 0,
-             "aget": 1, "kill": 1, "join": 1, "tbegin": 0}
+             "aget": 1, "kill": 1, "join": 1, "tbegin": 0, "killall": 1, "wait": 1}
 
 
 def timed(program):
@@ -325,6 +329,16 @@ def run_on_gevent(text, unit, out):
             return str(Q[int(a[0])].qsize())
         if w == "sval":
             return str(S[int(a[0])].counter)
+        if w == "killall":  # every greenlet spawned so far, in index order
+            gs = [G[k] for k in sorted(G)]
+            gevent.killall(gs, block=a[0] == "1", timeout=tmo(a[1]))
+            return ",".join(state(g) for g in gs) or "none"
+        if w == "wait":  # E0 A0 S0 L0 and the greenlets spawned so far
+            objs = [E[0], A[0], S[0], lock] + [G[k] for k in sorted(G)]
+            names = ["E0", "A0", "S0", "L0"] + [f"G{k}" for k in sorted(G)]
+            got = gevent.wait(objs, timeout=tmo(a[1]), count=None if a[0] == "all" else int(a[0]))
+            return " ".join(names[next(i for i, o in enumerate(objs) if o is x)]
+                            for x in got) or "none"
         if w == "fail":
             say(f"G{me}: fail {a[0]}")
             raise Fail(int(a[0]))

@@ -84,6 +84,53 @@ static const char *state(green_t *g, char *buf, size_t len)
 
 static _Thread_local int fail_code; /* what a "fail" op dies with */
 
+/* The greenlets spawned so far, in index order, into gs[]; returns how many. */
+static size_t spawned(green_t **gs)
+{
+    size_t n = 0;
+    for (int k = 1; k < W->p->n; k++)
+        if (W->G[k])
+            gs[n++] = W->G[k];
+    return n;
+}
+
+/* Their states, comma-separated ("none" if there are none). */
+static void states(green_t **gs, size_t n, char *res, size_t len)
+{
+    char buf[32];
+    size_t used = (size_t)snprintf(res, len, "%s", n ? "" : "none");
+    for (size_t i = 0; i < n && used < len; i++)
+        used += (size_t)snprintf(res + used, len - used, "%s%s", i ? "," : "",
+                                 state(gs[i], buf, sizeof buf));
+}
+
+static int failed(const char *own, char *res, size_t len, green_timeout_t **scopes, int depth);
+
+/* green_wait over E0 A0 S0 L0 and the greenlets spawned so far: the ready ones' names. */
+static int wait_any(const char *count, double timeout, char *res, size_t len,
+                    green_timeout_t **scopes, int depth)
+{
+    green_waitable_t objs[4 + MAX_G] = {
+        green_waitable_event(W->E[0]), green_waitable_result(W->A[0]),
+        green_waitable_sem(W->S[0]), green_waitable_lock(W->L)};
+    char names[4 + MAX_G][4] = {"E0", "A0", "S0", "L0"};
+    size_t n = 4;
+    for (int k = 1; k < W->p->n; k++)
+        if (W->G[k]) {
+            snprintf(names[n], sizeof names[n], "G%d", k);
+            objs[n++] = green_waitable_greenlet(W->G[k]);
+        }
+    size_t ready[4 + MAX_G];
+    int got = green_wait(objs, n, timeout, strcmp(count, "all") ? (size_t)atoi(count)
+                                                              : GREEN_WAIT_ALL, ready);
+    if (got < 0)
+        return failed("?", res, len, scopes, depth);
+    size_t used = (size_t)snprintf(res, len, "%s", got ? "" : "none");
+    for (int i = 0; i < got && used < len; i++)
+        used += (size_t)snprintf(res + used, len - used, "%s%s", i ? " " : "", names[ready[i]]);
+    return GO_ON;
+}
+
 /* The result of a failed blocking call: an own timeout gives `own`; a scope that fired,
  * a kill or LoopExit take over. */
 static int failed(const char *own, char *res, size_t len, green_timeout_t **scopes, int depth)
@@ -206,6 +253,14 @@ static int op(int me, char *text, char *res, size_t len, green_timeout_t **scope
         snprintf(res, len, "%zu", green_queue_size(W->Q[i0]));
     } else if (!strcmp(w, "sval")) {
         snprintf(res, len, "%u", green_sem_value(W->S[i0]));
+    } else if (!strcmp(w, "killall")) {
+        green_t *gs[MAX_G];
+        size_t n = spawned(gs);
+        if (green_killall(gs, n, tmo(a1), i0 == 1) < 0)
+            return failed("Timeout", res, len, scopes, depth);
+        states(gs, n, res, len);
+    } else if (!strcmp(w, "wait")) {
+        return wait_any(a0, tmo(a1), res, len, scopes, depth);
     } else if (!strcmp(w, "fail")) {
         say("G%d: fail %d", me, i0);
         fail_code = i0;
@@ -276,7 +331,7 @@ static int block(int me, int *i, green_timeout_t **scopes, int depth)
                 return r;
             continue;
         }
-        char res[64];
+        char res[128];
         int r = op(me, text, res, sizeof res, scopes, depth);
         if (r == KILLED || r == FAILED)
             return r;
