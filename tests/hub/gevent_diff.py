@@ -7,7 +7,7 @@ Programs.  A few greenlets, G0 being the main greenlet, each a list of operation
 fixed set of objects: events E0 E1; queues Q0 (unbounded) and Q1 (maxsize 1); semaphores
 S0 (bounded, 1 unit), S1 (bounded, 2 units), S2 (unbounded, 1 unit); a lock L0; async
 results A0 A1; and the other greenlets: spawn, spawn_later, kill (with or without a
-timeout), kill_nowait, join (with a timeout); plus sleep(0), sleep(s > 0), the try forms,
+timeout), kill_nowait, join (with a timeout), rawlink; plus sleep(0), sleep(s > 0), the try forms,
 and scoped timeouts nested two deep; gevent.killall and gevent.wait (green/wait.h) over
 the greenlets spawned so far (wait: with E0 A0 S0 L0).  Timeouts are none, 0 or a delay.
 Every operation prints its result, also the queries (is_set, qsize, ready, a semaphore's
@@ -139,6 +139,7 @@ class Gen:
             (2, lambda: f"join {other} {self.timeout()}" if other != me else "sleep0"),
             (1, lambda: f"say {rng.randrange(100)}"),
             (1, lambda: f"killall {rng.randrange(2)} {self.timeout()}"),
+            (1, lambda: f"link {other}"),
             (2, lambda: f"wait {rng.choice(('1', '2', 'all'))} {self.timeout()}"),
         ]
         pick = rng.randrange(sum(w for w, _ in choices))
@@ -329,6 +330,12 @@ def run_on_gevent(text, unit, out):
             return str(Q[int(a[0])].qsize())
         if w == "sval":
             return str(S[int(a[0])].counter)
+        if w == "link":  # rawlink: the callback runs in the hub (as green_link's)
+            k = int(a[0])
+            if k not in G:
+                return "unspawned"
+            G[k].rawlink(lambda g: say(f"G{me}'s link on G{k}: {state(g)}"))
+            return "ok"
         if w == "killall":  # every greenlet spawned so far, in index order
             gs = [G[k] for k in sorted(G)]
             gevent.killall(gs, block=a[0] == "1", timeout=tmo(a[1]))

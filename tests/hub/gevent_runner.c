@@ -106,6 +106,14 @@ static void states(green_t **gs, size_t n, char *res, size_t len)
 
 static int failed(const char *own, char *res, size_t len, green_timeout_t **scopes, int depth);
 
+/* A link's callback (in the hub): says who linked, on which greenlet, and its state. */
+static void on_link(green_t *g, void *arg)
+{
+    int me = (int)(intptr_t)arg / MAX_G, k = (int)(intptr_t)arg % MAX_G;
+    char buf[32];
+    say("G%d's link on G%d: %s", me, k, state(g, buf, sizeof buf));
+}
+
 /* green_wait over E0 A0 S0 L0 and the greenlets spawned so far: the ready ones' names. */
 static int wait_any(const char *count, double timeout, char *res, size_t len,
                     green_timeout_t **scopes, int depth)
@@ -253,6 +261,11 @@ static int op(int me, char *text, char *res, size_t len, green_timeout_t **scope
         snprintf(res, len, "%zu", green_queue_size(W->Q[i0]));
     } else if (!strcmp(w, "sval")) {
         snprintf(res, len, "%u", green_sem_value(W->S[i0]));
+    } else if (!strcmp(w, "link")) {
+        if (!W->G[i0])
+            snprintf(res, len, "unspawned");
+        else
+            must(green_link(W->G[i0], on_link, (void *)(intptr_t)(me * MAX_G + i0)), res, len);
     } else if (!strcmp(w, "killall")) {
         green_t *gs[MAX_G];
         size_t n = spawned(gs);
