@@ -121,7 +121,7 @@ static int wait_any(const char *count, double timeout, char *res, size_t len,
     green_waitable_t objs[4 + MAX_G] = {
         green_waitable_event(W->E[0]), green_waitable_result(W->A[0]),
         green_waitable_sem(W->S[0]), green_waitable_lock(W->L)};
-    char names[4 + MAX_G][4] = {"E0", "A0", "S0", "L0"};
+    char names[4 + MAX_G][12] = {"E0", "A0", "S0", "L0"};
     size_t n = 4;
     for (int k = 1; k < W->p->n; k++)
         if (W->G[k]) {
