@@ -63,11 +63,11 @@ Running it.  meson runs it as the test gevent_diff (suites hub, gevent) when
                    [--unit SECONDS] [--timeout SECONDS] [--show K]
     gevent_diff.py --print N [--seed S]     print program N of seed S
 
---count defaults to 2000 x GREEN_TEST_SCALE (about 20 s here); for long local runs use
---count 10000 with a few --seed values.  Under a valgrind wrapper (dev.sh valgrind wraps
-every test, and Python under valgrind is far too slow) the script re-executes itself
-natively, valgrind not following the exec, and runs only the runner under valgrind
-(memcheck; an error fails the test), with a 20 ms unit.
+--count defaults to 2000 x GREEN_TEST_SCALE (16 s alone here, 30 s beside the rest of the
+suite); for long local runs use --count 10000 with a few --seed values.  Under a valgrind
+wrapper (dev.sh valgrind wraps every test, and Python under valgrind is far too slow) the
+script re-executes itself natively, valgrind not following the exec, and runs only the
+runner under valgrind (memcheck; an error fails the test), with a 20 ms unit.
 """
 import argparse
 import difflib
