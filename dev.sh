@@ -20,8 +20,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-BASE_PKGS=(gcc g++ meson ninja-build pkg-config libcmocka-dev libev-dev valgrind gdb)
-PEER_PKGS=(libboost-context-dev python3-greenlet python3-gevent golang-go libst-dev)
+BASE_PKGS=(gcc g++ meson ninja-build pkg-config libcmocka-dev libev-dev valgrind gdb python3-gevent)
+PEER_PKGS=(libboost-context-dev python3-greenlet golang-go libst-dev)
 
 SUDO=()
 [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
