@@ -445,8 +445,9 @@ def run_on_gevent(text, unit, out):
 def keep_arrived_waiters(dropped):
     """Make gevent's AbstractLinkable do what libgreen does on purpose (src/sync/linkable.h):
     when the last linked waiter leaves while the notifier is pending, the notifier is
-    cancelled (as in gevent) but the waiters that arrived behind it stay linked for the next
-    one (gevent drops them: they stay blocked for good).  Needs PURE_PYTHON=1 (the compiled
+    cancelled (as in gevent) but the waiters that arrived behind it stay linked, and if the
+    object is still ready a fresh notifier is queued at the tail for them (gevent drops them:
+    they stay blocked for good).  Needs PURE_PYTHON=1 (the compiled
     class cannot be patched); dropped[0] counts the cases."""
     from gevent._abstract_linkable import AbstractLinkable
     unlink = AbstractLinkable.unlink
@@ -460,6 +461,7 @@ def keep_arrived_waiters(dropped):
         if arrived and not n.pending:
             self._links.extend(arrived)
             del arrived[:]
+            self._check_and_notify()
             dropped[0] += 1
 
     AbstractLinkable.unlink = patched
