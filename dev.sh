@@ -137,7 +137,8 @@ cmd_cross() {
     local arch=${1:?usage: ./dev.sh cross aarch64|riscv64}
     need "${BASE_PKGS[@]}"
     "${SUDO[@]}" bash .ci/cross-deps.sh "$arch"
-    setup "build-$arch" --cross-file ".ci/cross/$arch.ini" -Dbench=false
+    # -Dhub=enabled: a cross build that silently lost the hub would test the core only
+    setup "build-$arch" --cross-file ".ci/cross/$arch.ini" -Dbench=false -Dhub=enabled
     GREEN_TEST_SCALE=0.05 meson test -C "build-$arch" --print-errorlogs --no-suite gdb \
         --timeout-multiplier 4
 }
