@@ -5,6 +5,7 @@
  *   green/core.h  greenlets: create, switch, throw, parents, the two stack models.
  *   green/hub.h   the hub: spawn, sleep, join, kill, timeouts, in gevent's order.
  *   green/sync.h  Event, AsyncResult, Semaphore, Lock, Queue.
+ *   green/wait.h  waiting for any or all of several objects (wait, iwait, joinall).
  */
 #ifndef GREEN_H
 #define GREEN_H
@@ -12,5 +13,6 @@
 #include "green/core.h"
 #include "green/hub.h"
 #include "green/sync.h"
+#include "green/wait.h"
 
 #endif /* GREEN_H */

@@ -55,6 +55,7 @@
 #define GREEN_HUB_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "core.h"
 
@@ -171,6 +172,127 @@ GREEN_API int green_hub_set_time_budget(bool on);
  * greenlet.  Returns 0 (also if there was no hub), or -1 with errno EPERM (not from the
  * main greenlet), EBUSY (a greenlet refused to die: it switched away on its own). */
 GREEN_API int green_hub_shutdown(void);
+
+/* ---- Links (gevent's Greenlet.rawlink, link_value, link_exception, unlink) ------------ */
+
+/* A link callback: g is the greenlet that finished.  It runs in the hub and must not block
+ * (it may spawn, set events, put into queues, read g's result with green_join(g, 0, ...),
+ * which returns at once, or release g).  If g's handle was released before, g is still
+ * readable during the call (green_ready, green_successful, green_id, green_name) but
+ * calls that take a handle refuse it (EINVAL). */
+typedef void (*green_link_fn)(green_t *g, void *arg);
+
+/* Call fn(g, arg) once g has finished: from g's notifier, the callback its death queues,
+ * in link order together with g's joiners.  Linking a greenlet that has finished already
+ * queues the notifier now (gevent: the callback still runs, from the queue, never from
+ * this call).  gevent's link() runs the callback in a fresh greenlet, so it may block; in
+ * C the callback runs in the hub, as with gevent's rawlink(): spawn from it to block.
+ * Returns 0, or -1 with errno EINVAL (g or fn NULL, g not spawned on a hub, released),
+ * EXDEV (g of another thread), ENOMEM. */
+GREEN_API int green_link(green_t *g, green_link_fn fn, void *arg);
+
+/* As green_link(), but fn runs only if g finished without an error (it returned, or was
+ * killed: green_successful()).  Returns 0, or -1 with errno as green_link(). */
+GREEN_API int green_link_value(green_t *g, green_link_fn fn, void *arg);
+
+/* As green_link(), but fn runs only if g died with an error.  Linked greenlets count as
+ * joined: their errors are not reported (green_hub_set_error_handler).  Returns 0, or -1
+ * with errno as green_link(). */
+GREEN_API int green_link_error(green_t *g, green_link_fn fn, void *arg);
+
+/* Remove the first link of g made with this fn and arg that has not run yet.  Returns 1 if
+ * one was removed, 0 if none was found (gevent ignores that case too), or -1 with errno
+ * EINVAL, EXDEV. */
+GREEN_API int green_unlink(green_t *g, green_link_fn fn, void *arg);
+
+/* ---- killall (gevent.killall) --------------------------------------------------------- */
+
+/* Kill the n greenlets gs[] (all of the calling thread's hub).  Unstarted ones are killed
+ * on the spot (they never run).  For the others one callback is queued that throws
+ * GREEN_EXIT into each one still alive, in array order, each running until it blocks or
+ * dies.  block false: return now (timeout unused).  block true: wait until all are dead,
+ * at most `timeout` seconds for the whole (a greenlet that blocks again while dying is
+ * joined).  No switch happens if every greenlet was dead or unstarted.  gs may contain the
+ * caller (it is then killed: ECANCELED).
+ * Returns 0, or -1 with errno ETIMEDOUT (some still alive), EINVAL (gs NULL with n > 0, an
+ * entry NULL, not spawned, released; nothing is killed then), EXDEV, ENOMEM, and the
+ * blocking errors above. */
+GREEN_API int green_killall(green_t *const *gs, size_t n, double timeout, bool block);
+
+/* ---- Greenlet-local storage (gevent.local) ------------------------------------------- */
+
+/* A key names one greenlet-local variable; every greenlet (the main greenlet and those
+ * spawned on a hub, of any thread) has its own value for it, NULL until set.  Keys are
+ * process-wide, like pthread keys. */
+typedef uint32_t green_local_key_t;
+
+/* The most keys alive at once. */
+#define GREEN_LOCAL_KEYS_MAX 128
+
+/* Make a key.  When a greenlet that has a non-NULL value for it dies, destructor (if not
+ * NULL) is called with the value, in the hub, before the greenlet's joiners and links run
+ * (gevent frees a greenlet's locals when the greenlet object is collected; C has no
+ * collector, so they go at death).  The main greenlet's values go when its hub shuts down
+ * (green_hub_shutdown, or thread exit).  Destructors must not block.  Thread-safe.
+ * Returns 0 with the key in *key, or -1 with errno EINVAL (key NULL), EAGAIN
+ * (GREEN_LOCAL_KEYS_MAX keys exist). */
+GREEN_API int green_local_key_new(green_local_key_t *key, void (*destructor)(void *));
+
+/* Delete key: its values are forgotten, their destructors are not called (as with
+ * pthread_key_delete); a later key never sees them.  Thread-safe.  Returns 0, or -1 with
+ * errno EINVAL (not a live key). */
+GREEN_API int green_local_key_delete(green_local_key_t key);
+
+/* The calling greenlet's value for key; NULL if unset, and NULL for the hub greenlet and
+ * greenlets not spawned on a hub (they have no storage).  Never fails. */
+GREEN_API void *green_local_get(green_local_key_t key);
+
+/* Set the calling greenlet's value for key (the old value is replaced; no destructor runs
+ * for it).  Returns 0, or -1 with errno EINVAL (not a live key), EPERM (called from the hub
+ * or a greenlet not spawned on it), ENOMEM. */
+GREEN_API int green_local_set(green_local_key_t key, void *value);
+
+/* ---- Error reports (gevent's Hub.handle_error) --------------------------------------- */
+
+/* Handles the death of a greenlet by an error when nobody joined or linked it: g, its error
+ * code and payload.  Runs in the hub (it must not block) right after the death, before
+ * the greenlet's locals are destroyed; g stays valid during the call. */
+typedef void (*green_error_handler_fn)(green_t *g, int code, void *payload, void *arg);
+
+/* Replace the calling thread's report of unjoined errors (by default one line on stderr:
+ * "libgreen: greenlet 'name' (id N) died with error CODE (text) and nobody joined it")
+ * with fn(g, code, payload, arg); fn NULL restores the default.  Returns 0, or -1 with errno
+ * ENOMEM (no hub could be created). */
+GREEN_API int green_hub_set_error_handler(green_error_handler_fn fn, void *arg);
+
+/* ---- Run info (gevent.util.print_run_info) ------------------------------------------- */
+
+/* Write one line per greenlet of the calling thread's hub to out: the main greenlet, the
+ * hub, then the spawned greenlets not yet freed, newest first.  Each line:
+ *   "greenlet ID 'NAME' parent PARENT-ID STATE"
+ * (the name quoted, or "-" if unnamed; parent 0 for the main greenlet), where STATE is
+ * "running" (the caller), "queued" (start pending), "dead", "suspended" (switched away
+ * outside the hub), "loop" (the hub, when it is not the caller), or "blocked in CALL"
+ * (CALL: the public call it waits in) followed by " on greenlet ID" when it waits for a
+ * greenlet (green_join), or " on 0xADDR" for another object (an Event, a Queue...).  Not for signal
+ * handlers (it uses stdio and reads the thread's state unlocked).  Without a hub it writes
+ * nothing.  Returns 0, or -1 with errno EINVAL (out NULL), EIO (a write failed). */
+GREEN_API int green_hub_dump(FILE *out);
+
+/* ---- Blocked-hub monitor (gevent's monitor thread, max_blocking_time) ------------------ */
+
+/* Start a monitor thread for the calling thread's hub: when one greenlet has run for
+ * `seconds` or more without switching (it holds the thread, and nothing else on the hub
+ * can run), it writes one line on stderr naming the greenlet's id and the thread, once per
+ * episode (again only after a switch).  An idle hub (waiting in its loop) is never
+ * reported.  Off by default; stopped by green_hub_monitor_stop() and at hub shutdown.
+ * Returns 0, or -1 with errno EINVAL (seconds not > 0), EBUSY (already running), EAGAIN or
+ * ENOMEM (no thread could be started). */
+GREEN_API int green_hub_monitor_start(double seconds);
+
+/* Stop the calling thread's monitor and wait for its thread to end.  Returns 0 (also if
+ * none runs).  Never fails. */
+GREEN_API int green_hub_monitor_stop(void);
 
 #ifdef __cplusplus
 }

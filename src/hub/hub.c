@@ -117,7 +117,11 @@ int green__hub_block(struct green_hub_part *h, struct green_task *self, void *to
 {
     GREEN_ASSERT(self->g == h->ts->core.current && self->g != h->hub);
     void *got = NULL;
+    self->blocked_in = api ? api : "the hub's shutdown";
+    self->blocked_on = token;
+    green__hub_note_running(h, 0);
     int rc = green_switch(h->hub, NULL, &got);
+    self->blocked_in = NULL;
     if (GREEN_LIKELY(rc == 0 && got == token))
         return 0;
     char who[GREEN_DESCRIBE_MAX];
@@ -153,7 +157,9 @@ void green__hub_resume(struct green_hub_part *h, struct green *g, int err, void 
     struct green_thread *ts = h->ts;
     void *got = NULL;
     ts->core.finished = NULL;
+    green__hub_note_running(h, g->id);
     int rc = err ? green_throw(g, err, value, &got) : green_switch(g, value, &got);
+    green__hub_note_running(h, 0);
     struct green *dead = ts->core.finished;
     if (dead) {
         ts->core.finished = NULL;
@@ -220,6 +226,8 @@ static int hub_stop(struct green_hub_part *h, const char *api)
                                green__describe(t->g, who, sizeof who));
         }
     }
+    green__monitor_stop(h);
+    green__locals_destroy(&h->main_task);
     green__callbacks_stop(h);
     if (green_state(h->hub) & GREEN_ACTIVE) {
         ev_break(h->loop, EVBREAK_ALL);

@@ -50,6 +50,8 @@ enum task_phase {
 };
 
 struct green_timeout;
+struct green_local_slot; /* local.c */
+struct green_monitor;    /* monitor.c */
 
 struct green_task {
     struct green *g; /* the greenlet; g->ext points back here */
@@ -75,6 +77,10 @@ struct green_task {
     struct green_timeout *fired;    /* the timeout whose expiry ended the last wait */
     unsigned pins;                  /* queued kills that still refer to it */
     struct green_task *next_live, *prev_live; /* the hub's live tasks */
+    struct green_local_slot *locals; /* greenlet-local values (local.c) */
+    unsigned nlocals, locals_cap;
+    const char *blocked_in; /* the blocking call it is parked in (runinfo.c), or NULL */
+    const void *blocked_on; /* the token that call waits for */
 };
 
 /* The task whose wait link l is. */
@@ -117,6 +123,14 @@ struct green_hub_part {
     bool shutting_down;
     struct green_task main_task;
     struct green_task *live; /* tasks not yet freed */
+    green_error_handler_fn error_handler; /* report.c; NULL: one line on stderr */
+    void *error_arg;
+    /* Written by this thread only, read by the monitor thread (relaxed atomics): bumped at
+     * every switch between the hub and a greenlet, and the id of the greenlet running (0:
+     * the hub). */
+    uint64_t switches;
+    uint64_t running_id;
+    struct green_monitor *monitor; /* monitor.c, or NULL */
 };
 
 /* The calling thread's hub, created on first use (not from the hub: it exists then).
@@ -169,6 +183,40 @@ GREEN_HIDDEN void green__tasks_free_all(struct green_hub_part *h);
 
 /* Thread exit: shut the hub down (thread.c's table). */
 GREEN_HIDDEN void green__hub_term(struct green_thread *ts);
+
+/* ---- greenlet-level services (links in task.c; local.c, report.c, monitor.c) ------- */
+
+/* g as a task of the calling thread's hub, spawned and not released; else NULL with errno
+ * EINVAL or EXDEV and a message naming api. */
+GREEN_HIDDEN struct green_task *green__task_arg(const green_t *g, const char *api);
+
+/* gevent's rawlink: append l to t's links; if t is ready already, queue its notifier. */
+GREEN_HIDDEN void green__task_link(struct green_hub_part *h, struct green_task *t,
+                                      struct green_link *l);
+
+/* Drop one pin taken by t->pins++ (a queued job referring to t); t may be freed. */
+GREEN_HIDDEN void green__task_unpin(struct green_hub_part *h, struct green_task *t);
+
+/* Report a greenlet that died with error err and nobody linked: the hub's handler, or one
+ * line on stderr. */
+GREEN_HIDDEN void green__report_unjoined(struct green_hub_part *h, struct green_task *t, int err,
+                                         void *value);
+
+/* Run the destructors of t's greenlet-local values and free them (t's greenlet died, or the
+ * hub of the main greenlet is shutting down). */
+GREEN_HIDDEN void green__locals_destroy(struct green_task *t);
+
+/* Stop and join the hub's monitor thread, if any (hub shutdown). */
+GREEN_HIDDEN void green__monitor_stop(struct green_hub_part *h);
+
+/* The monitor's view: greenlet `id` (0: the hub) runs from now on.  Plain stores (this
+ * thread is the only writer), so a switch pays no locked instruction. */
+static inline void green__hub_note_running(struct green_hub_part *h, uint64_t id)
+{
+    __atomic_store_n(&h->running_id, id, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->switches, __atomic_load_n(&h->switches, __ATOMIC_RELAXED) + 1,
+                     __ATOMIC_RELAXED);
+}
 
 /* Seconds to a libev timer delay: negative (forever) never gets here. */
 static inline bool green__timeout_valid(double seconds) { return seconds == seconds; }

@@ -4,7 +4,10 @@
  * A task is the hub's record of a spawned greenlet.  Its start is a queued callback (or a
  * timer for green_spawn_later); its death is recorded when the greenlet reports its
  * result (returning from its body) or when the hub sees it finish (green_exit with an
- * error); then one notifier callback wakes its joiners in the order they joined.
+ * error); then one notifier callback runs its links — joiners and link callbacks — in the
+ * order they were made (gevent's _notify_links).  A link made after death queues the
+ * notifier again (gevent's rawlink).  At death the greenlet's locals are destroyed and an
+ * error nobody linked is reported (report.c).
  *
  * Kill is gevent's: an unstarted task is killed on the spot (its start is cancelled, it
  * never runs); a started one gets a queued _kill callback that throws GREEN_EXIT into it
@@ -17,7 +20,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/error.h"
 #include "core/thread.h"
@@ -30,6 +32,8 @@ static struct green_task *task_of_callback(struct green_callback *cb, size_t off
     return (struct green_task *)((char *)cb - offset);
 }
 
+static void drop_user_links(struct green_task *t);
+
 static void maybe_free(struct green_hub_part *h, struct green_task *t)
 {
     if (t->phase != TASK_DEAD || !t->released || t->pins || t->notifier.queued || t->notifying)
@@ -40,6 +44,7 @@ static void maybe_free(struct green_hub_part *h, struct green_task *t)
         h->live = t->next_live;
     if (t->next_live)
         t->next_live->prev_live = t->prev_live;
+    drop_user_links(t);
     t->g->ext = NULL;
     green_destroy(t->g); /* dead, or never started: nothing runs */
     free(t);
@@ -81,12 +86,56 @@ void green__task_died(struct green_hub_part *h, struct green_task *t, int err, v
     bool unjoined = !t->reported && err > 0 && link_list_empty(&t->links);
     report(h, t, err, value);
     t->phase = TASK_DEAD;
-    if (unjoined) {
-        char who[GREEN_DESCRIBE_MAX];
-        fprintf(stderr, "libgreen: greenlet %s died with error %d (%s) and nobody joined it\n",
-                green__describe(t->g, who, sizeof who), err, strerror(err));
-    }
+    if (unjoined)
+        green__report_unjoined(h, t, err, value);
+    green__locals_destroy(t);
     maybe_free(h, t);
+}
+
+void green__task_link(struct green_hub_part *h, struct green_task *t, struct green_link *l)
+{
+    link_append(&t->links, l);
+    if (t->reported)
+        queue_notifier(h, t);
+}
+
+void green__task_unpin(struct green_hub_part *h, struct green_task *t)
+{
+    t->pins--;
+    maybe_free(h, t);
+}
+
+/* ---- link callbacks -------------------------------------------------------------------- */
+
+enum link_when { LINK_ALWAYS, LINK_VALUE, LINK_ERROR };
+
+struct user_link {
+    struct green_link link; /* first: the notifier hands us the link */
+    green_link_fn fn;
+    void *arg;
+    enum link_when when;
+};
+
+static void run_user_link(struct green_hub_part *h, struct green_link *l, void *obj)
+{
+    (void)h;
+    struct user_link *u = (struct user_link *)l;
+    const struct green_task *t = green__task_of(obj);
+    if (u->when == LINK_ALWAYS || (u->when == LINK_VALUE) == (t->err == 0))
+        u->fn(obj, u->arg);
+    free(u);
+}
+
+/* Links left when a task is freed (their notifier was dropped at hub shutdown). */
+static void drop_user_links(struct green_task *t)
+{
+    for (struct green_link *l = t->links.head, *next; l; l = next) {
+        next = l->next;
+        if (l->notify == run_user_link) {
+            link_remove(l);
+            free(l);
+        }
+    }
 }
 
 /* ---- spawning ------------------------------------------------------------------------ */
@@ -230,6 +279,54 @@ GREEN_API int green_release(green_t *g)
         return -1;
     t->released = true;
     maybe_free(t->h, t);
+    return 0;
+}
+
+struct green_task *green__task_arg(const green_t *g, const char *api) { return task_arg(g, api); }
+
+static int link_as(green_t *g, green_link_fn fn, void *arg, enum link_when when, const char *api)
+{
+    struct green_task *t = task_arg(g, api);
+    if (!t)
+        return -1;
+    if (!fn)
+        return green__fail(EINVAL, api, "fn is NULL");
+    struct user_link *u = malloc(sizeof *u);
+    if (!u)
+        return green__fail(ENOMEM, api, "no memory for the link");
+    *u = (struct user_link){.link.notify = run_user_link, .fn = fn, .arg = arg, .when = when};
+    green__task_link(t->h, t, &u->link);
+    return 0;
+}
+
+GREEN_API int green_link(green_t *g, green_link_fn fn, void *arg)
+{
+    return link_as(g, fn, arg, LINK_ALWAYS, "green_link");
+}
+
+GREEN_API int green_link_value(green_t *g, green_link_fn fn, void *arg)
+{
+    return link_as(g, fn, arg, LINK_VALUE, "green_link_value");
+}
+
+GREEN_API int green_link_error(green_t *g, green_link_fn fn, void *arg)
+{
+    return link_as(g, fn, arg, LINK_ERROR, "green_link_error");
+}
+
+GREEN_API int green_unlink(green_t *g, green_link_fn fn, void *arg)
+{
+    struct green_task *t = task_arg(g, "green_unlink");
+    if (!t)
+        return -1;
+    for (struct green_link *l = t->links.head; l; l = l->next) {
+        struct user_link *u = (struct user_link *)l;
+        if (l->notify == run_user_link && u->fn == fn && u->arg == arg) {
+            link_remove(l);
+            free(u);
+            return 1;
+        }
+    }
     return 0;
 }
 

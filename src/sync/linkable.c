@@ -127,3 +127,14 @@ struct green_hub_part *green__sync_owner(const void *obj, struct green_hub_part 
     }
     return h;
 }
+
+void green__linkable_rawlink(struct green_linkable *l, struct green_link *link)
+{
+    link_append(&l->links, link);
+    green__linkable_check(l);
+}
+
+void green__linkable_unlink(struct green_linkable *l, struct green_link *link)
+{
+    unlink_waiter(l, link);
+}

@@ -53,6 +53,14 @@ GREEN_HIDDEN int green__linkable_wait_core(struct green_linkable *l, double time
 /* Whether the object may be destroyed: no waiter, no notifier pending or running. */
 GREEN_HIDDEN bool green__linkable_idle(const struct green_linkable *l);
 
+/* gevent's rawlink/unlink for waiters that are not a greenlet's wait link (wait.c's
+ * entries): link l and queue the notifier if the object is ready; take l out again,
+ * cancelling a pending notifier that has no link left.  Every object built on a linkable
+ * (Event, AsyncResult, Semaphore, Lock) embeds it as its first member, so a pointer to the
+ * object is a pointer to its linkable. */
+GREEN_HIDDEN void green__linkable_rawlink(struct green_linkable *l, struct green_link *link);
+GREEN_HIDDEN void green__linkable_unlink(struct green_linkable *l, struct green_link *link);
+
 /* The calling thread's hub if obj (owned by hub h) may be used from here; else NULL with
  * errno EINVAL (obj NULL) or EXDEV. */
 GREEN_HIDDEN struct green_hub_part *green__sync_owner(const void *obj, struct green_hub_part *h,
