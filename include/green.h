@@ -4,8 +4,10 @@
  * Layers (each has its own header under green/):
  *   green/core.h  greenlets: create, switch, throw, parents, the two stack models.
  *   green/hub.h   the hub: spawn, sleep, join, kill, timeouts, in gevent's order.
- *   green/sync.h  Event, AsyncResult, Semaphore, Lock, Queue.
+ *   green/sync.h  Event, AsyncResult, Semaphore, Lock, Queue; RLock, Condition, Queue kinds,
+ *                 Channel, Group and Pool.
  *   green/wait.h  waiting for any or all of several objects (wait, iwait, joinall).
+ *   green/watch.h every libev watcher kind: fds, signals, children, files, hooks...
  */
 #ifndef GREEN_H
 #define GREEN_H
@@ -14,5 +16,6 @@
 #include "green/hub.h"
 #include "green/sync.h"
 #include "green/wait.h"
+#include "green/watch.h"
 
 #endif /* GREEN_H */

@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/thread.h"
 #include "hub.h"
+#include "watch.h"
 
 /* Callbacks and watchers run on the hub's stack. */
 #define HUB_STACK ((size_t)1024 * 1024)
@@ -75,6 +76,7 @@ GREEN_COLD static struct green_hub_part *hub_create(struct green_thread *ts, con
     green__task_init(h, &h->main_task, &ts->core.main);
     h->main_task.phase = TASK_RUNNING;
     ts->hub = h;
+    green__fork_init();
     return h;
 }
 
@@ -228,6 +230,7 @@ static int hub_stop(struct green_hub_part *h, const char *api)
     }
     green__monitor_stop(h);
     green__locals_destroy(&h->main_task);
+    green__watch_term(h);
     green__callbacks_stop(h);
     if (green_state(h->hub) & GREEN_ACTIVE) {
         ev_break(h->loop, EVBREAK_ALL);

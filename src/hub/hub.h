@@ -131,6 +131,7 @@ struct green_hub_part {
     uint64_t switches;
     uint64_t running_id;
     struct green_monitor *monitor; /* monitor.c, or NULL */
+    struct green_watch_part *watch; /* watch.h: watchers beyond timers, created on first use */
 };
 
 /* The calling thread's hub, created on first use (not from the hub: it exists then).
@@ -167,6 +168,11 @@ GREEN_HIDDEN void green__wake_waiter(struct green_hub_part *h, struct green_link
 GREEN_HIDDEN void green__task_died(struct green_hub_part *h, struct green_task *t, int err,
                                    void *value);
 
+/* gevent's rawlink: append l to t's links, run by t's notifier once t is ready (queued now
+ * if t is ready already and none is pending).  For links, Group and wait/iwait. */
+GREEN_HIDDEN void green__task_link(struct green_hub_part *h, struct green_task *t,
+                                   struct green_link *l);
+
 /* Set up t as g's task (g->ext = t), its callbacks and links ready to use. */
 GREEN_HIDDEN void green__task_init(struct green_hub_part *h, struct green_task *t, struct green *g);
 
@@ -189,10 +195,6 @@ GREEN_HIDDEN void green__hub_term(struct green_thread *ts);
 /* g as a task of the calling thread's hub, spawned and not released; else NULL with errno
  * EINVAL or EXDEV and a message naming api. */
 GREEN_HIDDEN struct green_task *green__task_arg(const green_t *g, const char *api);
-
-/* gevent's rawlink: append l to t's links; if t is ready already, queue its notifier. */
-GREEN_HIDDEN void green__task_link(struct green_hub_part *h, struct green_task *t,
-                                      struct green_link *l);
 
 /* Drop one pin taken by t->pins++ (a queued job referring to t); t may be freed. */
 GREEN_HIDDEN void green__task_unpin(struct green_hub_part *h, struct green_task *t);

@@ -81,6 +81,13 @@ static void report(struct green_hub_part *h, struct green_task *t, int err, void
     queue_notifier(h, t);
 }
 
+void green__task_link(struct green_hub_part *h, struct green_task *t, struct green_link *l)
+{
+    link_append(&t->links, l);
+    if (t->reported)
+        queue_notifier(h, t);
+}
+
 void green__task_died(struct green_hub_part *h, struct green_task *t, int err, void *value)
 {
     bool unjoined = !t->reported && err > 0 && link_list_empty(&t->links);
@@ -90,13 +97,6 @@ void green__task_died(struct green_hub_part *h, struct green_task *t, int err, v
         green__report_unjoined(h, t, err, value);
     green__locals_destroy(t);
     maybe_free(h, t);
-}
-
-void green__task_link(struct green_hub_part *h, struct green_task *t, struct green_link *l)
-{
-    link_append(&t->links, l);
-    if (t->reported)
-        queue_notifier(h, t);
 }
 
 void green__task_unpin(struct green_hub_part *h, struct green_task *t)

@@ -1,66 +1,69 @@
 /* SPDX-License-Identifier: MIT */
-/* Queue: gevent.queue.Queue, FIFO, optionally bounded.
+/* Queue: gevent.queue.Queue, LifoQueue and PriorityQueue (the item order: queue_store.c),
+ * with JoinableQueue's task_done/join and Python 3.13's shutdown on every kind.
  *
  * Blocked getters and putters wait in FIFO lines.  Whoever makes progress possible (a put
  * with getters waiting, a get with putters waiting) queues one _unlock callback, which
- * admits putters while there is room (appending each one's item as it is admitted) and
+ * admits putters while there is room (adding each one's item as it is admitted) and
  * wakes getters while there are items, alternating, each woken greenlet running until it
- * blocks.  A woken getter takes the head item itself when it resumes; until then any
- * greenlet may take it (a blocked getter reserves nothing), as in gevent.
+ * blocks.  A woken getter takes the item itself when it resumes; until then any greenlet
+ * may take it (a blocked getter reserves nothing), as in gevent.  A peeker waits in the
+ * getters' line and takes nothing, so the next getter is woken too.
+ *
+ * Shutdown admits nobody any more: the same _unlock then wakes the getters that find the
+ * queue empty and every putter, and each fails with EPIPE when it resumes.  Join waits on
+ * "no unfinished items" with Event's rules (linkable.h), which is JoinableQueue's _cond.
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/error.h"
 #include "core/thread.h"
 #include "linkable.h"
+#include "queue_store.h"
 
 struct green_queue {
     struct green_hub_part *h;
-    void **ring;
-    size_t cap, head, count, maxsize; /* maxsize 0: unbounded */
+    struct queue_store store;
+    size_t maxsize; /* 0: unbounded */
     size_t nputters;
     struct green_link_list getters, putters;
     struct green_callback unlock;
     bool unlocking; /* the _unlock callback is running */
+    bool shutdown;
+    size_t unfinished;
+    struct green_linkable joiners; /* ready: nothing unfinished */
 };
 
-static bool has_room(const struct green_queue *q) { return !q->maxsize || q->count < q->maxsize; }
-
-/* Room in the ring for `need` items in all; -1 with errno ENOMEM. */
-static int reserve(struct green_queue *q, size_t need, const char *api)
+static struct green_queue *queue_of_joiners(const struct green_linkable *l)
 {
-    if (need <= q->cap)
-        return 0;
-    size_t cap = q->cap ? q->cap : 8;
-    while (cap < need)
-        cap *= 2;
-    void **ring = malloc(cap * sizeof *ring);
-    if (!ring)
-        return green__fail(ENOMEM, api, "no memory for %zu queue slots", cap);
-    for (size_t i = 0; i < q->count; i++)
-        ring[i] = q->ring[(q->head + i) % q->cap];
-    free(q->ring);
-    q->ring = ring;
-    q->cap = cap;
-    q->head = 0;
-    return 0;
+    return (struct green_queue *)((char *)l - offsetof(struct green_queue, joiners));
 }
 
-static void push(struct green_queue *q, void *item)
+static bool all_done(const struct green_linkable *l)
 {
-    GREEN_ASSERT(q->count < q->cap);
-    q->ring[(q->head + q->count++) % q->cap] = item;
+    return queue_of_joiners(l)->unfinished == 0;
 }
 
-static void *pop(struct green_queue *q)
+static bool has_room(const struct green_queue *q)
 {
-    GREEN_ASSERT(q->count > 0);
-    void *item = q->ring[q->head];
-    q->head = (q->head + 1) % q->cap;
-    q->count--;
-    return item;
+    return !q->maxsize || q->store.count < q->maxsize;
+}
+
+/* JoinableQueue._put: every item that enters counts as unfinished. */
+static void add_item(struct green_queue *q, void *item)
+{
+    green__store_push(&q->store, item);
+    q->unfinished++;
+}
+
+static void wake_first(struct green_hub_part *h, struct green_queue *q,
+                       struct green_link_list *line)
+{
+    struct green_link *l = link_pop_front(line);
+    if (line == &q->putters)
+        q->nputters--;
+    l->notify(h, l, q);
 }
 
 static void run_unlock(struct green_hub_part *h, struct green_callback *cb)
@@ -70,21 +73,23 @@ static void run_unlock(struct green_hub_part *h, struct green_callback *cb)
     q->unlocking = true;
     for (;;) {
         bool repeat = false;
-        if (!link_list_empty(&q->putters) && has_room(q)) {
+        if (!q->shutdown && !link_list_empty(&q->putters) && has_room(q)) {
             repeat = true;
-            struct green_link *l = link_pop_front(&q->putters);
-            q->nputters--;
-            push(q, green__task_of_wait(l)->wait_item); /* the putter reserved the room */
-            l->notify(h, l, q);
+            /* the putter reserved the room when it blocked */
+            add_item(q, green__task_of_wait(q->putters.head)->wait_item);
+            wake_first(h, q, &q->putters);
         }
-        if (!link_list_empty(&q->getters) && q->count) {
+        if (!link_list_empty(&q->getters) && q->store.count) {
             repeat = true;
-            struct green_link *l = link_pop_front(&q->getters);
-            l->notify(h, l, q);
+            wake_first(h, q, &q->getters);
         }
         if (!repeat)
             break;
     }
+    while (q->shutdown && !link_list_empty(&q->getters)) /* the queue is empty now */
+        wake_first(h, q, &q->getters);
+    while (q->shutdown && !link_list_empty(&q->putters))
+        wake_first(h, q, &q->putters);
     q->unlocking = false;
 }
 
@@ -94,20 +99,43 @@ static void schedule_unlock(struct green_queue *q)
         green__callback_queue(q->h, &q->unlock);
 }
 
-GREEN_API green_queue_t *green_queue_new(size_t maxsize)
+static green_queue_t *queue_new(size_t maxsize, enum queue_kind kind, green_queue_cmp_fn cmp,
+                                const char *api)
 {
-    struct green_hub_part *h = green__hub_get("green_queue_new");
+    struct green_hub_part *h = green__hub_get(api);
     if (!h)
         return NULL;
     struct green_queue *q = calloc(1, sizeof *q);
     if (!q) {
-        green__fail(ENOMEM, "green_queue_new", "out of memory");
+        green__fail(ENOMEM, api, "out of memory");
         return NULL;
     }
     q->h = h;
     q->maxsize = maxsize;
+    q->store.kind = kind;
+    q->store.cmp = cmp;
     q->unlock.run = run_unlock;
+    green__linkable_init(&q->joiners, h, all_done, true);
     return q;
+}
+
+GREEN_API green_queue_t *green_queue_new(size_t maxsize)
+{
+    return queue_new(maxsize, QUEUE_FIFO, NULL, "green_queue_new");
+}
+
+GREEN_API green_queue_t *green_queue_new_lifo(size_t maxsize)
+{
+    return queue_new(maxsize, QUEUE_LIFO, NULL, "green_queue_new_lifo");
+}
+
+GREEN_API green_queue_t *green_queue_new_priority(size_t maxsize, green_queue_cmp_fn cmp)
+{
+    if (!cmp) {
+        green__fail(EINVAL, "green_queue_new_priority", "the comparison function is NULL");
+        return NULL;
+    }
+    return queue_new(maxsize, QUEUE_PRIORITY, cmp, "green_queue_new_priority");
 }
 
 GREEN_API int green_queue_destroy(green_queue_t *q)
@@ -115,25 +143,30 @@ GREEN_API int green_queue_destroy(green_queue_t *q)
     if (!green__sync_owner(q, q ? q->h : NULL, "green_queue_destroy"))
         return -1;
     if (!link_list_empty(&q->getters) || !link_list_empty(&q->putters) || q->unlock.queued ||
-        q->unlocking)
+        q->unlocking || !green__linkable_idle(&q->joiners))
         return green__fail(EBUSY, "green_queue_destroy", "greenlets are waiting on the queue");
-    free(q->ring);
+    green__store_free(&q->store);
     free(q);
     return 0;
 }
 
+static int refuse_shut(const char *api)
+{
+    return green__fail(EPIPE, api, "the queue was shut down");
+}
+
 static int put_now(struct green_queue *q, void *item, const char *api)
 {
-    if (reserve(q, q->count + q->nputters + 1, api) < 0)
+    if (green__store_reserve(&q->store, q->store.count + q->nputters + 1, api) < 0)
         return -1;
-    push(q, item);
+    add_item(q, item);
     if (!link_list_empty(&q->getters))
         schedule_unlock(q);
     return 0;
 }
 
 /* A blocking wait in line `list`; own timeout started first or after linking, as gevent
- * does for get and put respectively. */
+ * does for get and put respectively.  Returns 0 when woken by the _unlock callback. */
 static int wait_in_line(struct green_queue *q, struct green_task *self,
                         struct green_link_list *list, double timeout, bool timer_first,
                         const char *api)
@@ -171,64 +204,136 @@ GREEN_API int green_queue_put(green_queue_t *q, void *item, double timeout)
     const char *api = "green_queue_put";
     if (!green__sync_owner(q, q ? q->h : NULL, api))
         return -1;
+    if (q->shutdown)
+        return refuse_shut(api);
     if (has_room(q))
         return put_now(q, item, api);
     if (!green__timeout_valid(timeout))
         return green__fail(EINVAL, api, "the timeout is NaN");
     struct green_task *self = green__hub_self(q->h, api);
-    if (!self || reserve(q, q->count + q->nputters + 1, api) < 0)
+    if (!self || green__store_reserve(&q->store, q->store.count + q->nputters + 1, api) < 0)
         return -1;
     self->wait_item = item;
-    return wait_in_line(q, self, &q->putters, timeout, false, api);
+    if (wait_in_line(q, self, &q->putters, timeout, false, api) < 0)
+        return -1;
+    return q->shutdown ? refuse_shut(api) : 0; /* shut down: woken, not admitted */
 }
 
 GREEN_API int green_queue_try_put(green_queue_t *q, void *item)
 {
-    if (!green__sync_owner(q, q ? q->h : NULL, "green_queue_try_put"))
-        return -1;
-    if (!has_room(q))
-        return green__fail(EAGAIN, "green_queue_try_put", "the queue is full");
-    return put_now(q, item, "green_queue_try_put");
-}
-
-static void *get_now(struct green_queue *q)
-{
-    if (!link_list_empty(&q->putters))
-        schedule_unlock(q);
-    return pop(q);
-}
-
-GREEN_API int green_queue_get(green_queue_t *q, double timeout, void **item)
-{
-    const char *api = "green_queue_get";
+    const char *api = "green_queue_try_put";
     if (!green__sync_owner(q, q ? q->h : NULL, api))
         return -1;
-    void *it;
-    if (q->count) {
-        it = get_now(q);
-    } else {
+    if (q->shutdown)
+        return refuse_shut(api);
+    if (!has_room(q))
+        return green__fail(EAGAIN, api, "the queue is full");
+    return put_now(q, item, api);
+}
+
+/* The next item, taken (get) or not (peek); a get makes room for the putters. */
+static void *next_item(struct green_queue *q, bool take)
+{
+    if (!take)
+        return green__store_peek(&q->store);
+    if (!link_list_empty(&q->putters))
+        schedule_unlock(q);
+    return green__store_pop(&q->store);
+}
+
+static int get_or_peek(green_queue_t *q, double timeout, bool block, bool take, void **item,
+                       const char *api)
+{
+    if (!green__sync_owner(q, q ? q->h : NULL, api))
+        return -1;
+    if (!q->store.count) {
+        if (q->shutdown)
+            return refuse_shut(api);
+        if (!block)
+            return green__fail(EAGAIN, api, "the queue is empty");
         if (!green__timeout_valid(timeout))
             return green__fail(EINVAL, api, "the timeout is NaN");
         struct green_task *self = green__hub_self(q->h, api);
         if (!self || wait_in_line(q, self, &q->getters, timeout, true, api) < 0)
             return -1;
-        it = pop(q);
+        if (!q->store.count) /* woken by the shutdown */
+            return refuse_shut(api);
     }
+    void *it = next_item(q, take);
     if (item)
         *item = it;
     return 0;
+}
+
+GREEN_API int green_queue_get(green_queue_t *q, double timeout, void **item)
+{
+    return get_or_peek(q, timeout, true, true, item, "green_queue_get");
 }
 
 GREEN_API int green_queue_try_get(green_queue_t *q, void **item)
 {
-    if (!green__sync_owner(q, q ? q->h : NULL, "green_queue_try_get"))
+    return get_or_peek(q, 0, false, true, item, "green_queue_try_get");
+}
+
+GREEN_API int green_queue_peek(green_queue_t *q, double timeout, void **item)
+{
+    return get_or_peek(q, timeout, true, false, item, "green_queue_peek");
+}
+
+GREEN_API int green_queue_try_peek(green_queue_t *q, void **item)
+{
+    return get_or_peek(q, 0, false, false, item, "green_queue_try_peek");
+}
+
+GREEN_API size_t green_queue_size(const green_queue_t *q) { return q ? q->store.count : 0; }
+
+/* ---- task_done / join ---------------------------------------------------------------- */
+
+GREEN_API int green_queue_task_done(green_queue_t *q)
+{
+    const char *api = "green_queue_task_done";
+    if (!green__sync_owner(q, q ? q->h : NULL, api))
         return -1;
-    if (!q->count)
-        return green__fail(EAGAIN, "green_queue_try_get", "the queue is empty");
-    void *it = get_now(q);
-    if (item)
-        *item = it;
+    if (q->unfinished == 0)
+        return green__fail(EINVAL, api, "called more times than items were put");
+    if (--q->unfinished == 0)
+        green__linkable_check(&q->joiners);
     return 0;
 }
 
-GREEN_API size_t green_queue_size(const green_queue_t *q) { return q ? q->count : 0; }
+GREEN_API int green_queue_join(green_queue_t *q, double timeout)
+{
+    const char *api = "green_queue_join";
+    if (!green__sync_owner(q, q ? q->h : NULL, api))
+        return -1;
+    if (!green__timeout_valid(timeout))
+        return green__fail(EINVAL, api, "the timeout is NaN");
+    int rc = green__linkable_wait(&q->joiners, timeout, api);
+    if (rc == 0)
+        return green__fail(ETIMEDOUT, api, "items were still unfinished");
+    return rc < 0 ? -1 : 0;
+}
+
+GREEN_API size_t green_queue_unfinished(const green_queue_t *q) { return q ? q->unfinished : 0; }
+
+/* ---- shutdown ------------------------------------------------------------------------ */
+
+GREEN_API int green_queue_shutdown(green_queue_t *q, bool immediate)
+{
+    if (!green__sync_owner(q, q ? q->h : NULL, "green_queue_shutdown"))
+        return -1;
+    q->shutdown = true;
+    if (immediate && q->store.count) {
+        while (q->store.count) {
+            green__store_pop(&q->store);
+            if (q->unfinished > 0)
+                q->unfinished--;
+        }
+        green__linkable_check(&q->joiners);
+    }
+    if (!link_list_empty(&q->getters) || !link_list_empty(&q->putters))
+        schedule_unlock(q);
+    return 0;
+}
+
+GREEN_API bool green_queue_is_shutdown(const green_queue_t *q) { return q && q->shutdown; }

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/thread.h"
 #include "linkable.h"
+#include "locks.h"
 
 struct green_sem {
     struct green_linkable l;
@@ -112,7 +113,7 @@ GREEN_API unsigned green_sem_value(const green_sem_t *s) { return s ? s->counter
 
 struct green_lock {
     struct green_sem s;
-    struct green *owner;
+    uint64_t owner; /* the holder's id, 0: none (ids are never reused, records are) */
 };
 
 GREEN_API green_lock_t *green_lock_new(void)
@@ -126,7 +127,7 @@ GREEN_API green_lock_t *green_lock_new(void)
         return NULL;
     }
     sem_init(&l->s, h, 1, true);
-    l->owner = NULL;
+    l->owner = 0;
     return l;
 }
 
@@ -140,7 +141,7 @@ GREEN_API int green_lock_destroy(green_lock_t *l)
     return 0;
 }
 
-static struct green *current_of(const struct green_lock *l) { return l->s.l.h->ts->core.current; }
+static uint64_t current_of(const struct green_lock *l) { return l->s.l.h->ts->core.current->id; }
 
 GREEN_API int green_lock_acquire(green_lock_t *l, double timeout)
 {
@@ -173,6 +174,12 @@ GREEN_API int green_lock_release(green_lock_t *l)
         return -1;
     if (l->owner != current_of(l))
         return green__fail(EPERM, api, "the calling greenlet does not hold the lock");
-    l->owner = NULL;
+    l->owner = 0;
     return sem_release(&l->s, api);
 }
+
+/* ---- for Condition (locks.h) --------------------------------------------------------- */
+
+bool green__lock_owned(const struct green_lock *l) { return l->owner == current_of(l); }
+
+struct green_hub_part *green__lock_hub(const struct green_lock *l) { return l->s.l.h; }

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/* green_waitpid: reaping on the main thread's hub (ev_child) and on another thread's
+ * (pidfd), a child that has ended already, any child, timeouts, kills, refusals.  Each
+ * child blocks reading a pipe until the test lets it exit: no timing involved. */
+#include <pthread.h>
+#include <sys/syscall.h>
+
+#include "watch_util.h"
+
+struct child {
+    pid_t pid;
+    int release; /* write end: a byte lets the child exit */
+};
+
+/* A child that exits with `code` once released. */
+static struct child start_child(int code)
+{
+    int p[2];
+    struct child c = {-1, -1};
+    if (pipe(p) != 0)
+        return c;
+    fflush(NULL);
+    c.pid = fork();
+    if (c.pid == 0) {
+        close(p[1]);
+        char b;
+        _exit(read(p[0], &b, 1) == 1 ? code : 99);
+    }
+    close(p[0]);
+    c.release = p[1];
+    return c;
+}
+
+static void release_child(struct child *c)
+{
+    CHECK_EQ(write(c->release, "x", 1), 1);
+    close(c->release);
+}
+
+static struct child kid;
+
+static void *waiter(void *arg)
+{
+    pid_t which = arg ? -1 : kid.pid;
+    say("W waits");
+    int st = 0;
+    pid_t got = green_waitpid(which, &st, GREEN_FOREVER);
+    if (got < 0)
+        say("W %s", errno == ECANCELED ? "ECANCELED" : strerror(errno));
+    else
+        say("W reaped %s %d", got == kid.pid ? "kid" : "?", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    return NULL;
+}
+
+static void run_waiter(int model, void *any)
+{
+    kid = start_child(7);
+    assert_true(kid.pid > 0);
+    green_t *w = spawn_model(waiter, any, model);
+    assert_int_equal(green_sleep(0), 0);
+    say("main releases");
+    release_child(&kid);
+    JOIN(w);
+    assert_no_failures();
+    assert_string_equal(trace_buf, "W waits|main releases|W reaped kid 7");
+}
+
+static void test_wait(void **state) { run_waiter(model_of(state), NULL); }
+
+static void test_any_child(void **state) { run_waiter(model_of(state), "any"); }
+
+static void *other(void *arg)
+{
+    (void)arg;
+    say("X runs");
+    return NULL;
+}
+
+static void test_ended_already(void **state)
+{
+    (void)state;
+    kid = start_child(3);
+    release_child(&kid);
+    siginfo_t si;
+    assert_int_equal(waitid(P_PID, (id_t)kid.pid, &si, WEXITED | WNOWAIT), 0); /* a zombie */
+    green_t *x = green_spawn(other, NULL, NULL);
+    int st = 0;
+    assert_int_equal(green_waitpid(kid.pid, &st, GREEN_FOREVER), kid.pid);
+    assert_string_equal(trace_buf, ""); /* reaped without switching: X has not run */
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 3);
+    JOIN(x);
+    assert_no_failures();
+}
+
+static void test_timeout_and_kill(void **state)
+{
+    kid = start_child(5);
+    CHECK_FAILS(green_waitpid(kid.pid, NULL, 0), ETIMEDOUT);
+    CHECK_FAILS(green_waitpid(kid.pid, NULL, 0.01), ETIMEDOUT);
+    green_t *w = spawn_model(waiter, NULL, model_of(state));
+    assert_int_equal(green_sleep(0), 0);
+    assert_int_equal(green_kill(w, GREEN_FOREVER), 0);
+    assert_int_equal(green_release(w), 0);
+    release_child(&kid);
+    int st = 0;
+    assert_int_equal(green_waitpid(kid.pid, &st, GREEN_FOREVER), kid.pid);
+    assert_int_equal(WEXITSTATUS(st), 5);
+    assert_no_failures();
+    assert_string_equal(trace_buf, "W waits|W ECANCELED");
+}
+
+/* ---- another thread's hub: a pidfd ---------------------------------------------------- */
+
+static void *thread_waits(void *arg)
+{
+    (void)arg;
+    CHECK_FAILS(green_waitpid(-1, NULL, 0), EINVAL); /* only the default loop can */
+    CHECK_FAILS(green_waitpid(kid.pid, NULL, 0), ETIMEDOUT);
+    green_t *w = green_spawn(waiter, NULL, NULL);
+    CHECK_EQ(green_sleep(0), 0);
+    say("T releases");
+    release_child(&kid);
+    JOIN(w);
+    CHECK_EQ(green_hub_shutdown(), 0);
+    return NULL;
+}
+
+static void test_other_thread(void **state)
+{
+    (void)state;
+#ifdef SYS_pidfd_open
+    int probe = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    if (probe < 0)
+        skip(); /* kernel before 5.3: green_waitpid fails with ENOSYS there */
+    close(probe);
+#else
+    skip();
+#endif
+    assert_non_null(green_hub()); /* the main thread's hub exists, but does not run */
+    kid = start_child(9);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, thread_waits, NULL), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_no_failures();
+    assert_string_equal(trace_buf, "W waits|T releases|W reaped kid 9");
+}
+
+static void in_hub(void) { CHECK_FAILS(green_waitpid(-1, NULL, 0), EPERM); }
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    CHECK_FAILS(green_waitpid(getpid(), NULL, 0), ECHILD);
+    CHECK_FAILS(green_waitpid(-1, NULL, 0), ECHILD); /* no children at all */
+    CHECK_FAILS(green_waitpid(0, NULL, 0), EINVAL);
+    CHECK_FAILS(green_waitpid(-2, NULL, 0), EINVAL);
+    CHECK_FAILS(green_waitpid(-1, NULL, 0.0 / 0.0), EINVAL);
+    run_in_hub(in_hub);
+    assert_no_failures();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        WATCH_TEST_MODELS(test_wait),   WATCH_TEST_MODELS(test_any_child),
+        WATCH_TEST(test_ended_already), WATCH_TEST_MODELS(test_timeout_and_kill),
+        WATCH_TEST(test_other_thread),  WATCH_TEST(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

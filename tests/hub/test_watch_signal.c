@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/* green_signal_wait and green_signal_handle: delivery order, the disposition coming back,
+ * timeouts, kills, one hub per signal across threads, refusals.  Signals are raised with
+ * kill(getpid()), which delivers them before it returns (one thread, signal unblocked). */
+#include <pthread.h>
+
+#include "watch_util.h"
+
+static bool default_disposition(int signo)
+{
+    struct sigaction sa;
+    sigaction(signo, NULL, &sa);
+    return sa.sa_handler == SIG_DFL;
+}
+
+static void *waiter(void *arg)
+{
+    const char *name = arg;
+    say("%s waits", name);
+    int rc = green_signal_wait(SIGUSR1, GREEN_FOREVER);
+    say("%s %s", name, rc == 0 ? "got it" : errno == ECANCELED ? "ECANCELED" : "?");
+    return NULL;
+}
+
+static void test_wait(void **state)
+{
+    green_t *a = spawn_model(waiter, "A", model_of(state));
+    green_t *b = spawn_model(waiter, "B", model_of(state));
+    assert_int_equal(green_sleep(0), 0);
+    assert_false(default_disposition(SIGUSR1));
+    say("main raises");
+    assert_int_equal(kill(getpid(), SIGUSR1), 0);
+    JOIN(a);
+    JOIN(b);
+    assert_no_failures();
+    assert_string_equal(trace_buf, "A waits|B waits|main raises|A got it|B got it");
+    assert_true(default_disposition(SIGUSR1));
+}
+
+static void test_timeout_and_kill(void **state)
+{
+    CHECK_FAILS(green_signal_wait(SIGUSR2, 0), ETIMEDOUT);
+    CHECK_FAILS(green_signal_wait(SIGUSR2, 0.01), ETIMEDOUT);
+    assert_true(default_disposition(SIGUSR2));
+    green_t *a = spawn_model(waiter, "A", model_of(state));
+    assert_int_equal(green_sleep(0), 0);
+    assert_int_equal(green_kill(a, GREEN_FOREVER), 0);
+    assert_int_equal(green_release(a), 0);
+    assert_no_failures();
+    assert_string_equal(trace_buf, "A waits|A ECANCELED");
+    assert_true(default_disposition(SIGUSR1));
+}
+
+/* ---- handlers ------------------------------------------------------------------------ */
+
+static green_event_t *handled;
+static int deliveries;
+
+static void *on_usr1(void *arg)
+{
+    say("H%d %s", ++deliveries, (const char *)arg);
+    CHECK_EQ(green_event_set(handled), 0);
+    return NULL;
+}
+
+static void test_handler(void **state)
+{
+    (void)state;
+    deliveries = 0;
+    handled = green_event_new();
+    green_signal_handler_t *sh = green_signal_handle(SIGUSR1, on_usr1, "arg");
+    assert_non_null(sh);
+    for (int i = 0; i < 2; i++) {
+        say("raise %d", i);
+        assert_int_equal(kill(getpid(), SIGUSR1), 0);
+        assert_int_equal(green_event_wait(handled, 5.0), 0);
+        assert_int_equal(green_event_clear(handled), 0);
+    }
+    assert_int_equal(green_signal_unhandle(sh), 0);
+    assert_true(default_disposition(SIGUSR1));
+    assert_no_failures();
+    assert_string_equal(trace_buf, "raise 0|H1 arg|raise 1|H2 arg");
+    /* the handler does not keep the hub alive: waiting for nothing is LoopExit */
+    sh = green_signal_handle(SIGUSR1, on_usr1, "arg");
+    CHECK_FAILS(green_event_wait(handled, GREEN_FOREVER), EDEADLK);
+    assert_int_equal(green_event_destroy(handled), 0);
+    assert_no_failures();
+    /* left to shutdown: freed with the hub (valgrind and ASAN check) */
+}
+
+static green_hook_t *check_hook;
+
+static void check_once(void *arg)
+{
+    (void)arg;
+    say("check hook");
+    CHECK_EQ(green_hook_remove(check_hook), 0);
+}
+
+/* gevent switches to the handler from the signal's watcher: it runs in the iteration that
+ * saw the signal, before that iteration's check hooks (a queued start would run after). */
+static void test_handler_runs_at_delivery(void **state)
+{
+    (void)state;
+    deliveries = 0;
+    handled = green_event_new();
+    green_signal_handler_t *sh = green_signal_handle(SIGUSR1, on_usr1, "arg");
+    assert_int_equal(kill(getpid(), SIGUSR1), 0);
+    check_hook = green_hook_add(GREEN_HOOK_CHECK, check_once, NULL);
+    assert_int_equal(green_event_wait(handled, 5.0), 0);
+    assert_int_equal(green_signal_unhandle(sh), 0);
+    assert_int_equal(green_sleep(0), 0); /* main was woken inside the notifier: let it end */
+    assert_int_equal(green_event_destroy(handled), 0);
+    assert_no_failures();
+    assert_string_equal(trace_buf, "H1 arg|check hook");
+}
+
+static void *on_usr2_blocks(void *arg)
+{
+    (void)arg;
+    say("H blocks");
+    int rc = green_signal_wait(SIGHUP, GREEN_FOREVER);
+    say("H %d %s", rc, errno == ECANCELED ? "ECANCELED" : "?");
+    return NULL;
+}
+
+static void test_handler_killed_at_shutdown(void **state)
+{
+    (void)state;
+    handled = green_event_new();
+    assert_non_null(green_signal_handle(SIGUSR2, on_usr2_blocks, NULL));
+    assert_int_equal(kill(getpid(), SIGUSR2), 0);
+    CHECK_FAILS(green_event_wait(handled, 0.01), ETIMEDOUT); /* H runs, then blocks */
+    assert_int_equal(green_event_destroy(handled), 0);
+    assert_int_equal(green_hub_shutdown(), 0);
+    assert_no_failures();
+    assert_string_equal(trace_buf, "H blocks|H -1 ECANCELED");
+    assert_true(default_disposition(SIGUSR2));
+    assert_true(default_disposition(SIGHUP));
+}
+
+/* ---- threads ------------------------------------------------------------------------- */
+
+static void *other_thread(void *arg)
+{
+    CHECK_FAILS(green_signal_wait(SIGUSR1, 0), EBUSY);          /* the main thread's */
+    CHECK(green_signal_handle(SIGUSR1, on_usr1, NULL) == NULL); /* ditto */
+    CHECK_EQ(errno, EBUSY);
+    CHECK_FAILS(green_signal_wait(SIGCHLD, 0), EBUSY); /* the default loop's */
+    CHECK_FAILS(green_signal_unhandle(arg), EXDEV);
+    CHECK_FAILS(green_signal_wait(SIGUSR2, 0), ETIMEDOUT); /* free signals are fine */
+    CHECK_EQ(green_hub_shutdown(), 0);
+    return NULL;
+}
+
+static void test_one_hub_per_signal(void **state)
+{
+    (void)state;
+    green_signal_handler_t *sh = green_signal_handle(SIGUSR1, on_usr1, NULL);
+    assert_non_null(sh);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, other_thread, sh), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(green_signal_unhandle(sh), 0);
+    assert_no_failures();
+}
+
+static void in_hub(void) { CHECK_FAILS(green_signal_wait(SIGUSR1, 0), EPERM); }
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    CHECK_FAILS(green_signal_wait(0, 0), EINVAL);
+    CHECK_FAILS(green_signal_wait(NSIG, 0), EINVAL);
+    CHECK_FAILS(green_signal_wait(SIGKILL, 0), EINVAL);
+    CHECK_FAILS(green_signal_wait(SIGSTOP, 0), EINVAL);
+    CHECK_FAILS(green_signal_wait(SIGUSR1, 0.0 / 0.0), EINVAL);
+    assert_null(green_signal_handle(SIGUSR1, NULL, NULL));
+    assert_int_equal(errno, EINVAL);
+    assert_null(green_signal_handle(-3, on_usr1, NULL));
+    assert_int_equal(errno, EINVAL);
+    CHECK_FAILS(green_signal_unhandle(NULL), EINVAL);
+    run_in_hub(in_hub);
+    assert_true(default_disposition(SIGUSR1));
+    assert_no_failures();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        WATCH_TEST_MODELS(test_wait),
+        WATCH_TEST_MODELS(test_timeout_and_kill),
+        WATCH_TEST(test_handler),
+        WATCH_TEST(test_handler_runs_at_delivery),
+        WATCH_TEST(test_handler_killed_at_shutdown),
+        WATCH_TEST(test_one_hub_per_signal),
+        WATCH_TEST(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+/* Calls from where they cannot be served: another thread's RLock, Condition, Queue,
+ * Channel, Group and Pool are refused with EXDEV (and its greenlets by a group); blocking
+ * calls from the hub itself (a libev callback) with EPERM.  Nothing of the owner's
+ * changes. */
+#include <ev.h>
+#include <pthread.h>
+
+#include "trace_log.h"
+
+static green_rlock_t *RL;
+static green_lock_t *LK;
+static green_cond_t *CR, *CL;
+static green_queue_t *Q;
+static green_channel_t *CH;
+static green_group_t *GR, *PO;
+static green_t *MEMBER; /* spawned on the main thread's hub */
+
+#define XDEV(call)                                                                                 \
+    do {                                                                                           \
+        errno = 0;                                                                                 \
+        long rc_ = (long)(call);                                                                   \
+        CHECK_EQ(rc_, -1);                                                                         \
+        CHECK_EQ(errno, EXDEV);                                                                    \
+    } while (0)
+#define XDEV_NULL(call)                                                                            \
+    do {                                                                                           \
+        errno = 0;                                                                                 \
+        CHECK((call) == NULL);                                                                     \
+        CHECK_EQ(errno, EXDEV);                                                                    \
+    } while (0)
+
+static void *noop(void *arg) { return arg; }
+
+static void *foreign(void *arg)
+{
+    (void)arg;
+    void *it;
+    XDEV(green_rlock_acquire(RL, 0));
+    XDEV(green_rlock_try_acquire(RL));
+    XDEV(green_rlock_release(RL));
+    XDEV(green_rlock_destroy(RL));
+    CHECK(!green_rlock_owned(RL));
+    XDEV_NULL(green_cond_new(LK));
+    XDEV_NULL(green_cond_new_rlock(RL));
+    XDEV(green_cond_wait(CR, 0));
+    XDEV(green_cond_notify(CL, 1));
+    XDEV(green_cond_notify_all(CR));
+    XDEV(green_cond_destroy(CL));
+    XDEV(green_queue_put(Q, NULL, 0));
+    XDEV(green_queue_peek(Q, 0, &it));
+    XDEV(green_queue_try_peek(Q, &it));
+    XDEV(green_queue_task_done(Q));
+    XDEV(green_queue_join(Q, 0));
+    XDEV(green_queue_shutdown(Q, true));
+    XDEV(green_queue_destroy(Q));
+    XDEV(green_channel_put(CH, NULL, 0));
+    XDEV(green_channel_get(CH, 0, &it));
+    XDEV(green_channel_destroy(CH));
+    XDEV_NULL(green_group_spawn(PO, noop, NULL, NULL, 0));
+    XDEV(green_group_add(GR, MEMBER, 0));
+    XDEV(green_group_discard(GR, MEMBER));
+    CHECK(!green_group_contains(GR, MEMBER));
+    XDEV(green_group_join(GR, 0));
+    XDEV(green_group_wait_available(PO, 0));
+    XDEV(green_group_kill(GR, 0));
+    XDEV(green_group_kill_nowait(GR));
+    XDEV(green_group_map(PO, noop, NULL, 0, NULL, NULL, 0));
+    XDEV(green_group_destroy(PO));
+
+    /* a group of this thread refuses the other thread's greenlet */
+    green_group_t *mine = green_group_new();
+    CHECK(mine != NULL);
+    XDEV(green_group_add(mine, MEMBER, 0));
+    XDEV(green_group_discard(mine, MEMBER));
+    CHECK(!green_group_contains(mine, MEMBER));
+    CHECK_EQ(green_group_destroy(mine), 0);
+    CHECK_EQ(green_hub_shutdown(), 0);
+    return NULL;
+}
+
+static void test_foreign(void **state)
+{
+    (void)state;
+    RL = green_rlock_new();
+    LK = green_lock_new();
+    assert_non_null(RL);
+    assert_non_null(LK);
+    CR = green_cond_new_rlock(RL);
+    CL = green_cond_new(LK);
+    Q = green_queue_new_lifo(0);
+    CH = green_channel_new();
+    GR = green_group_new();
+    PO = green_pool_new(2);
+    assert_non_null(CR);
+    assert_non_null(CL);
+    assert_non_null(Q);
+    assert_non_null(CH);
+    assert_non_null(GR);
+    assert_non_null(PO);
+    assert_int_equal(green_rlock_acquire(RL, 0), 0);
+    assert_int_equal(green_queue_put(Q, Q, 0), 0);
+    MEMBER = green_group_spawn(GR, noop, NULL, NULL, 0);
+    assert_non_null(MEMBER);
+
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, foreign, NULL), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_no_failures();
+
+    /* nothing changed */
+    assert_true(green_rlock_owned(RL));
+    assert_int_equal(green_rlock_count(RL), 1);
+    assert_int_equal(green_queue_size(Q), 1);
+    assert_int_equal(green_queue_unfinished(Q), 1);
+    assert_false(green_queue_is_shutdown(Q));
+    assert_true(green_group_contains(GR, MEMBER));
+    assert_int_equal(green_group_free_count(PO), 2);
+
+    finish(MEMBER);
+    assert_int_equal(green_sleep(0), 0);
+    assert_int_equal(green_rlock_release(RL), 0);
+    assert_int_equal(green_cond_destroy(CR), 0);
+    assert_int_equal(green_cond_destroy(CL), 0);
+    assert_int_equal(green_rlock_destroy(RL), 0);
+    assert_int_equal(green_lock_destroy(LK), 0);
+    assert_int_equal(green_queue_destroy(Q), 0);
+    assert_int_equal(green_channel_destroy(CH), 0);
+    assert_int_equal(green_group_destroy(GR), 0);
+    assert_int_equal(green_group_destroy(PO), 0);
+}
+
+/* ---- from the hub ------------------------------------------------------------------- */
+
+#define PERM(call)                                                                        \
+    do {                                                                                  \
+        errno = 0;                                                                        \
+        long rc_ = (long)(call);                                                          \
+        CHECK_EQ(rc_, -1);                                                                \
+        CHECK_EQ(errno, EPERM);                                                           \
+    } while (0)
+
+static int hub_calls;
+
+static void in_hub(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)w, (void)revents;
+    void *it;
+    hub_calls++;
+    PERM(green_rlock_acquire(RL, GREEN_FOREVER)); /* held by main: it would block */
+    PERM(green_cond_wait(CR, 0));
+    PERM(green_queue_peek(Q, 0, &it)); /* empty */
+    PERM(green_queue_join(Q, 0));      /* an item is unfinished */
+    PERM(green_channel_put(CH, NULL, 0));
+    PERM(green_channel_get(CH, 0, &it));
+    CHECK(green_group_spawn(PO, noop, NULL, NULL, 0) == NULL); /* full */
+    CHECK_EQ(errno, EPERM);
+    PERM(green_group_join(GR, 0));
+    PERM(green_group_wait_available(PO, 0));
+    PERM(green_group_kill(GR, 0));
+    PERM(green_group_map(GR, noop, NULL, 0, NULL, NULL, 0));
+    /* what never blocks works from the hub */
+    CHECK_EQ(green_queue_try_put(Q, NULL), 0);
+    CHECK_EQ(green_queue_try_get(Q, &it), 0);
+    CHECK_EQ(green_queue_task_done(Q), 0);
+}
+
+static void *hold_place(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(green_sleep(0.02), 0);
+    return NULL;
+}
+
+static void test_from_hub(void **state)
+{
+    (void)state;
+    RL = green_rlock_new();
+    assert_non_null(RL);
+    CR = green_cond_new_rlock(RL);
+    Q = green_queue_new(0);
+    CH = green_channel_new();
+    GR = green_group_new();
+    PO = green_pool_new(1);
+    assert_non_null(CR);
+    assert_non_null(Q);
+    assert_non_null(CH);
+    assert_non_null(GR);
+    assert_non_null(PO);
+    assert_int_equal(green_rlock_acquire(RL, 0), 0);
+    assert_int_equal(green_queue_put(Q, NULL, 0), 0);
+    void *it;
+    assert_int_equal(green_queue_get(Q, 0, &it), 0); /* empty, one unfinished */
+    green_t *m = green_group_spawn(GR, hold_place, NULL, NULL, 0);
+    green_t *p = green_group_spawn(PO, hold_place, NULL, NULL, 0);
+    assert_non_null(m);
+    assert_non_null(p);
+    ev_timer w;
+    ev_timer_init(&w, in_hub, 0.0, 0.0);
+    ev_timer_start(green_hub_loop(), &w);
+    assert_int_equal(green_sleep(0.01), 0);
+    assert_int_equal(hub_calls, 1);
+    assert_no_failures();
+
+    assert_true(green_rlock_owned(RL));
+    assert_int_equal(green_queue_unfinished(Q), 1);
+    assert_int_equal(green_group_size(GR), 1);
+    assert_int_equal(green_group_size(PO), 1);
+    finish(m);
+    finish(p);
+    assert_int_equal(green_sleep(0), 0);
+    assert_int_equal(green_queue_task_done(Q), 0);
+    assert_int_equal(green_rlock_release(RL), 0);
+    assert_int_equal(green_cond_destroy(CR), 0);
+    assert_int_equal(green_rlock_destroy(RL), 0);
+    assert_int_equal(green_queue_destroy(Q), 0);
+    assert_int_equal(green_channel_destroy(CH), 0);
+    assert_int_equal(green_group_destroy(GR), 0);
+    assert_int_equal(green_group_destroy(PO), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TRACE_TEST(test_foreign),
+        TRACE_TEST(test_from_hub),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
