@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 BASE_PKGS=(gcc g++ meson ninja-build pkg-config libcmocka-dev libev-dev valgrind gdb)
-PEER_PKGS=(libboost-context-dev python3-greenlet)
+PEER_PKGS=(libboost-context-dev python3-greenlet python3-gevent golang-go libst-dev)
 
 SUDO=()
 [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
@@ -154,6 +154,7 @@ cmd_bench() {
     ninja -C build-release >/dev/null
     ./build-release/bench/bench_switch
     ./build-release/bench/bench_memory
+    ninja -C build-release bench-hub
 }
 
 # What CI runs, in order (.ci/run calls `./dev.sh ci`, so the two cannot drift).

@@ -8,6 +8,7 @@
  *                 Channel, Group and Pool.
  *   green/wait.h  waiting for any or all of several objects (wait, iwait, joinall).
  *   green/watch.h every libev watcher kind: fds, signals, children, files, hooks...
+ *   green/threadpool.h  blocking functions on worker threads, waited for cooperatively.
  */
 #ifndef GREEN_H
 #define GREEN_H
@@ -17,5 +18,6 @@
 #include "green/sync.h"
 #include "green/wait.h"
 #include "green/watch.h"
+#include "green/threadpool.h"
 
 #endif /* GREEN_H */

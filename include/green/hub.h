@@ -114,7 +114,9 @@ GREEN_API int green_join(green_t *g, double timeout, void **result);
  * returns, without switching.  Killing a dead greenlet returns 0 at once.  Returns 0 (g is
  * dead), or -1 with errno ETIMEDOUT (still alive after the timeout), EINVAL, EXDEV, and
  * the blocking errors above (ECANCELED if the caller is itself killed meanwhile, including
- * a greenlet killing itself). */
+ * a greenlet killing itself).  Refused at once (EPERM from the hub, ECANCELED from a
+ * greenlet already being killed, which cannot wait), it kills nothing: such callers use
+ * green_kill_nowait(). */
 GREEN_API int green_kill(green_t *g, double timeout);
 
 /* Kill g without waiting: queue the delivery (or, for an unstarted g, kill it now) and

@@ -29,8 +29,8 @@ typedef struct green_event green_event_t;
 /* A new, clear event.  NULL with errno ENOMEM. */
 GREEN_API green_event_t *green_event_new(void);
 
-/* Free e.  Returns 0, or -1 with errno EINVAL (NULL), EXDEV, EBUSY (greenlets wait on it,
- * or its wake-up is pending). */
+/* Free e.  The last greenlet it woke may free it at once.  Returns 0, or -1 with errno
+ * EINVAL (NULL), EXDEV, EBUSY (greenlets wait on it, or its wake-up is pending). */
 GREEN_API int green_event_destroy(green_event_t *e);
 
 /* Set the flag and queue one wake-up of every waiter (they run in the order they began to

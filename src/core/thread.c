@@ -59,6 +59,7 @@ static const struct part {
     {"core", core_init, core_term},       {"overflow", green__overflow_init, green__overflow_term},
     {"stacks", NULL, green__stacks_term}, {"shared", green__shared_init, green__shared_term},
     {"copies", NULL, green__copies_term}, {"records", NULL, green__records_term},
+    {"hub", NULL, green__hub_term}, /* last: its term runs first, everything below exists */
 };
 #define NPARTS (sizeof parts / sizeof parts[0])
 

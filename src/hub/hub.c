@@ -20,15 +20,10 @@
 #include "core/thread.h"
 #include "hub.h"
 #include "watch.h"
+#include "threadpool.h"
 
 /* Callbacks and watchers run on the hub's stack. */
 #define HUB_STACK ((size_t)1024 * 1024)
-
-struct green_hub_part *green__hub_peek(void)
-{
-    struct green_thread *ts = green__tls;
-    return ts ? ts->hub : NULL;
-}
 
 static void *hub_run(void *arg)
 {
@@ -114,18 +109,10 @@ struct green_task *green__hub_self(struct green_hub_part *h, const char *api)
     return t;
 }
 
-int green__hub_block(struct green_hub_part *h, struct green_task *self, void *token,
-                     const char *api)
+/* Why a block ended otherwise than by the hub's resume with the token (rc, got: what the
+ * switch returned), as green__hub_block's errno. */
+int green__hub_block_failed(struct green_task *self, int rc, void *got, const char *api)
 {
-    GREEN_ASSERT(self->g == h->ts->core.current && self->g != h->hub);
-    void *got = NULL;
-    self->blocked_in = api ? api : "the hub's shutdown";
-    self->blocked_on = token;
-    green__hub_note_running(h, 0);
-    int rc = green_switch(h->hub, NULL, &got);
-    self->blocked_in = NULL;
-    if (GREEN_LIKELY(rc == 0 && got == token))
-        return 0;
     char who[GREEN_DESCRIBE_MAX];
     green__describe(self->g, who, sizeof who);
     switch (rc) {
@@ -154,14 +141,9 @@ int green__hub_block(struct green_hub_part *h, struct green_task *self, void *to
     }
 }
 
-void green__hub_resume(struct green_hub_part *h, struct green *g, int err, void *value)
+void green__hub_resumed(struct green_hub_part *h, struct green *g, int rc, void *got)
 {
     struct green_thread *ts = h->ts;
-    void *got = NULL;
-    ts->core.finished = NULL;
-    green__hub_note_running(h, g->id);
-    int rc = err ? green_throw(g, err, value, &got) : green_switch(g, value, &got);
-    green__hub_note_running(h, 0);
     struct green *dead = ts->core.finished;
     if (dead) {
         ts->core.finished = NULL;
@@ -210,7 +192,6 @@ GREEN_API int green_hub_set_time_budget(bool on)
 static int hub_stop(struct green_hub_part *h, const char *api)
 {
     struct green_thread *ts = h->ts;
-    h->shutting_down = true;
     for (struct green_task *t = h->live, *next; t; t = next) {
         next = t->next_live; /* killing t may free t, never another task */
         if (t->phase != TASK_DEAD)
@@ -222,6 +203,10 @@ static int hub_stop(struct green_hub_part *h, const char *api)
             t = t->next_live;
         if (!t)
             break;
+        if (t->phase == TASK_QUEUED || (!t->killed && !t->pins)) {
+            green__task_kill(h, t); /* spawned meanwhile (by a dying greenlet's cleanup) */
+            continue;               /* which may have freed it */
+        }
         if (green__task_join(h, t, GREEN_FOREVER, api) < 0) {
             char who[GREEN_DESCRIBE_MAX];
             return green__fail(EBUSY, api, "greenlet %s did not die when killed",
@@ -231,6 +216,10 @@ static int hub_stop(struct green_hub_part *h, const char *api)
     green__monitor_stop(h);
     green__locals_destroy(&h->main_task);
     green__watch_term(h);
+    green__threadpools_term(h); /* its tasks' waiters are dead: join the workers */
+    /* Only now: the hub may be resumed at its loop's top (main got LoopExit earlier), and
+     * must go on serving the kills and joins above rather than return. */
+    h->shutting_down = true;
     green__callbacks_stop(h);
     if (green_state(h->hub) & GREEN_ACTIVE) {
         ev_break(h->loop, EVBREAK_ALL);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/greenlet.h"
+#include "core/thread.h"
 #include "green/hub.h"
 #include "links.h"
 
@@ -132,37 +133,96 @@ struct green_hub_part {
     uint64_t running_id;
     struct green_monitor *monitor; /* monitor.c, or NULL */
     struct green_watch_part *watch; /* watch.h: watchers beyond timers, created on first use */
+    struct green_pools *pools; /* threadpool.h: the hub's threadpools, NULL before the first */
+    struct green_task *spare_tasks; /* freed task records kept for reuse (task.c) */
+    unsigned nspare_tasks;
 };
 
 /* The calling thread's hub, created on first use (not from the hub: it exists then).
  * NULL with errno ENOMEM and a message naming api. */
 GREEN_HIDDEN struct green_hub_part *green__hub_get(const char *api);
 
-/* The hub if it exists; NULL otherwise.  Never creates. */
-GREEN_HIDDEN struct green_hub_part *green__hub_peek(void);
+/* The hub if it exists; NULL otherwise.  Never creates.  Inline: every call on a sync
+ * object checks its owner with it. */
+static inline struct green_hub_part *green__hub_peek(void)
+{
+    struct green_thread *ts = green__tls;
+    return ts ? ts->hub : NULL;
+}
 
 /* Greenlet only: the caller's task, checking that it may block now.  Returns NULL with
  * errno EPERM (the hub itself, or a greenlet not spawned on the hub), ECANCELED (being
  * killed) or ENOMEM, and a message naming api. */
 GREEN_HIDDEN struct green_task *green__hub_self(struct green_hub_part *h, const char *api);
 
+/* The monitor's view: greenlet `id` (0: the hub) runs from now on.  Plain stores (this
+ * thread is the only writer), so a switch pays no locked instruction. */
+static inline void green__hub_note_running(struct green_hub_part *h, uint64_t id)
+{
+    __atomic_store_n(&h->running_id, id, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->switches, __atomic_load_n(&h->switches, __ATOMIC_RELAXED) + 1,
+                     __ATOMIC_RELAXED);
+}
+
+/* The slow ends of green__hub_block and green__hub_resume (hub.c). */
+GREEN_HIDDEN int green__hub_block_failed(struct green_task *self, int rc, void *got,
+                                         const char *api);
+GREEN_HIDDEN void green__hub_resumed(struct green_hub_part *h, struct green *g, int rc,
+                                     void *got);
+
 /* Greenlet only: park the caller (task self) and switch to the hub until something
  * resumes it with `token`.  Returns 0, or -1 with errno ECANCELED (GREEN_EXIT: self is
  * now killed), ETIMEDOUT (GREEN_TIMEOUT: self->fired says which), EDEADLK (LoopExit), EINTR
  * (a foreign switch or throw), with a message naming api.  The caller unlinks itself from
- * whatever it waited on when this fails. */
-GREEN_HIDDEN int green__hub_block(struct green_hub_part *h, struct green_task *self, void *token,
-                                  const char *api);
+ * whatever it waited on when this fails.
+ * Inline, as green__hub_resume: after a switch every return up the resumed side's call
+ * chain is mispredicted (the CPU's return-stack buffer holds the other side's), so each
+ * level less is a mispredict less per switch. */
+static inline int green__hub_block(struct green_hub_part *h, struct green_task *self,
+                                   void *token, const char *api)
+{
+    GREEN_ASSERT(self->g == h->ts->core.current && self->g != h->hub);
+    void *got = NULL;
+    self->blocked_in = api ? api : "the hub's shutdown";
+    self->blocked_on = token;
+    green__hub_note_running(h, 0);
+    int rc = green_switch(h->hub, NULL, &got);
+    self->blocked_in = NULL;
+    if (GREEN_LIKELY(rc == 0 && got == token))
+        return 0;
+    return green__hub_block_failed(self, rc, got, api);
+}
 
 /* Hub only: switch (err 0) or throw (err > 0) into g with value, and come back when it
  * blocks or dies; a death is recorded on g's task.  The callbacks' one way into a
  * greenlet. */
-GREEN_HIDDEN void green__hub_resume(struct green_hub_part *h, struct green *g, int err,
-                                    void *value);
+static inline void green__hub_resume(struct green_hub_part *h, struct green *g, int err,
+                                     void *value)
+{
+    struct green_thread *ts = h->ts;
+    void *got = NULL;
+    ts->core.finished = NULL;
+    green__hub_note_running(h, g->id);
+    int rc = err ? green_throw(g, err, value, &got) : green_switch(g, value, &got);
+    green__hub_note_running(h, 0);
+    if (GREEN_LIKELY(!ts->core.finished && rc >= 0))
+        return;
+    green__hub_resumed(h, g, rc, got);
+}
 
 /* Hub only: resume the greenlet waiting through link `l` (its task's wait link) with obj:
  * the notify function of every waiter link. */
 GREEN_HIDDEN void green__wake_waiter(struct green_hub_part *h, struct green_link *l, void *obj);
+
+/* Hub only: run link l's notify with obj.  A waiter's (the common case) is resumed right
+ * here: one call level, and so one return-stack mispredict, less (see green__hub_block). */
+static inline void green__link_notify(struct green_hub_part *h, struct green_link *l, void *obj)
+{
+    if (GREEN_LIKELY(l->notify == green__wake_waiter))
+        green__hub_resume(h, green__task_of_wait(l)->g, 0, obj);
+    else
+        l->notify(h, l, obj);
+}
 
 /* Called by the hub when a task's greenlet died with (err, value). */
 GREEN_HIDDEN void green__task_died(struct green_hub_part *h, struct green_task *t, int err,
@@ -210,15 +270,6 @@ GREEN_HIDDEN void green__locals_destroy(struct green_task *t);
 
 /* Stop and join the hub's monitor thread, if any (hub shutdown). */
 GREEN_HIDDEN void green__monitor_stop(struct green_hub_part *h);
-
-/* The monitor's view: greenlet `id` (0: the hub) runs from now on.  Plain stores (this
- * thread is the only writer), so a switch pays no locked instruction. */
-static inline void green__hub_note_running(struct green_hub_part *h, uint64_t id)
-{
-    __atomic_store_n(&h->running_id, id, __ATOMIC_RELAXED);
-    __atomic_store_n(&h->switches, __atomic_load_n(&h->switches, __ATOMIC_RELAXED) + 1,
-                     __ATOMIC_RELAXED);
-}
 
 /* Seconds to a libev timer delay: negative (forever) never gets here. */
 static inline bool green__timeout_valid(double seconds) { return seconds == seconds; }

@@ -116,8 +116,10 @@ GREEN_API int green_sleep(double seconds)
     }
     ev_timer_init(&self->sleep_timer, on_sleep_timer, seconds, 0.0);
     self->sleep_timer.data = self;
-    if (h->in_callbacks) /* gevent: timers may update the clock while callbacks run */
-        ev_now_update(h->loop);
+    /* gevent's sleep() always updates the loop's clock first: the delay counts from now,
+     * not from the last time the loop read the clock (a greenlet resumed by a timer may
+     * have computed for a while since). */
+    ev_now_update(h->loop);
     ev_timer_start(h->loop, &self->sleep_timer);
     int rc = green__hub_block(h, self, &self->sleep_timer, api);
     ev_timer_stop(h->loop, &self->sleep_timer);

@@ -37,7 +37,7 @@ GREEN_API int green_event_destroy(green_event_t *e)
         return -1;
     if (!green__linkable_idle(&e->l))
         return green__fail(EBUSY, "green_event_destroy", "greenlets are waiting on the event");
-    free(e);
+    green__linkable_free(&e->l);
     return 0;
 }
 
@@ -107,7 +107,7 @@ GREEN_API int green_result_destroy(green_result_t *r)
         return -1;
     if (!green__linkable_idle(&r->l))
         return green__fail(EBUSY, "green_result_destroy", "greenlets are waiting on the result");
-    free(r);
+    green__linkable_free(&r->l);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The notifier and waiting of Event, AsyncResult and Semaphore (see linkable.h). */
 #include <errno.h>
+#include <stdlib.h>
 
 #include "core/error.h"
 #include "core/thread.h"
@@ -14,7 +15,7 @@ static void notify_list(struct green_linkable *l, struct green_link_list *list)
         if (!l->notify_all && !l->ready(l))
             break;
         struct green_link *link = link_pop_front(list);
-        link->notify(l->h, link, l);
+        green__link_notify(l->h, link, l);
         if (link == last)
             break;
     }
@@ -33,6 +34,10 @@ static void run_notifier(struct green_hub_part *h, struct green_callback *cb)
         link_splice(&l->links, &l->arrived);
     }
     l->notifying = false;
+    if (l->free_when_notified) {
+        free(l);
+        return;
+    }
     green__linkable_check(l);
 }
 
@@ -61,6 +66,7 @@ static void unlink_waiter(struct green_linkable *l, struct green_link *link)
     if (link_list_empty(&l->links) && l->notifier.queued) {
         green__callback_cancel(l->h, &l->notifier);
         link_splice(&l->links, &l->arrived); /* see linkable.h: gevent drops these */
+        green__linkable_check(l); /* still ready: they must not wait for another wake-up */
     }
 }
 
@@ -112,7 +118,15 @@ int green__linkable_wait(struct green_linkable *l, double timeout, const char *a
 
 bool green__linkable_idle(const struct green_linkable *l)
 {
-    return link_list_empty(&l->links) && link_list_empty(&l->arrived) && !notifier_active(l);
+    return link_list_empty(&l->links) && link_list_empty(&l->arrived) && !l->notifier.queued;
+}
+
+void green__linkable_free(struct green_linkable *l)
+{
+    if (l->notifying)
+        l->free_when_notified = true;
+    else
+        free(l);
 }
 
 struct green_hub_part *green__sync_owner(const void *obj, struct green_hub_part *h, const char *api)

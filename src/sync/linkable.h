@@ -12,8 +12,8 @@
  *
  * One deliberate difference: when the last linked waiter leaves while a notifier is
  * pending, gevent cancels the notifier and drops the waiters that had arrived behind it
- * (they stay blocked for good).  We cancel it too but keep those waiters linked, so the
- * next notifier wakes them.
+ * (they stay blocked for good).  We cancel it too but keep those waiters linked and, if the
+ * object is still ready, queue a fresh notifier at the tail for them.
  */
 #ifndef GREEN_SYNC_LINKABLE_H
 #define GREEN_SYNC_LINKABLE_H
@@ -29,6 +29,7 @@ struct green_linkable {
     struct green_link_list arrived; /* waiters that came while the notifier was pending */
     struct green_callback notifier;
     bool notifying;  /* the notifier is running */
+    bool free_when_notified; /* destroyed by a waiter it woke: the notifier frees it */
     bool notify_all; /* false: wake only while ready (Semaphore) */
     bool (*ready)(const struct green_linkable *l);
 };
@@ -50,8 +51,14 @@ GREEN_HIDDEN int green__linkable_wait(struct green_linkable *l, double timeout, 
 GREEN_HIDDEN int green__linkable_wait_core(struct green_linkable *l, double timeout,
                                            const char *api);
 
-/* Whether the object may be destroyed: no waiter, no notifier pending or running. */
+/* Whether the object may be destroyed: no waiter, no notifier pending.  A notifier running
+ * now is the one that woke the caller (nothing else runs while it does); it may finish after
+ * the object is destroyed, see green__linkable_free. */
 GREEN_HIDDEN bool green__linkable_idle(const struct green_linkable *l);
+
+/* Free the object whose first member l is (idle): now, or, if its notifier is running (it
+ * woke the caller, the last waiter, who destroys the object at once), when that ends. */
+GREEN_HIDDEN void green__linkable_free(struct green_linkable *l);
 
 /* gevent's rawlink/unlink for waiters that are not a greenlet's wait link (wait.c's
  * entries): link l and queue the notifier if the object is ready; take l out again,

@@ -63,7 +63,7 @@ static void wake_first(struct green_hub_part *h, struct green_queue *q,
     struct green_link *l = link_pop_front(line);
     if (line == &q->putters)
         q->nputters--;
-    l->notify(h, l, q);
+    green__link_notify(h, l, q);
 }
 
 static void run_unlock(struct green_hub_part *h, struct green_callback *cb)

@@ -52,7 +52,7 @@ GREEN_API int green_sem_destroy(green_sem_t *s)
         return -1;
     if (!green__linkable_idle(&s->l))
         return green__fail(EBUSY, "green_sem_destroy", "greenlets are waiting on the semaphore");
-    free(s);
+    green__linkable_free(&s->l);
     return 0;
 }
 
@@ -137,7 +137,7 @@ GREEN_API int green_lock_destroy(green_lock_t *l)
         return -1;
     if (l->owner || !green__linkable_idle(&l->s.l))
         return green__fail(EBUSY, "green_lock_destroy", "the lock is held or waited on");
-    free(l);
+    green__linkable_free(&l->s.l); /* first member of the lock's first member */
     return 0;
 }
 

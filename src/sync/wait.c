@@ -252,7 +252,7 @@ static int collect(const green_waitable_t *objs, size_t n, double timeout, size_
     if (!it)
         return -1;
     int k = 0, rc;
-    size_t index;
+    size_t index = 0; /* gcc 12 -O3 (release) warns maybe-uninitialized otherwise */
     *code = 0;
     while ((rc = iwait_next(it, &index, api)) == 1) {
         if (ready)
