@@ -60,5 +60,5 @@ int main(void)
         fprintf(stderr, "pool: %s\n", green_last_error());
         return 1;
     }
-    return 0;
+    return green_hub_shutdown() == 0 ? 0 : 1;
 }
