@@ -215,6 +215,7 @@ static int hub_stop(struct green_hub_part *h, const char *api)
     }
     green__monitor_stop(h);
     green__locals_destroy(&h->main_task);
+    green__timeouts_disarm(h, &h->main_task); /* main's, never ended: they stay endable */
     green__watch_term(h);
     green__threadpools_term(h); /* its tasks' waiters are dead: join the workers */
     /* Only now: the hub may be resumed at its loop's top (main got LoopExit earlier), and

@@ -123,6 +123,7 @@ void green__task_died(struct green_hub_part *h, struct green_task *t, int err, v
     t->phase = TASK_DEAD;
     if (unjoined)
         green__report_unjoined(h, t, err, value);
+    green__timeouts_disarm(h, t);
     green__locals_destroy(t);
     maybe_free(h, t);
 }
