@@ -173,7 +173,9 @@ GREEN_API int green_hub_set_time_budget(bool on);
 
 /* Shut the calling thread's hub down: kill every greenlet still alive on it (their
  * blocking calls fail with ECANCELED, so their cleanup runs), wait for them to die, then
- * free the loop and the hub.  Also done at thread exit.  Must be called from the main
+ * free the loop and the hub.  Also done at thread exit.  The thread's hub state itself is
+ * kept for the thread's next hub, so sync objects (sync.h), iterations (wait.h) and scoped
+ * timeouts made before stay valid: they can be destroyed or ended after it.  Must be called from the main
  * greenlet.  Returns 0 (also if there was no hub), or -1 with errno EPERM (not from the
  * main greenlet), EBUSY (a greenlet refused to die: it switched away on its own). */
 GREEN_API int green_hub_shutdown(void);

@@ -9,6 +9,15 @@
  * and fail with -1 and errno as hub.h lists (ETIMEDOUT, ECANCELED, EDEADLK, EPERM, EINTR,
  * ENOMEM) plus their own codes; non-blocking forms are separate calls failing with EAGAIN.
  * Destroying an object that greenlets still wait on fails with EBUSY.
+ *
+ * Objects outlive their hub.  The thread's hub state stays allocated for the thread's
+ * lifetime and every hub the thread makes again after green_hub_shutdown() reuses it, so
+ * an object made before a shutdown still belongs to the thread: destroying it works with
+ * no hub (its waiters were killed by the shutdown, so it is idle; none is created for it),
+ * and any other call on it creates the thread's next hub, as a first call would, and runs
+ * there.  Only thread exit ends an object's owner: destroy objects on their thread before
+ * it exits.  (watch.h's objects and threadpools are the hub's own and are freed by its
+ * shutdown.)
  */
 #ifndef GREEN_SYNC_H
 #define GREEN_SYNC_H

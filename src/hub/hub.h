@@ -152,6 +152,10 @@ struct green_hub_part {
  * NULL with errno ENOMEM and a message naming api. */
 GREEN_HIDDEN struct green_hub_part *green__hub_get(const char *api);
 
+/* The calling thread's hub part, live or shut down (green_hub_shutdown keeps it for the
+ * thread's next hub), or NULL if the thread never had a hub. */
+GREEN_HIDDEN struct green_hub_part *green__hub_kept(void);
+
 /* The hub if it exists; NULL otherwise.  Never creates.  Inline: every call on a sync
  * object checks its owner with it. */
 static inline struct green_hub_part *green__hub_peek(void)

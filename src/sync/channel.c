@@ -55,7 +55,7 @@ GREEN_API green_channel_t *green_channel_new(void)
 
 GREEN_API int green_channel_destroy(green_channel_t *c)
 {
-    if (!green__sync_owner(c, c ? c->h : NULL, "green_channel_destroy"))
+    if (!green__sync_owned_here(c, c ? c->h : NULL, "green_channel_destroy"))
         return -1;
     if (!link_list_empty(&c->getters) || !link_list_empty(&c->putters) || c->unlock.queued ||
         c->unlocking)

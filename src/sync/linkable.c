@@ -135,11 +135,24 @@ struct green_hub_part *green__sync_owner(const void *obj, struct green_hub_part 
         green__fail(EINVAL, api, "the object is NULL");
         return NULL;
     }
-    if (green__hub_peek() != h) {
-        green__fail(EXDEV, api, "the object belongs to another thread's hub");
-        return NULL;
+    if (GREEN_LIKELY(green__hub_peek() == h))
+        return h;
+    if (h && h == green__hub_kept())
+        return green__hub_get(api); /* made on a hub since shut down: this thread's next */
+    green__fail(EXDEV, api, "the object belongs to another thread's hub");
+    return NULL;
+}
+
+bool green__sync_owned_here(const void *obj, const struct green_hub_part *h, const char *api)
+{
+    if (!obj) {
+        green__fail(EINVAL, api, "the object is NULL");
+        return false;
     }
-    return h;
+    if (GREEN_LIKELY(green__hub_peek() == h) || (h && h == green__hub_kept()))
+        return true;
+    green__fail(EXDEV, api, "the object belongs to another thread's hub");
+    return false;
 }
 
 void green__linkable_rawlink(struct green_linkable *l, struct green_link *link)

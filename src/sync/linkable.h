@@ -69,8 +69,15 @@ GREEN_HIDDEN void green__linkable_rawlink(struct green_linkable *l, struct green
 GREEN_HIDDEN void green__linkable_unlink(struct green_linkable *l, struct green_link *link);
 
 /* The calling thread's hub if obj (owned by hub h) may be used from here; else NULL with
- * errno EINVAL (obj NULL) or EXDEV. */
+ * errno EINVAL (obj NULL), EXDEV, or ENOMEM.  An object made on a hub that was shut down
+ * since belongs to the thread's next one (the part is the same, see green__hub_kept): the
+ * hub is created again here, as by any first call. */
 GREEN_HIDDEN struct green_hub_part *green__sync_owner(const void *obj, struct green_hub_part *h,
                                                       const char *api);
+
+/* For destroy, which needs no hub: whether obj belongs to the calling thread, its hub live
+ * or shut down (never creates one).  false with errno EINVAL (obj NULL) or EXDEV. */
+GREEN_HIDDEN bool green__sync_owned_here(const void *obj, const struct green_hub_part *h,
+                                         const char *api);
 
 #endif /* GREEN_SYNC_LINKABLE_H */

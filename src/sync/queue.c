@@ -140,7 +140,7 @@ GREEN_API green_queue_t *green_queue_new_priority(size_t maxsize, green_queue_cm
 
 GREEN_API int green_queue_destroy(green_queue_t *q)
 {
-    if (!green__sync_owner(q, q ? q->h : NULL, "green_queue_destroy"))
+    if (!green__sync_owned_here(q, q ? q->h : NULL, "green_queue_destroy"))
         return -1;
     if (!link_list_empty(&q->getters) || !link_list_empty(&q->putters) || q->unlock.queued ||
         q->unlocking || !green__linkable_idle(&q->joiners))
