@@ -34,8 +34,8 @@ static void run_notifier(struct green_hub_part *h, struct green_callback *cb)
         link_splice(&l->links, &l->arrived);
     }
     l->notifying = false;
-    if (l->free_when_notified) {
-        free(l);
+    if (l->release) {
+        l->release(l->doomed);
         return;
     }
     green__linkable_check(l);
@@ -121,11 +121,18 @@ bool green__linkable_idle(const struct green_linkable *l)
     return link_list_empty(&l->links) && link_list_empty(&l->arrived) && !l->notifier.queued;
 }
 
+bool green__linkable_defer_free(struct green_linkable *l, void *obj, void (*release)(void *obj))
+{
+    if (!l->notifying)
+        return false;
+    l->release = release;
+    l->doomed = obj;
+    return true;
+}
+
 void green__linkable_free(struct green_linkable *l)
 {
-    if (l->notifying)
-        l->free_when_notified = true;
-    else
+    if (!green__linkable_defer_free(l, l, free))
         free(l);
 }
 

@@ -29,7 +29,10 @@ struct green_linkable {
     struct green_link_list arrived; /* waiters that came while the notifier was pending */
     struct green_callback notifier;
     bool notifying;  /* the notifier is running */
-    bool free_when_notified; /* destroyed by a waiter it woke: the notifier frees it */
+    /* Destroyed by a waiter the running notifier woke: the notifier calls release(doomed)
+     * when it ends (green__linkable_defer_free). */
+    void (*release)(void *doomed);
+    void *doomed;
     bool notify_all; /* false: wake only while ready (Semaphore) */
     bool (*ready)(const struct green_linkable *l);
 };
@@ -59,6 +62,15 @@ GREEN_HIDDEN bool green__linkable_idle(const struct green_linkable *l);
 /* Free the object whose first member l is (idle): now, or, if its notifier is running (it
  * woke the caller, the last waiter, who destroys the object at once), when that ends. */
 GREEN_HIDDEN void green__linkable_free(struct green_linkable *l);
+
+/* The general form, for objects with several notifiers or l not first (Queue's joiners,
+ * Group's): if l's notifier is running, have it call release(obj) when it ends and return
+ * true; else false (the caller releases obj now, or asks the object's next notifier).
+ * Every wake-up callback of an object follows the same rule (queue.c, channel.c): a
+ * greenlet it woke may destroy the object; the callback touches nothing after that but
+ * what destroy left it, and releases the object last. */
+GREEN_HIDDEN bool green__linkable_defer_free(struct green_linkable *l, void *obj,
+                                             void (*release)(void *obj));
 
 /* gevent's rawlink/unlink for waiters that are not a greenlet's wait link (wait.c's
  * entries): link l and queue the notifier if the object is ready; take l out again,

@@ -46,7 +46,7 @@ GREEN_API int green_rlock_destroy(green_rlock_t *l)
         return -1;
     if (l->owner || !green__linkable_idle(&l->l))
         return green__fail(EBUSY, "green_rlock_destroy", "the lock is held or waited on");
-    free(l);
+    green__linkable_free(&l->l);
     return 0;
 }
 

@@ -205,6 +205,153 @@ static void test_object_used_on_next_hub(void **state)
     assert_order("woken");
 }
 
+/* ---- wait, then destroy: every kind ------------------------------------------------------ */
+
+static void *queue_getter(void *arg)
+{
+    void *item = NULL;
+    CHECK_EQ(green_queue_get(arg, GREEN_FOREVER, &item), 0);
+    CHECK(item != NULL && strcmp(item, "item") == 0);
+    CHECK_EQ(green_queue_destroy(arg), 0); /* its _unlock is running now */
+    say("getter");
+    return NULL;
+}
+
+static void *queue_putter(void *arg)
+{
+    CHECK_EQ(green_queue_put(arg, "second", GREEN_FOREVER), 0);
+    CHECK_EQ(green_queue_destroy(arg), 0); /* its _unlock is running now */
+    say("putter");
+    return NULL;
+}
+
+static void *queue_joiner(void *arg)
+{
+    CHECK_EQ(green_queue_join(arg, GREEN_FOREVER), 0);
+    CHECK_EQ(green_queue_destroy(arg), 0); /* the joiners' notifier is running now */
+    say("joiner");
+    return NULL;
+}
+
+static void *channel_getter(void *arg)
+{
+    void *item = NULL;
+    CHECK_EQ(green_channel_get(arg, GREEN_FOREVER, &item), 0);
+    CHECK_EQ(green_channel_destroy(arg), 0); /* the hand-over is running now */
+    CHECK_FAILS(green_channel_destroy(arg), EINVAL); /* and it is still doomed, not freed */
+    say("channel getter %s", (const char *)item);
+    return NULL;
+}
+
+static void *rlock_waiter(void *arg)
+{
+    CHECK_EQ(green_rlock_acquire(arg, GREEN_FOREVER), 0);
+    CHECK_EQ(green_rlock_release(arg), 0);
+    CHECK_EQ(green_rlock_destroy(arg), 0);
+    say("rlock waiter");
+    return NULL;
+}
+
+static void *group_joiner(void *arg)
+{
+    CHECK_EQ(green_group_join(arg, GREEN_FOREVER), 0);
+    CHECK_EQ(green_group_destroy(arg), 0);
+    say("group joiner");
+    return NULL;
+}
+
+struct cond_case {
+    green_lock_t *lock;
+    green_cond_t *cond;
+};
+
+static void *cond_waiter(void *arg)
+{
+    struct cond_case *c = arg;
+    CHECK_EQ(green_lock_acquire(c->lock, GREEN_FOREVER), 0);
+    CHECK_EQ(green_cond_wait(c->cond, GREEN_FOREVER), 0);
+    CHECK_EQ(green_lock_release(c->lock), 0);
+    CHECK_EQ(green_cond_destroy(c->cond), 0);
+    CHECK_EQ(green_lock_destroy(c->lock), 0);
+    say("cond waiter");
+    return NULL;
+}
+
+static void *say_then_return(void *arg)
+{
+    say("%s", (const char *)arg);
+    return NULL;
+}
+
+static void spawn_join(green_fn fn, void *arg, void (*trigger)(void *), void *targ)
+{
+    green_t *g = SPAWN(fn, arg);
+    assert_int_equal(green_sleep(0), 0); /* g blocks */
+    trigger(targ);
+    assert_int_equal(green_join(g, GREEN_FOREVER, NULL), 0);
+    assert_int_equal(green_release(g), 0);
+}
+
+static void put_item(void *q) { assert_int_equal(green_queue_put(q, "item", GREEN_FOREVER), 0); }
+static void get_item(void *q)
+{
+    void *item = NULL;
+    assert_int_equal(green_queue_get(q, GREEN_FOREVER, &item), 0);
+    assert_string_equal(item, "first");
+    assert_int_equal(green_queue_task_done(q), 0);
+}
+static void task_done(void *q) { assert_int_equal(green_queue_task_done(q), 0); }
+static void channel_put(void *c) { assert_int_equal(green_channel_put(c, "x", GREEN_FOREVER), 0); }
+static void rlock_release(void *l) { assert_int_equal(green_rlock_release(l), 0); }
+static void nothing(void *arg) { (void)arg; }
+static void cond_notify(void *arg)
+{
+    struct cond_case *c = arg;
+    assert_int_equal(green_lock_acquire(c->lock, GREEN_FOREVER), 0);
+    assert_int_equal(green_cond_notify(c->cond, 1), 0);
+    assert_int_equal(green_lock_release(c->lock), 0);
+}
+
+static void test_woken_waiter_destroys(void **state)
+{
+    (void)state;
+    green_queue_t *q = green_queue_new(0);
+    spawn_join(queue_getter, q, put_item, q);
+
+    green_queue_t *bounded = green_queue_new(1); /* a putter admitted by _unlock */
+    assert_int_equal(green_queue_put(bounded, "first", 0), 0);
+    green_t *p = SPAWN(queue_putter, bounded);
+    assert_int_equal(green_sleep(0), 0);
+    get_item(bounded); /* queues _unlock, which admits the putter: it destroys the queue */
+    assert_int_equal(green_join(p, GREEN_FOREVER, NULL), 0);
+    assert_int_equal(green_release(p), 0);
+
+    green_queue_t *joinable = green_queue_new(0);
+    assert_int_equal(green_queue_put(joinable, "work", 0), 0);
+    assert_int_equal(green_queue_try_get(joinable, &(void *){NULL}), 0);
+    spawn_join(queue_joiner, joinable, task_done, joinable);
+
+    green_channel_t *ch = green_channel_new();
+    spawn_join(channel_getter, ch, channel_put, ch);
+
+    green_rlock_t *rl = green_rlock_new();
+    assert_int_equal(green_rlock_acquire(rl, GREEN_FOREVER), 0);
+    spawn_join(rlock_waiter, rl, rlock_release, rl);
+
+    green_group_t *grp = green_group_new();
+    green_t *member = green_group_spawn(grp, say_then_return, "member", NULL, 0);
+    assert_non_null(member);
+    spawn_join(group_joiner, grp, nothing, NULL);
+    assert_int_equal(green_release(member), 0);
+
+    struct cond_case c = {.lock = green_lock_new()};
+    c.cond = green_cond_new(c.lock);
+    spawn_join(cond_waiter, &c, cond_notify, &c);
+
+    assert_order("getter putter joiner channel getter x rlock waiter member group joiner "
+                 "cond waiter");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +362,7 @@ int main(void)
         HUB_TEST(test_timeout_plain_greenlet),
         HUB_TEST(test_objects_outlive_hub),
         HUB_TEST(test_object_used_on_next_hub),
+        HUB_TEST(test_woken_waiter_destroys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
