@@ -146,6 +146,7 @@ struct green_hub_part {
     struct green_pools *pools; /* threadpool.h: the hub's threadpools, NULL before the first */
     struct green_task *spare_tasks; /* freed task records kept for reuse (task.c) */
     unsigned nspare_tasks;
+    bool drained; /* the prepare of this iteration ran the queue, the poll is to come */
 };
 
 /* The calling thread's hub, created on first use (not from the hub: it exists then).

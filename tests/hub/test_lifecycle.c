@@ -352,6 +352,39 @@ static void test_woken_waiter_destroys(void **state)
                  "cond waiter");
 }
 
+/* ---- callbacks queued after the hub's prepare --------------------------------------------- */
+
+static green_event_t *late_event;
+
+static void late_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    (void)revents;
+    ev_prepare_stop(loop, w);
+    CHECK(green_current() == green_hub());
+    CHECK_EQ(green_event_set(late_event), 0); /* queues the notifier after the drain */
+    say("late prepare");
+}
+
+/* A user's prepare of the lowest priority runs after the hub's drained the queue: the
+ * notifier it queues must run without waiting for the poll to be woken by something else
+ * (here only the wait's own timer would). */
+static void test_callback_queued_after_prepare(void **state)
+{
+    (void)state;
+    late_event = green_event_new();
+    assert_non_null(late_event);
+    struct ev_loop *loop = green_hub_loop();
+    ev_prepare prep;
+    ev_prepare_init(&prep, late_prepare);
+    ev_set_priority(&prep, EV_MINPRI);
+    ev_prepare_start(loop, &prep);
+    assert_int_equal(green_event_wait(late_event, 2.0), 0);
+    say("woken");
+    assert_false(ev_is_active(&prep));
+    assert_int_equal(green_event_destroy(late_event), 0);
+    assert_order("late prepare woken");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +396,7 @@ int main(void)
         HUB_TEST(test_objects_outlive_hub),
         HUB_TEST(test_object_used_on_next_hub),
         HUB_TEST(test_woken_waiter_destroys),
+        HUB_TEST(test_callback_queued_after_prepare),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
