@@ -3,6 +3,7 @@
  * outlives its greenlet, objects that outlive their hub or are destroyed by the greenlet
  * their wake-up just resumed, and callbacks queued after the hub's prepare phase. */
 #include <ev.h>
+#include <unistd.h>
 
 #include "hubtest.h"
 
@@ -385,6 +386,45 @@ static void test_callback_queued_after_prepare(void **state)
     assert_order("late prepare woken");
 }
 
+static void on_embedded_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)revents;
+    char c = 0;
+    CHECK_EQ(read(w->fd, &c, 1), 1); /* the backend fd is quiet again: no later wake-up */
+    ev_io_stop(loop, w);
+    CHECK_EQ(green_event_set(late_event), 0);
+    say("embedded io");
+}
+
+/* The same through ev_embed's own prepare (libev sweeps the embedded loop there when its
+ * watchers changed): the io watcher started on the embedded loop after the embed fires in
+ * that sweep, before the hub's poll. */
+static void test_embed_sweep_in_prepare(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(write(fds[1], "x", 1), 1);
+    struct ev_loop *other = ev_loop_new(EVBACKEND_EPOLL);
+    assert_non_null(other);
+    green_embed_t *emb = green_embed_new(other);
+    assert_non_null(emb);
+    late_event = green_event_new();
+    assert_non_null(late_event);
+    ev_io io;
+    ev_io_init(&io, on_embedded_io, fds[0], EV_READ);
+    ev_io_start(other, &io); /* a change the embedded loop's kernel set does not have yet */
+    assert_int_equal(green_event_wait(late_event, 2.0), 0);
+    say("woken");
+    assert_int_equal(green_embed_destroy(emb), 0);
+    assert_int_equal(green_sleep(0), 0); /* the notifier that woke main ends */
+    assert_int_equal(green_event_destroy(late_event), 0);
+    ev_loop_destroy(other);
+    close(fds[0]);
+    close(fds[1]);
+    assert_order("embedded io woken");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +437,7 @@ int main(void)
         HUB_TEST(test_object_used_on_next_hub),
         HUB_TEST(test_woken_waiter_destroys),
         HUB_TEST(test_callback_queued_after_prepare),
+        HUB_TEST(test_embed_sweep_in_prepare),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
