@@ -16,8 +16,8 @@
  * lifetime and every hub the thread makes again after green_hub_shutdown() reuses it, so
  * an object made before a shutdown still belongs to the thread: destroying it works with
  * no hub (its waiters were killed by the shutdown, so it is idle; none is created for it),
- * and any other call on it creates the thread's next hub, as a first call would, and runs
- * there.  Only thread exit ends an object's owner: destroy objects on their thread before
+ * and any other call on it creates the thread's next hub, as a first call would (failing
+ * with ENOMEM if it cannot), and runs there.  Only thread exit ends an object's owner: destroy objects on their thread before
  * it exits.  (watch.h's objects and threadpools are the hub's own and are freed by its
  * shutdown.)
  */
