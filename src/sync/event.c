@@ -33,7 +33,7 @@ GREEN_API green_event_t *green_event_new(void)
 
 GREEN_API int green_event_destroy(green_event_t *e)
 {
-    if (!green__sync_owner(e, e ? e->l.h : NULL, "green_event_destroy"))
+    if (!green__sync_owned_here(e, e ? e->l.h : NULL, "green_event_destroy"))
         return -1;
     if (!green__linkable_idle(&e->l))
         return green__fail(EBUSY, "green_event_destroy", "greenlets are waiting on the event");
@@ -103,7 +103,7 @@ GREEN_API green_result_t *green_result_new(void)
 
 GREEN_API int green_result_destroy(green_result_t *r)
 {
-    if (!green__sync_owner(r, r ? r->l.h : NULL, "green_result_destroy"))
+    if (!green__sync_owned_here(r, r ? r->l.h : NULL, "green_result_destroy"))
         return -1;
     if (!green__linkable_idle(&r->l))
         return green__fail(EBUSY, "green_result_destroy", "greenlets are waiting on the result");
