@@ -6,7 +6,7 @@
 #include <math.h>
 #include <time.h>
 
-#include "order_log.h"
+#include "hubtest.h"
 #include "stderr_capture.h"
 
 static double now(void)
@@ -128,9 +128,9 @@ static void test_main_hog_and_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        CHECKED_TEST(test_hog_reported_once_per_episode),
-        CHECKED_TEST(test_idle_and_busy_hub_not_reported),
-        CHECKED_TEST(test_main_hog_and_refusals),
+        HUB_TEST(test_hog_reported_once_per_episode),
+        HUB_TEST(test_idle_and_busy_hub_not_reported),
+        HUB_TEST(test_main_hog_and_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

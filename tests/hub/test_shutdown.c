@@ -38,7 +38,7 @@ static void test_shutdown_kills(void **state)
     assert_int_equal(green_release(e), 0);
     CHECK_FAILS(green_event_destroy(ev), EBUSY); /* E waits on it */
     assert_int_equal(green_hub_shutdown(), 0);
-    assert_order("S cleanup E cleanup");
+    assert_order("S cleanup", "E cleanup");
     assert_int_equal(green_hub_shutdown(), 0); /* no hub: nothing to do */
     assert_no_failures();
 }
@@ -101,7 +101,7 @@ static void test_shutdown_kills_late_spawns(void **state)
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_hub_shutdown(), 0);
     /* killed newest first; the child had started meanwhile, A's spawns had not */
-    assert_order("B cleanup A cleanup child killed");
+    assert_order("B cleanup", "A cleanup", "child killed");
     assert_no_failures();
 }
 
@@ -120,7 +120,7 @@ static void test_hub_recreated(void **state)
         assert_int_equal(green_sleep(0.001), 0);
         assert_int_equal(green_hub_shutdown(), 0);
     }
-    assert_order("G G G");
+    assert_order("G", "G", "G");
     assert_no_failures();
 }
 

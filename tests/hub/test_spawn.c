@@ -34,7 +34,7 @@ static void test_spawn_fifo(void **state)
     assert_false(green_ready(a));
     assert_int_equal(green_sleep(0), 0);
     say("back");
-    assert_order("main A B back");
+    assert_order("main", "A", "B", "back");
     assert_true(green_ready(a) && green_ready(b));
     join_release(a);
     join_release(b);
@@ -60,7 +60,7 @@ static void test_sleep0_requeue(void **state)
     green_t *a = SPAWN(sleeper3, "A"), *b = SPAWN(sleeper3, "B");
     join_release(a);
     join_release(b);
-    assert_order("A0 B0 C A1 B1 A2 B2");
+    assert_order("A0", "B0", "C", "A1", "B1", "A2", "B2");
     assert_no_failures();
 }
 
@@ -98,7 +98,7 @@ static void test_spawn_attrs(void **state)
     assert_int_equal(green_join(p, GREEN_FOREVER, &v), 0);
     assert_int_equal((intptr_t)v, 3);
     assert_int_equal(green_join(d, GREEN_FOREVER, &v), 0);
-    assert_order("sh:shared pr:private -:private");
+    assert_order("sh:shared", "pr:private", "-:private");
     assert_int_equal(green_release(s), 0);
     assert_int_equal(green_release(p), 0);
     assert_int_equal(green_release(d), 0);
@@ -119,7 +119,7 @@ static void test_spawn_later(void **state)
         assert_non_null(g[i]);
         join_release(g[i]);
     }
-    assert_order("main C Z A B");
+    assert_order("main", "C", "Z", "A", "B");
     /* spawn_later counts from the loop's clock, which may lag the call a little (gevent's
      * timers do not update it outside callbacks either) */
     assert_true(now() - t0 >= 0.015);
@@ -146,7 +146,7 @@ static void test_sleep_timers(void **state)
                      SPAWN(sleep_then_say, "s2"), SPAWN(sleep_then_say, "t1")};
     for (int i = 0; i < 4; i++)
         join_release(g[i]);
-    assert_order("s1 t1 s2 s3");
+    assert_order("s1", "t1", "s2", "s3");
     /* main sleeps too */
     double t0 = now();
     assert_int_equal(green_sleep(0.01), 0);
@@ -233,7 +233,7 @@ static void test_spawn_from_hub(void **state)
     if (rc)
         fail_msg("%s", green_last_error());
     say("main");
-    assert_order("cb G main");
+    assert_order("cb", "G", "main");
     assert_non_null(from_hub);
     assert_ptr_equal(green_parent(from_hub), green_hub());
     join_release(from_hub);

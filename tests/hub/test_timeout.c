@@ -172,9 +172,9 @@ static void test_zero_timeout_batch(void **state)
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_event_set(ev), 0);
     assert_int_equal(green_join(c, GREEN_FOREVER, NULL), 0);
-    assert_order("S spin 0 S spin 1 S spin 2 A wait(timeout=0) -> False B wait(timeout=0) -> "
-                 "False A's child runs B's child runs main: LoopExit C wait(timeout=0) -> True "
-                 "(set before idle)");
+    assert_order("S spin 0", "S spin 1", "S spin 2", "A wait(timeout=0) -> False",
+                 "B wait(timeout=0) -> False", "A's child runs", "B's child runs", "main: LoopExit",
+                 "C wait(timeout=0) -> True (set before idle)");
     assert_int_equal(green_kill(a, GREEN_FOREVER), 0);
     assert_int_equal(green_kill(b, GREEN_FOREVER), 0);
     green_t *all[] = {a, b, s, c};
@@ -217,8 +217,9 @@ static void test_zero_timeout_loses_to_timer(void **state)
     green_t *a = SPAWN(t2_a, NULL), *b = SPAWN(t2_b, NULL);
     assert_int_equal(green_join(a, GREEN_FOREVER, NULL), 0);
     assert_int_equal(green_join(b, GREEN_FOREVER, NULL), 0);
-    assert_order("A get(timeout=0) -> Empty; A puts 5 for blocked getter B B get(timeout=0) -> "
-                 "Empty with qsize=1 A's child runs A 2nd wait(timeout=0) -> False");
+    assert_order("A get(timeout=0) -> Empty; A puts 5 for blocked getter B",
+                 "B get(timeout=0) -> Empty with qsize=1", "A's child runs",
+                 "A 2nd wait(timeout=0) -> False");
     assert_int_equal(green_queue_try_get(q, NULL), 0);
     assert_int_equal(green_release(a), 0);
     assert_int_equal(green_release(b), 0);

@@ -69,9 +69,9 @@ static void test_e1_set_wakes_in_order(void **state)
     g[2] = SPAWN(e1_setter, NULL);
     g[3] = SPAWN(say_arg, "X runs (queued before the set)");
     join_all(g, 4);
-    assert_order("S: set() returned without switching X runs (queued before the set) A woke: "
-                 "True B woke: True Y runs (spawned after set) S back from sleep(0) A back from "
-                 "sleep(0) B back from sleep(0)");
+    assert_order("S: set() returned without switching", "X runs (queued before the set)",
+                 "A woke: True", "B woke: True", "Y runs (spawned after set)",
+                 "S back from sleep(0)", "A back from sleep(0)", "B back from sleep(0)");
     assert_no_failures();
 }
 
@@ -96,7 +96,7 @@ static void test_e2_notifier_ignores_flag(void **state)
     assert_false(green_event_is_set(e));
     assert_int_equal(green_sleep(0), 0);
     join_all(g, 2);
-    assert_order("A wait -> True, flag now False B wait -> True, flag now False");
+    assert_order("A wait -> True, flag now False", "B wait -> True, flag now False");
     assert_no_failures();
 }
 
@@ -119,8 +119,8 @@ static void test_e3_arrivals_behind_notifier(void **state)
     assert_int_equal(green_event_set(e), 0);
     spawn_say("X runs (queued after the notifier)");
     join_all(g, 2);
-    assert_order("A woke: True B woke: True A woke again: True B woke again: True X runs (queued "
-                 "after the notifier) A 3rd: True B 3rd: True");
+    assert_order("A woke: True", "B woke: True", "A woke again: True", "B woke again: True",
+                 "X runs (queued after the notifier)", "A 3rd: True", "B 3rd: True");
     assert_no_failures();
 }
 
@@ -149,10 +149,10 @@ static void test_e3_main_waits_on_set_event(void **state)
     say("main wait -> True (no notifier pending: no switch, F not run yet)");
     assert_int_equal(green_sleep(0), 0);
     join_all(&b, 1);
-    assert_order("B woke: True main wait -> True (after B, same notifier, before C) C runs "
-                 "(spawned after set) D runs main wait -> True (waited again from the 2nd list: "
-                 "new notifier, after C, D) main wait -> True (no notifier pending: no switch, F "
-                 "not run yet) F runs");
+    assert_order("B woke: True", "main wait -> True (after B, same notifier, before C)",
+                 "C runs (spawned after set)", "D runs",
+                 "main wait -> True (waited again from the 2nd list: new notifier, after C, D)",
+                 "main wait -> True (no notifier pending: no switch, F not run yet)", "F runs");
     assert_no_failures();
 }
 
@@ -188,7 +188,7 @@ static void test_timeout_kill_destroy(void **state)
     assert_int_equal(green_event_set(e), 0);
     CHECK_FAILS(green_event_destroy(e), EBUSY); /* its wake-up is pending */
     join_all(g, 2);
-    assert_order("K killed T timed out T woke");
+    assert_order("K killed", "T timed out", "T woke");
     /* main: set with no notifier pending returns at once; clear then timeout */
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_event_wait(e, 0), 0);
@@ -224,7 +224,7 @@ static void test_arrived_waiter_survives_cancel(void **state)
     assert_int_equal(green_kill_nowait(g[0]), 0);
     assert_int_equal(green_event_set(e), 0);
     join_all(g, 2);
-    assert_order("A killed B woke: True");
+    assert_order("A killed", "B woke: True");
     assert_no_failures();
 }
 
@@ -275,7 +275,7 @@ static void test_destroy_by_woken_waiter(void **state)
     assert_int_equal(green_sem_release(s), 0);
     assert_int_equal(green_lock_release(l), 0);
     join_all(g, 3);
-    assert_order("freed sem freed lock freed");
+    assert_order("freed", "sem freed", "lock freed");
     assert_no_failures();
 }
 

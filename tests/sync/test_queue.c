@@ -56,8 +56,8 @@ static void test_q2_getters(void **state)
     assert_int_equal(green_queue_put(q, ITEM(4), GREEN_FOREVER), 0);
     assert_int_equal(green_sleep(0), 0);
     join_all(g, 4);
-    assert_order("main put 1, put 2: no switch X runs (queued before the puts) A got 1 B got 2 "
-                 "main put 3, then get_nowait -> 3 C still blocked: True C got 4");
+    assert_order("main put 1, put 2: no switch", "X runs (queued before the puts)", "A got 1",
+                 "B got 2", "main put 3, then get_nowait -> 3", "C still blocked: True", "C got 4");
     assert_int_equal(green_queue_size(q), 0);
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_queue_destroy(q), 0);
@@ -92,9 +92,10 @@ static void test_q3_putters(void **state)
     assert_int_equal(green_sleep(0), 0);
     say("qsize=%zu: P2 was admitted while main slept", green_queue_size(q));
     join_all(p, 2);
-    assert_order("P1 put b ... P2 put c ... main put_nowait -> Full main get -> a (no switch) "
-                 "P1 put b done main get -> b (blocked; _unlock admitted P1 first, then handed "
-                 "its item to main) P2 put c done qsize=1: P2 was admitted while main slept");
+    assert_order("P1 put b ...", "P2 put c ...", "main put_nowait -> Full",
+                 "main get -> a (no switch)", "P1 put b done",
+                 "main get -> b (blocked; _unlock admitted P1 first, then handed its item to main)",
+                 "P2 put c done", "qsize=1: P2 was admitted while main slept");
     assert_int_equal(green_queue_try_get(q, &item), 0);
     assert_int_equal(VAL(item), 'c');
     CHECK_FAILS(green_queue_try_get(q, &item), EAGAIN);
@@ -153,8 +154,8 @@ static void test_fifo_with_kill_and_timeout(void **state)
     assert_int_equal(green_queue_put(q, ITEM(2), 0), 0);
     join_all(g, 3);
     say("qsize=%zu", green_queue_size(q));
-    assert_order("P2 killed qsize=1 get a P1 put b get b P3 put d get d G2 Empty G1 got 1 G3 got "
-                 "2 qsize=0");
+    assert_order("P2 killed", "qsize=1", "get a", "P1 put b", "get b", "P3 put d", "get d",
+                 "G2 Empty", "G1 got 1", "G3 got 2", "qsize=0");
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_queue_destroy(q), 0);
     assert_int_equal(green_queue_destroy(bounded), 0);
@@ -190,7 +191,7 @@ static void test_killed_getter(void **state)
     assert_int_equal(green_join(g[2], GREEN_FOREVER, NULL), 0);
     assert_int_equal(green_queue_put(q, ITEM(7), 0), 0);
     join_all(g + 2, 2);
-    assert_order("K killed B got 9 L got 8 C got 7");
+    assert_order("K killed", "B got 9", "L got 8", "C got 7");
     assert_int_equal(green_queue_size(q), 0);
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_queue_destroy(q), 0);

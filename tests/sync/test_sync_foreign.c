@@ -6,7 +6,7 @@
 #include <ev.h>
 #include <pthread.h>
 
-#include "trace_log.h"
+#include "hubtest.h"
 
 static green_rlock_t *RL;
 static green_lock_t *LK;
@@ -117,7 +117,7 @@ static void test_foreign(void **state)
     assert_true(green_group_contains(GR, MEMBER));
     assert_int_equal(green_group_free_count(PO), 2);
 
-    finish(MEMBER);
+    JOIN(MEMBER);
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_rlock_release(RL), 0);
     assert_int_equal(green_cond_destroy(CR), 0);
@@ -206,8 +206,8 @@ static void test_from_hub(void **state)
     assert_int_equal(green_queue_unfinished(Q), 1);
     assert_int_equal(green_group_size(GR), 1);
     assert_int_equal(green_group_size(PO), 1);
-    finish(m);
-    finish(p);
+    JOIN(m);
+    JOIN(p);
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_queue_task_done(Q), 0);
     assert_int_equal(green_rlock_release(RL), 0);
@@ -222,8 +222,8 @@ static void test_from_hub(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        TRACE_TEST(test_foreign),
-        TRACE_TEST(test_from_hub),
+        HUB_TEST(test_foreign),
+        HUB_TEST(test_from_hub),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
