@@ -13,6 +13,9 @@
  *   - SPAWN(fn, arg), SPAWN_MODEL(fn, arg, model), SPAWN_NAMED(fn, arg, name): spawn, or
  *     record the failure at the caller's line (the handle is the caller's);
  *     JOIN(g): g must end with 0, then its handle is released (NULL: nothing);
+ *     JOIN_ALL(gs, n) does that for n of them; say_arg: a greenlet body that says its
+ *     argument (a string) and returns it;
+ *   - ITEM(i) and INT(p): small integers as the void * items of queues and channels;
  *   - run_in_hub(fn): run fn in the hub greenlet itself (from a libev timer), to check what
  *     the hub refuses.
  */
@@ -100,6 +103,21 @@ static inline green_t *spawn_at(int line, green_fn fn, void *arg, int model, con
             CHECK_EQ(green_release(g_), 0);                                                        \
         }                                                                                          \
     } while (0)
+
+#define JOIN_ALL(gs, n)                                                                            \
+    do {                                                                                           \
+        for (size_t j_ = 0; j_ < (size_t)(n); j_++)                                                \
+            JOIN((gs)[j_]);                                                                        \
+    } while (0)
+
+static inline void *say_arg(void *arg)
+{
+    say("%s", (const char *)arg);
+    return arg;
+}
+
+#define ITEM(i) ((void *)(intptr_t)(i))
+#define INT(p) ((int)(intptr_t)(p))
 
 /* ---- inside the hub ------------------------------------------------------------------- */
 

@@ -8,12 +8,6 @@
 
 static green_event_t *ev;
 
-static void *say_arg(void *arg)
-{
-    say("%s", (const char *)arg);
-    return arg;
-}
-
 static void *ret42(void *arg)
 {
     (void)arg;

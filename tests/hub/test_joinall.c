@@ -120,12 +120,6 @@ static void *stubborn(void *arg)
     return NULL;
 }
 
-static void *say_arg(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
-
 static green_t *victims[4];
 
 static void *killer(void *arg)

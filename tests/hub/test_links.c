@@ -29,12 +29,6 @@ static void *joiner(void *arg)
     return NULL;
 }
 
-static void *say_arg(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
-
 /* g = Greenlet(work); g.name = "G"; g.start(); g.rawlink(cb("L1"))
  * gevent.spawn(joiner); g.rawlink(cb("L2")); gevent.sleep(0)
  * gevent.spawn(say, "X queued before death"); g.join(); say("main joined")

@@ -9,17 +9,10 @@
 #include "hubtest.h"
 #include "stderr_capture.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void spin(double seconds)
 {
-    double until = now() + seconds;
-    while (now() < until) {
+    double until = monotonic_seconds() + seconds;
+    while (monotonic_seconds() < until) {
     }
 }
 
@@ -65,8 +58,8 @@ static void test_hog_reported_once_per_episode(void **state)
 static void *switch_often(void *arg)
 {
     (void)arg;
-    double until = now() + 0.5;
-    while (now() < until) {
+    double until = monotonic_seconds() + 0.5;
+    while (monotonic_seconds() < until) {
         spin(0.001);
         CHECK_EQ(green_sleep(0), 0);
     }

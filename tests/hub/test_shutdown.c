@@ -20,12 +20,6 @@ static void *cleanup_on_kill(void *arg)
     return NULL;
 }
 
-static void *say_arg(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
-
 static void test_shutdown_kills(void **state)
 {
     (void)state;

@@ -72,12 +72,6 @@ static void test_iwait_order(void **state)
 
 static void *nothing(void *arg) { return arg; }
 
-static void *say_arg(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
-
 static void *set_later(void *arg)
 {
     CHECK_EQ(green_event_set(arg), 0);

@@ -8,15 +8,6 @@
 
 static green_channel_t *C;
 
-#define ITEM(i) ((void *)(intptr_t)(i))
-#define INT(p) ((int)(intptr_t)(p))
-
-static void *say_it(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
-
 static void *getter(void *arg)
 {
     const char *n = arg;
@@ -49,7 +40,7 @@ static void test_order(void **state)
     assert_int_equal(green_sleep(0), 0);
     say("balance %ld", green_channel_balance(C));
     green_t *p[3] = {SPAWN(putter, "P1"), SPAWN(putter, "P2"), SPAWN(putter, "P3")};
-    green_t *x = SPAWN(say_it, "X queued after the putters");
+    green_t *x = SPAWN(say_arg, "X queued after the putters");
     assert_int_equal(green_sleep(0), 0);
     say("main back, balance %ld", green_channel_balance(C));
     void *v = NULL;

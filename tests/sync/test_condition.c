@@ -52,12 +52,6 @@ static void unmake(void)
     assert_int_equal(LK ? green_lock_destroy(LK) : green_rlock_destroy(RL), 0);
 }
 
-static void *say_it(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
-
 static void *waiter(void *arg)
 {
     const char *n = arg;
@@ -83,12 +77,12 @@ static void run_order(bool rlock)
     green_t *w[3] = {SPAWN(waiter, "A"), SPAWN(waiter, "B"), SPAWN(waiter, "C")};
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_cond_waiters(C), 3);
-    green_t *x = SPAWN(say_it, "X queued before notify");
+    green_t *x = SPAWN(say_arg, "X queued before notify");
     lock();
     assert_int_equal(green_cond_notify(C, 2), 0);
     say("main notify(2): no switch");
     assert_int_equal(green_cond_waiters(C), 1);
-    green_t *y = SPAWN(say_it, "Y queued after notify");
+    green_t *y = SPAWN(say_arg, "Y queued after notify");
     assert_int_equal(green_sleep(0), 0);
     say("main back, still holding");
     unlock();

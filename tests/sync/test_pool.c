@@ -10,15 +10,6 @@
 static green_group_t *G;
 static green_event_t *E;
 
-#define ITEM(i) ((void *)(intptr_t)(i))
-#define INT(p) ((int)(intptr_t)(p))
-
-static void *say_it(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
-
 static void *work(void *arg)
 {
     say("%s starts", (const char *)arg);
@@ -41,7 +32,7 @@ static void test_pool_spawn(void **state)
         assert_int_equal(green_release(g), 0); /* fire and forget: the pool still tracks it */
         say("main spawned %s, size %zu", names[i], green_group_size(G));
     }
-    green_t *x = SPAWN(say_it, "X queued after D");
+    green_t *x = SPAWN(say_arg, "X queued after D");
     int rc = green_group_join(G, GREEN_FOREVER);
     say("main join -> %s, size %zu", rc == 0 ? "True" : "False", green_group_size(G));
     assert_int_equal(green_group_wait_available(G, GREEN_FOREVER), 0);
@@ -112,15 +103,15 @@ static void test_group_kill(void **state)
     assert_int_equal(green_sleep(0), 0);
     green_t *j = SPAWN(joiner, NULL);
     assert_int_equal(green_sleep(0), 0);
-    green_t *x = SPAWN(say_it, "X queued before the kill");
+    green_t *x = SPAWN(say_arg, "X queued before the kill");
     say("main kill, size %zu", green_group_size(G));
     assert_int_equal(green_group_kill(G, GREEN_FOREVER), 0);
     say("main kill returned, size %zu", green_group_size(G));
-    green_t *y = SPAWN(say_it, "Y queued after the kill");
+    green_t *y = SPAWN(say_arg, "Y queued after the kill");
     assert_int_equal(green_sleep(0), 0);
     green_t *u = green_group_spawn(G, body, "U", NULL, GREEN_FOREVER);
     assert_non_null(u);
-    green_t *x2 = SPAWN(say_it, "X2 queued before the kill");
+    green_t *x2 = SPAWN(say_arg, "X2 queued before the kill");
     say("main kill(unstarted U), size %zu", green_group_size(G));
     assert_int_equal(green_group_kill(G, GREEN_FOREVER), 0);
     say("main kill returned, size %zu, U dead %s", green_group_size(G),
@@ -175,19 +166,19 @@ static void test_join_and_add_dead(void **state)
     green_t *s1 = green_group_spawn(G, short_one, "S1", NULL, GREEN_FOREVER);
     green_t *s2 = green_group_spawn(G, short_one, "S2", NULL, GREEN_FOREVER);
     green_t *j1 = SPAWN(group_joiner, "GJ1"), *j2 = SPAWN(group_joiner, "GJ2");
-    green_t *z = SPAWN(say_it, "Z queued");
+    green_t *z = SPAWN(say_arg, "Z queued");
     say("main join2 -> %s", green_group_join(G, GREEN_FOREVER) == 0 ? "True" : "False");
     JOIN(j1);
     JOIN(j2);
     JOIN(z);
-    green_t *d = SPAWN(say_it, "D runs");
+    green_t *d = SPAWN(say_arg, "D runs");
     assert_int_equal(green_join(d, GREEN_FOREVER, NULL), 0);
     assert_int_equal(green_group_add(G, d, GREEN_FOREVER), 0);
     say("added dead D: size %zu", green_group_size(G));
     assert_int_equal(green_group_add(G, d, 0), -1);
     assert_int_equal(errno, EEXIST);
     assert_true(green_group_contains(G, d));
-    green_t *w = SPAWN(say_it, "W queued after the add");
+    green_t *w = SPAWN(say_arg, "W queued after the add");
     int rc = green_group_join(G, GREEN_FOREVER);
     say("main join3 -> %s, size %zu", rc == 0 ? "True" : "False", green_group_size(G));
     assert_false(green_group_contains(G, d));
@@ -226,7 +217,7 @@ static void test_map(void **state)
     (void)state;
     G = green_pool_new(2);
     assert_non_null(G);
-    green_t *x = SPAWN(say_it, "X queued before map");
+    green_t *x = SPAWN(say_arg, "X queued before map");
     void *in[] = {ITEM(1), ITEM(2), ITEM(3), ITEM(4)};
     void *out[4] = {0};
     assert_int_equal(green_group_map(G, square, in, 3, out, NULL, GREEN_FOREVER), 0);
@@ -302,7 +293,7 @@ static void *spawns(void *arg)
 {
     static char what[32];
     snprintf(what, sizeof what, "%s's worker runs", (const char *)arg);
-    green_t *g = green_group_spawn(G, say_it, what, NULL, GREEN_FOREVER);
+    green_t *g = green_group_spawn(G, say_arg, what, NULL, GREEN_FOREVER);
     CHECK(g != NULL);
     if (g)
         green_release(g);

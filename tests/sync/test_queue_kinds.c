@@ -10,15 +10,6 @@
 
 static green_queue_t *Q;
 
-#define ITEM(i) ((void *)(intptr_t)(i))
-#define INT(p) ((int)(intptr_t)(p))
-
-static void *say_it(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
-
 static void *getter(void *arg)
 {
     void *it = NULL;
@@ -209,7 +200,7 @@ static void test_join(void **state)
     green_t *a = SPAWN(joiner, "A"), *b = SPAWN(joiner, "B");
     assert_int_equal(green_sleep(0), 0);
     green_t *w = SPAWN(worker, NULL);
-    green_t *x = SPAWN(say_it, "X queued before the worker finishes");
+    green_t *x = SPAWN(say_arg, "X queued before the worker finishes");
     JOIN(a);
     JOIN(b);
     assert_int_equal(green_queue_task_done(Q), -1);
@@ -221,7 +212,7 @@ static void test_join(void **state)
     void *it;
     assert_int_equal(green_queue_get(Q, 0, &it), 0);
     assert_int_equal(green_queue_task_done(Q), 0);
-    green_t *y = SPAWN(say_it, "Y runs");
+    green_t *y = SPAWN(say_arg, "Y runs");
     say("main join -> %s (no joiners: no switch)",
         green_queue_join(Q, GREEN_FOREVER) == 0 ? "True" : "False");
     assert_int_equal(green_sleep(0), 0);
@@ -253,7 +244,7 @@ static void test_shutdown(void **state)
     green_t *g[3] = {SPAWN(peeker, "K"), SPAWN(getter, "G1"), SPAWN(getter, "G2")};
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_queue_put(Q, ITEM(7), 0), 0); /* queues _unlock */
-    green_t *x = SPAWN(say_it, "X queued after _unlock");
+    green_t *x = SPAWN(say_arg, "X queued after _unlock");
     assert_int_equal(green_queue_shutdown(Q, false), 0);
     say("main shutdown: no switch");
     assert_true(green_queue_is_shutdown(Q));
@@ -275,7 +266,7 @@ static void test_shutdown_putters(void **state)
     assert_int_equal(green_queue_put(Q, ITEM(1), 0), 0);
     green_t *p[2] = {SPAWN(putter, "P1"), SPAWN(putter, "P2")};
     assert_int_equal(green_sleep(0), 0);
-    green_t *x = SPAWN(say_it, "X queued before the shutdown");
+    green_t *x = SPAWN(say_arg, "X queued before the shutdown");
     assert_int_equal(green_queue_shutdown(Q, false), 0);
     say("main shutdown: no switch");
     for (int i = 0; i < 2; i++)

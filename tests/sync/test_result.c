@@ -23,12 +23,6 @@ static void *wait_e(void *arg)
     return NULL;
 }
 
-static void *say_arg(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
-
 static void test_a1_order(void **state)
 {
     (void)state;

@@ -23,12 +23,6 @@ static void *waiter(void *arg)
     return NULL;
 }
 
-static void *say_it(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
-
 /* gevent:
  *   l = RLock(); l.acquire(); l.acquire()
  *   ws = [spawn(w, n) for n in "AB"]; sleep(0)
@@ -48,7 +42,7 @@ static void test_order(void **state)
     say("main released once: still held");
     assert_true(green_rlock_owned(L));
     assert_int_equal(green_sleep(0), 0);
-    green_t *x = SPAWN(say_it, "X queued before the last release");
+    green_t *x = SPAWN(say_arg, "X queued before the last release");
     assert_int_equal(green_rlock_release(L), 0);
     say("main released");
     assert_false(green_rlock_owned(L));
