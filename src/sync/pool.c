@@ -226,8 +226,8 @@ GREEN_API int green_group_add(green_group_t *grp, green_t *g, double timeout)
     struct green_task *t = task_arg(grp, g, api);
     if (!t)
         return -1;
-    if (!green__timeout_valid(timeout))
-        return green__fail(EINVAL, api, "the timeout is NaN");
+    if (green__timeout_check(timeout, api) < 0)
+        return -1;
     if (find(grp, t))
         return green__fail(EEXIST, api, "the greenlet is a member already");
     struct member *m = malloc(sizeof *m);
@@ -287,8 +287,8 @@ GREEN_API int green_group_wait_available(green_group_t *grp, double timeout)
     const char *api = "green_group_wait_available";
     if (!owner(grp, api))
         return -1;
-    if (!green__timeout_valid(timeout))
-        return green__fail(EINVAL, api, "the timeout is NaN");
+    if (green__timeout_check(timeout, api) < 0)
+        return -1;
     if (!grp->bounded || grp->units > 0)
         return 0;
     int rc = green__linkable_wait(&grp->places, timeout, api);
@@ -302,8 +302,8 @@ GREEN_API int green_group_join(green_group_t *grp, double timeout)
     const char *api = "green_group_join";
     if (!owner(grp, api))
         return -1;
-    if (!green__timeout_valid(timeout))
-        return green__fail(EINVAL, api, "the timeout is NaN");
+    if (green__timeout_check(timeout, api) < 0)
+        return -1;
     int rc = green__linkable_wait(&grp->empty, timeout, api);
     if (rc == 0)
         return green__fail(ETIMEDOUT, api, "the group did not empty in time");
@@ -346,8 +346,8 @@ GREEN_API int green_group_kill(green_group_t *grp, double timeout)
     const char *api = "green_group_kill";
     if (!owner(grp, api))
         return -1;
-    if (!green__timeout_valid(timeout))
-        return green__fail(EINVAL, api, "the timeout is NaN");
+    if (green__timeout_check(timeout, api) < 0)
+        return -1;
     if (!grp->head)
         return 0;
     struct green_task *self = green__hub_self(grp->h, api);
