@@ -16,8 +16,8 @@
  *     JOIN_ALL(gs, n) does that for n of them; say_arg: a greenlet body that says its
  *     argument (a string) and returns it;
  *   - ITEM(i) and INT(p): small integers as the void * items of queues and channels;
- *   - run_in_hub(fn): run fn in the hub greenlet itself (from a libev timer), to check what
- *     the hub refuses.
+ *   - hub_call_start(), run_in_hub(): run a function in the hub greenlet itself (from a
+ *     libev timer), to check what the hub refuses.
  */
 #ifndef GREEN_HUBTEST_H
 #define GREEN_HUBTEST_H
@@ -121,21 +121,36 @@ static inline void *say_arg(void *arg)
 
 /* ---- inside the hub ------------------------------------------------------------------- */
 
-static void (*in_hub_fn)(void);
+/* A call of fn(arg) in the hub greenlet itself, from a libev timer, to check what the hub
+ * refuses (blocking calls fail with EPERM) and what it may do.  hub_call_start() arms it
+ * `after` seconds from now; the caller then blocks in whatever the test needs until it has
+ * run (c must live until then).  run_in_hub(fn, arg) arms it at 0 s and sleeps past it. */
+struct hub_call {
+    ev_timer timer;
+    void (*fn)(void *);
+    void *arg;
+};
 
-static inline void in_hub_timer(struct ev_loop *loop, ev_timer *w, int revents)
+static inline void hub_call_fire(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    (void)loop, (void)w, (void)revents;
-    in_hub_fn();
+    (void)loop, (void)revents;
+    struct hub_call *c = w->data;
+    c->fn(c->arg);
 }
 
-/* From the main greenlet: run fn in the hub greenlet, from a zero-second timer. */
-static inline void run_in_hub(void (*fn)(void))
+static inline void hub_call_start(struct hub_call *c, double after, void (*fn)(void *), void *arg)
 {
-    static ev_timer t;
-    in_hub_fn = fn;
-    ev_timer_init(&t, in_hub_timer, 0.0, 0.0);
-    ev_timer_start(green_hub_loop(), &t);
+    c->fn = fn;
+    c->arg = arg;
+    ev_timer_init(&c->timer, hub_call_fire, after, 0.0);
+    c->timer.data = c;
+    ev_timer_start(green_hub_loop(), &c->timer);
+}
+
+static inline void run_in_hub(void (*fn)(void *), void *arg)
+{
+    static struct hub_call c;
+    hub_call_start(&c, 0.0, fn, arg);
     CHECK_EQ(green_sleep(0.001), 0); /* the 0 s timer fires first */
 }
 

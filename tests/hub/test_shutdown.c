@@ -148,10 +148,9 @@ struct hub_misuse {
     int ran;
 };
 
-static void on_watcher(struct ev_loop *loop, ev_timer *w, int revents)
+static void on_watcher(void *arg)
 {
-    (void)loop, (void)revents;
-    struct hub_misuse *m = w->data;
+    struct hub_misuse *m = arg;
     m->ran++;
     CHECK_FAILS(green_sleep(0), EPERM);
     CHECK_FAILS(green_sleep(1), EPERM);
@@ -185,10 +184,8 @@ static void test_blocking_from_hub(void **state)
                            .q = green_queue_new(1)};
     assert_int_equal(green_lock_acquire(m.l, 0), 0);
     m.g = SPAWN(wait_event, m.e);
-    ev_timer w;
-    ev_timer_init(&w, on_watcher, 0.001, 0.0);
-    w.data = &m;
-    ev_timer_start(green_hub_loop(), &w);
+    struct hub_call w;
+    hub_call_start(&w, 0.001, on_watcher, &m);
     assert_int_equal(green_join(m.g, GREEN_FOREVER, NULL), 0);
     assert_int_equal(m.ran, 1);
     assert_order("woken by the watcher's set");

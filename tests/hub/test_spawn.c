@@ -192,9 +192,9 @@ static void *set_hub_event(void *arg)
     return NULL;
 }
 
-static void on_watcher(struct ev_loop *loop, ev_timer *w, int revents)
+static void on_watcher(void *arg)
 {
-    (void)loop, (void)w, (void)revents;
+    (void)arg;
     CHECK(green_current() == green_hub());
     from_hub = green_spawn(set_hub_event, "G", NULL);
     CHECK(from_hub != NULL);
@@ -207,9 +207,8 @@ static void test_spawn_from_hub(void **state)
     (void)state;
     hub_event = green_event_new();
     assert_non_null(hub_event);
-    ev_timer w;
-    ev_timer_init(&w, on_watcher, 0.001, 0.0);
-    ev_timer_start(green_hub_loop(), &w);
+    struct hub_call w;
+    hub_call_start(&w, 0.001, on_watcher, NULL);
     int rc = green_event_wait(hub_event, GREEN_FOREVER);
     if (rc)
         fail_msg("%s", green_last_error());

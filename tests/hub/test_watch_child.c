@@ -145,7 +145,11 @@ static void test_other_thread(void **state)
     assert_order("W waits", "T releases", "W reaped kid 9");
 }
 
-static void in_hub(void) { CHECK_FAILS(green_waitpid(-1, NULL, 0), EPERM); }
+static void in_hub(void *arg)
+{
+    (void)arg;
+    CHECK_FAILS(green_waitpid(-1, NULL, 0), EPERM);
+}
 
 static void test_refusals(void **state)
 {
@@ -155,7 +159,7 @@ static void test_refusals(void **state)
     CHECK_FAILS(green_waitpid(0, NULL, 0), EINVAL);
     CHECK_FAILS(green_waitpid(-2, NULL, 0), EINVAL);
     CHECK_FAILS(green_waitpid(-1, NULL, 0.0 / 0.0), EINVAL);
-    run_in_hub(in_hub);
+    run_in_hub(in_hub, NULL);
     assert_no_failures();
 }
 

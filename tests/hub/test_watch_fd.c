@@ -117,7 +117,11 @@ static void test_close_notify(void **state)
     close(pipefd[1]);
 }
 
-static void in_hub(void) { CHECK_FAILS(green_wait_fd(pipefd[1], GREEN_WRITE, 0), EPERM); }
+static void in_hub(void *arg)
+{
+    (void)arg;
+    CHECK_FAILS(green_wait_fd(pipefd[1], GREEN_WRITE, 0), EPERM);
+}
 
 static void test_refusals(void **state)
 {
@@ -131,7 +135,7 @@ static void test_refusals(void **state)
     CHECK_FAILS(green_wait_fd(pipefd[0], 4, 0), EINVAL);
     CHECK_FAILS(green_wait_fd(pipefd[0], GREEN_READ, 0.0 / 0.0), EINVAL);
     CHECK_FAILS(green_fd_close_notify(-1), EBADF);
-    run_in_hub(in_hub);
+    run_in_hub(in_hub, NULL);
     assert_true(strstr(green_last_error(), "green_wait_fd") != NULL);
     assert_no_failures();
     close(pipefd[0]);

@@ -119,8 +119,9 @@ static void test_sleep_until(void **state)
     assert_order("U -1 ECANCELED");
 }
 
-static void in_hub(void)
+static void in_hub(void *arg)
 {
+    (void)arg;
     CHECK_FAILS(green_periodic_wait(per, 0), EPERM);
     CHECK_FAILS(green_sleep_until(0), EPERM);
 }
@@ -141,7 +142,7 @@ static void test_refusals(void **state)
     CHECK_FAILS(green_sleep_until(0.0 / 0.0), EINVAL);
     per = green_periodic_new(0, 1);
     CHECK_FAILS(green_periodic_wait(per, 0.0 / 0.0), EINVAL);
-    run_in_hub(in_hub);
+    run_in_hub(in_hub, NULL);
     assert_int_equal(green_periodic_destroy(per), 0);
     assert_no_failures();
 }

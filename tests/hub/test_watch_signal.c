@@ -165,7 +165,11 @@ static void test_one_hub_per_signal(void **state)
     assert_no_failures();
 }
 
-static void in_hub(void) { CHECK_FAILS(green_signal_wait(SIGUSR1, 0), EPERM); }
+static void in_hub(void *arg)
+{
+    (void)arg;
+    CHECK_FAILS(green_signal_wait(SIGUSR1, 0), EPERM);
+}
 
 static void test_refusals(void **state)
 {
@@ -180,7 +184,7 @@ static void test_refusals(void **state)
     assert_null(green_signal_handle(-3, on_usr1, NULL));
     assert_int_equal(errno, EINVAL);
     CHECK_FAILS(green_signal_unhandle(NULL), EINVAL);
-    run_in_hub(in_hub);
+    run_in_hub(in_hub, NULL);
     assert_true(default_disposition(SIGUSR1));
     assert_no_failures();
 }

@@ -69,7 +69,11 @@ static void test_timeout_and_kill(void **state)
     unlink(path);
 }
 
-static void in_hub(void) { CHECK_FAILS(green_stat_wait("/", 0, 0, NULL), EPERM); }
+static void in_hub(void *arg)
+{
+    (void)arg;
+    CHECK_FAILS(green_stat_wait("/", 0, 0, NULL), EPERM);
+}
 
 static void test_refusals(void **state)
 {
@@ -79,7 +83,7 @@ static void test_refusals(void **state)
     CHECK_FAILS(green_stat_wait("/", -1, 0, NULL), EINVAL);
     CHECK_FAILS(green_stat_wait("/", 0.0 / 0.0, 0, NULL), EINVAL);
     CHECK_FAILS(green_stat_wait("/", 0, 0.0 / 0.0, NULL), EINVAL);
-    run_in_hub(in_hub);
+    run_in_hub(in_hub, NULL);
     assert_no_failures();
 }
 

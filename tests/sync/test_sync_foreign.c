@@ -120,9 +120,9 @@ static void test_foreign(void **state)
 
 static int hub_calls;
 
-static void in_hub(struct ev_loop *loop, ev_timer *w, int revents)
+static void in_hub(void *arg)
 {
-    (void)loop, (void)w, (void)revents;
+    (void)arg;
     void *it;
     hub_calls++;
     CHECK_FAILS(green_rlock_acquire(RL, GREEN_FOREVER), EPERM); /* held by main: it would block */
@@ -173,9 +173,8 @@ static void test_from_hub(void **state)
     green_t *p = green_group_spawn(PO, hold_place, NULL, NULL, 0);
     assert_non_null(m);
     assert_non_null(p);
-    ev_timer w;
-    ev_timer_init(&w, in_hub, 0.0, 0.0);
-    ev_timer_start(green_hub_loop(), &w);
+    struct hub_call w;
+    hub_call_start(&w, 0.0, in_hub, NULL);
     assert_int_equal(green_sleep(0.01), 0);
     assert_int_equal(hub_calls, 1);
     assert_no_failures();
