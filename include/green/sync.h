@@ -64,8 +64,10 @@ GREEN_API int green_result_destroy(green_result_t *r);
  * current when they resume.  Returns 0, or -1 with errno EINVAL, EXDEV. */
 GREEN_API int green_result_set(green_result_t *r, void *value);
 
-/* Set an error instead: getters get `code` (> 0) and `payload`.  Returns 0, or -1 with
- * errno EINVAL (NULL, code <= 0), EXDEV. */
+/* Set an error instead: getters get `code` (> 0) and `payload` — unless a value is set
+ * already, which stays (gevent's get() prefers a value ever set to the exception); the
+ * getters are woken either way.  Returns 0, or -1 with errno EINVAL (NULL, code <= 0),
+ * EXDEV. */
 GREEN_API int green_result_set_error(green_result_t *r, int code, void *payload);
 
 /* Wait for the result, at most timeout seconds; never queues behind a pending wake-up.

@@ -115,9 +115,13 @@ static int result_set(green_result_t *r, int code, void *value, const char *api)
 {
     if (!green__sync_owner(r, r ? r->l.h : NULL, api))
         return -1;
+    /* gevent's get() returns the value whenever one was ever set, the exception only
+     * otherwise: a later error does not replace a value. */
+    if (!(code > 0 && r->set && r->code == 0)) {
+        r->code = code;
+        r->value = value;
+    }
     r->set = true;
-    r->code = code;
-    r->value = value;
     green__linkable_check(&r->l);
     return 0;
 }
