@@ -164,29 +164,6 @@ static void give_place(struct green_group *grp)
     }
 }
 
-/* g as a task of this hub that the caller may name: spawned, not released. */
-static struct green_task *task_arg(struct green_group *grp, const green_t *g, const char *api)
-{
-    if (!g) {
-        green__fail(EINVAL, api, "greenlet is NULL");
-        return NULL;
-    }
-    struct green *r = green__check(g, api);
-    if (r->thread != grp->h->ts) {
-        green__refuse_foreign(grp->h->ts, r, api, "greenlet");
-        return NULL;
-    }
-    struct green_task *t = green__task_of(r);
-    char who[GREEN_DESCRIBE_MAX];
-    if (!t || !t->spawned || t->released) {
-        green__fail(EINVAL, api, "greenlet %s was %s", green__describe(r, who, sizeof who),
-                    t && t->spawned ? "released (use after green_release)"
-                                    : "not spawned on the hub");
-        return NULL;
-    }
-    return t;
-}
-
 GREEN_API green_t *green_group_spawn(green_group_t *grp, green_fn fn, void *arg,
                                      const green_attr_t *attr, double timeout)
 {
@@ -223,7 +200,7 @@ GREEN_API int green_group_add(green_group_t *grp, green_t *g, double timeout)
     const char *api = "green_group_add";
     if (!owner(grp, api))
         return -1;
-    struct green_task *t = task_arg(grp, g, api);
+    struct green_task *t = green__task_arg(g, api);
     if (!t)
         return -1;
     if (green__timeout_check(timeout, api) < 0)
@@ -237,7 +214,7 @@ GREEN_API int green_group_add(green_group_t *grp, green_t *g, double timeout)
         free(m);
         return -1;
     }
-    if (!(t = task_arg(grp, g, api)) || find(grp, t)) { /* changed while we waited */
+    if (!(t = green__task_arg(g, api)) || find(grp, t)) { /* changed while we waited */
         int e = t ? EEXIST : errno;
         free(m);
         give_place(grp);
@@ -252,7 +229,7 @@ GREEN_API int green_group_discard(green_group_t *grp, green_t *g)
     const char *api = "green_group_discard";
     if (!owner(grp, api))
         return -1;
-    struct green_task *t = task_arg(grp, g, api);
+    struct green_task *t = green__task_arg(g, api);
     if (!t)
         return -1;
     struct member *m = find(grp, t);
