@@ -4,6 +4,7 @@
  *   - check.h's failure recorder (CHECK, CHECK_EQ, note_failure, assert_no_failures) for
  *     code that runs off the main stack or thread;
  *   - scaled(): iteration counts shrunk under valgrind and qemu (GREEN_TEST_SCALE);
+ *   - monotonic_seconds(): CLOCK_MONOTONIC in seconds, for measuring waits;
  *   - death tests: run_in_child(), assert_child_aborts();
  *   - where we run: RUNNING_ON_VALGRIND, UNDER_SANITIZER;
  *   - /proc readings: count_maps(), max_map_count(), statm_field();
@@ -23,6 +24,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -37,6 +39,13 @@ static inline long scaled(long n, long floor)
     double f = s ? atof(s) : 1.0;
     long v = (long)((double)n * f);
     return v < floor ? floor : v;
+}
+
+static inline double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* ---- death tests -------------------------------------------------------------------- */

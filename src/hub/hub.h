@@ -9,10 +9,12 @@
 #ifndef GREEN_HUB_HUB_H
 #define GREEN_HUB_HUB_H
 
+#include <errno.h>
 #include <ev.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/error.h"
 #include "core/greenlet.h"
 #include "core/thread.h"
 #include "green/hub.h"
@@ -288,5 +290,11 @@ GREEN_HIDDEN void green__monitor_stop(struct green_hub_part *h);
 
 /* Seconds to a libev timer delay: negative (forever) never gets here. */
 static inline bool green__timeout_valid(double seconds) { return seconds == seconds; }
+
+/* The timeout check of every call that takes one: 0, or -1 with errno EINVAL (NaN). */
+static inline int green__timeout_check(double seconds, const char *api)
+{
+    return green__timeout_valid(seconds) ? 0 : green__fail(EINVAL, api, "the timeout is NaN");
+}
 
 #endif /* GREEN_HUB_HUB_H */

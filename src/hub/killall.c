@@ -63,8 +63,8 @@ GREEN_API int green_killall(green_t *const *gs, size_t n, double timeout, bool b
     const char *api = "green_killall";
     if (!gs && n > 0)
         return green__fail(EINVAL, api, "gs is NULL");
-    if (!green__timeout_valid(timeout))
-        return green__fail(EINVAL, api, "the timeout is NaN");
+    if (green__timeout_check(timeout, api) < 0)
+        return -1;
     for (size_t i = 0; i < n; i++)
         if (!green__task_arg(gs[i], api))
             return -1;

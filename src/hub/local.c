@@ -72,14 +72,19 @@ GREEN_API int green_local_key_delete(green_local_key_t key)
     return live ? 0 : green__fail(EINVAL, "green_local_key_delete", "%u is not a live key", key);
 }
 
-/* The calling greenlet's task, if it has storage; NULL otherwise.  Never creates a hub. */
+/* The task of h's current greenlet, if it has storage (not the hub; spawned, or the main
+ * greenlet); NULL otherwise. */
+static struct green_task *task_of_current(const struct green_hub_part *h)
+{
+    struct green *cur = h->ts->core.current;
+    return cur == h->hub ? NULL : green__task_of(cur);
+}
+
+/* The same without a hub of the caller's; never creates one. */
 static struct green_task *current_task(void)
 {
     struct green_hub_part *h = green__hub_peek();
-    if (!h)
-        return NULL;
-    struct green *cur = h->ts->core.current;
-    return cur == h->hub ? NULL : green__task_of(cur);
+    return h ? task_of_current(h) : NULL;
 }
 
 static struct green_local_slot *find(struct green_task *t, green_local_key_t key)
@@ -105,9 +110,9 @@ GREEN_API int green_local_set(green_local_key_t key, void *value)
     struct green_hub_part *h = green__hub_get(api); /* the main greenlet's task is the hub's */
     if (!h)
         return -1;
-    struct green *cur = h->ts->core.current;
-    struct green_task *t = cur == h->hub ? NULL : green__task_of(cur);
+    struct green_task *t = task_of_current(h);
     if (!t) {
+        struct green *cur = h->ts->core.current;
         char who[GREEN_DESCRIBE_MAX];
         return green__fail(EPERM, api, "greenlet %s has no local storage (%s)",
                            green__describe(cur, who, sizeof who),

@@ -403,8 +403,8 @@ GREEN_API int green_join(green_t *g, double timeout, void **result)
     struct green_task *t = task_arg(g, API_JOIN);
     if (!t)
         return -1;
-    if (!green__timeout_valid(timeout))
-        return green__fail(EINVAL, API_JOIN, "the timeout is NaN");
+    if (green__timeout_check(timeout, API_JOIN) < 0)
+        return -1;
     if (green__task_join(t->h, t, timeout, API_JOIN) < 0)
         return -1;
     if (result)
@@ -493,8 +493,8 @@ GREEN_API int green_kill(green_t *g, double timeout)
     struct green_task *t = task_arg(g, api);
     if (!t)
         return -1;
-    if (!green__timeout_valid(timeout))
-        return green__fail(EINVAL, api, "the timeout is NaN");
+    if (green__timeout_check(timeout, api) < 0)
+        return -1;
     struct green_hub_part *h = t->h;
     if (t->phase == TASK_QUEUED) {
         kill_before_start(h, t);

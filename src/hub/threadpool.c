@@ -352,8 +352,8 @@ GREEN_API int green_threadpool_apply(green_threadpool_t *p, green_fn fn, void *a
         return -1;
     if (!fn)
         return green__fail(EINVAL, api, "fn is NULL");
-    if (!green__timeout_valid(timeout))
-        return green__fail(EINVAL, api, "the timeout is NaN");
+    if (green__timeout_check(timeout, api) < 0)
+        return -1;
     struct green_pools *hp = p->hp;
     struct green_hub_part *h = hp->h;
     struct green_task *self = green__hub_self(h, api);

@@ -64,10 +64,8 @@ struct green_task *green__watch_self(struct green_hub_part **hp, double timeout,
     struct green_hub_part *h = green__hub_get(api);
     if (!h)
         return NULL;
-    if (!green__timeout_valid(timeout)) {
-        green__fail(EINVAL, api, "the timeout is NaN");
+    if (green__timeout_check(timeout, api) < 0)
         return NULL;
-    }
     struct green_task *self = green__hub_self(h, api);
     if (self && !green__watch_get(h, api))
         return NULL;

@@ -74,8 +74,8 @@ GREEN_API int green_channel_destroy(green_channel_t *c)
 /* Join a line and wait for the _unlock callback.  Returns 0, or -1 with errno. */
 static int rendezvous(struct green_channel *c, bool putter, double timeout, const char *api)
 {
-    if (!green__timeout_valid(timeout))
-        return green__fail(EINVAL, api, "the timeout is NaN");
+    if (green__timeout_check(timeout, api) < 0)
+        return -1;
     struct green_task *self = green__hub_self(c->h, api);
     if (!self)
         return -1;

@@ -120,8 +120,8 @@ GREEN_API int green_cond_wait(green_cond_t *c, double timeout)
     const char *api = "green_cond_wait";
     if (!green__sync_owner(c, c ? c->h : NULL, api))
         return -1;
-    if (!green__timeout_valid(timeout))
-        return green__fail(EINVAL, api, "the timeout is NaN");
+    if (green__timeout_check(timeout, api) < 0)
+        return -1;
     struct green_task *self = green__hub_self(c->h, api);
     if (!self)
         return -1;

@@ -65,8 +65,8 @@ GREEN_API int green_event_wait(green_event_t *e, double timeout)
     const char *api = "green_event_wait";
     if (!green__sync_owner(e, e ? e->l.h : NULL, api))
         return -1;
-    if (!green__timeout_valid(timeout))
-        return green__fail(EINVAL, api, "the timeout is NaN");
+    if (green__timeout_check(timeout, api) < 0)
+        return -1;
     int rc = green__linkable_wait(&e->l, timeout, api);
     if (rc == 0)
         return green__fail(ETIMEDOUT, api, "the event was not set in time");
@@ -161,8 +161,8 @@ GREEN_API int green_result_get(green_result_t *r, double timeout, void **value)
         return -1;
     if (r->set)
         return result_deliver(r, value);
-    if (!green__timeout_valid(timeout))
-        return green__fail(EINVAL, api, "the timeout is NaN");
+    if (green__timeout_check(timeout, api) < 0)
+        return -1;
     int rc = green__linkable_wait_core(&r->l, timeout, api);
     if (rc == 0)
         return green__fail(ETIMEDOUT, api, "the result was not set in time");

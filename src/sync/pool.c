@@ -166,29 +166,6 @@ static void give_place(struct green_group *grp)
     }
 }
 
-/* g as a task of this hub that the caller may name: spawned, not released. */
-static struct green_task *task_arg(struct green_group *grp, const green_t *g, const char *api)
-{
-    if (!g) {
-        green__fail(EINVAL, api, "greenlet is NULL");
-        return NULL;
-    }
-    struct green *r = green__check(g, api);
-    if (r->thread != grp->h->ts) {
-        green__refuse_foreign(grp->h->ts, r, api, "greenlet");
-        return NULL;
-    }
-    struct green_task *t = green__task_of(r);
-    char who[GREEN_DESCRIBE_MAX];
-    if (!t || !t->spawned || t->released) {
-        green__fail(EINVAL, api, "greenlet %s was %s", green__describe(r, who, sizeof who),
-                    t && t->spawned ? "released (use after green_release)"
-                                    : "not spawned on the hub");
-        return NULL;
-    }
-    return t;
-}
-
 GREEN_API green_t *green_group_spawn(green_group_t *grp, green_fn fn, void *arg,
                                      const green_attr_t *attr, double timeout)
 {
@@ -225,11 +202,11 @@ GREEN_API int green_group_add(green_group_t *grp, green_t *g, double timeout)
     const char *api = "green_group_add";
     if (!owner(grp, api))
         return -1;
-    struct green_task *t = task_arg(grp, g, api);
+    struct green_task *t = green__task_arg(g, api);
     if (!t)
         return -1;
-    if (!green__timeout_valid(timeout))
-        return green__fail(EINVAL, api, "the timeout is NaN");
+    if (green__timeout_check(timeout, api) < 0)
+        return -1;
     if (find(grp, t))
         return green__fail(EEXIST, api, "the greenlet is a member already");
     struct member *m = malloc(sizeof *m);
@@ -239,7 +216,7 @@ GREEN_API int green_group_add(green_group_t *grp, green_t *g, double timeout)
         free(m);
         return -1;
     }
-    if (!(t = task_arg(grp, g, api)) || find(grp, t)) { /* changed while we waited */
+    if (!(t = green__task_arg(g, api)) || find(grp, t)) { /* changed while we waited */
         int e = t ? EEXIST : errno;
         free(m);
         give_place(grp);
@@ -254,7 +231,7 @@ GREEN_API int green_group_discard(green_group_t *grp, green_t *g)
     const char *api = "green_group_discard";
     if (!owner(grp, api))
         return -1;
-    struct green_task *t = task_arg(grp, g, api);
+    struct green_task *t = green__task_arg(g, api);
     if (!t)
         return -1;
     struct member *m = find(grp, t);
@@ -289,8 +266,8 @@ GREEN_API int green_group_wait_available(green_group_t *grp, double timeout)
     const char *api = "green_group_wait_available";
     if (!owner(grp, api))
         return -1;
-    if (!green__timeout_valid(timeout))
-        return green__fail(EINVAL, api, "the timeout is NaN");
+    if (green__timeout_check(timeout, api) < 0)
+        return -1;
     if (!grp->bounded || grp->units > 0)
         return 0;
     int rc = green__linkable_wait(&grp->places, timeout, api);
@@ -304,8 +281,8 @@ GREEN_API int green_group_join(green_group_t *grp, double timeout)
     const char *api = "green_group_join";
     if (!owner(grp, api))
         return -1;
-    if (!green__timeout_valid(timeout))
-        return green__fail(EINVAL, api, "the timeout is NaN");
+    if (green__timeout_check(timeout, api) < 0)
+        return -1;
     int rc = green__linkable_wait(&grp->empty, timeout, api);
     if (rc == 0)
         return green__fail(ETIMEDOUT, api, "the group did not empty in time");
@@ -348,8 +325,8 @@ GREEN_API int green_group_kill(green_group_t *grp, double timeout)
     const char *api = "green_group_kill";
     if (!owner(grp, api))
         return -1;
-    if (!green__timeout_valid(timeout))
-        return green__fail(EINVAL, api, "the timeout is NaN");
+    if (green__timeout_check(timeout, api) < 0)
+        return -1;
     if (!grp->head)
         return 0;
     struct green_task *self = green__hub_self(grp->h, api);

@@ -88,8 +88,8 @@ GREEN_API int green_rlock_acquire(green_rlock_t *l, double timeout)
         return -1;
     if (l->owner == current_of(l))
         return reenter(l, api);
-    if (!green__timeout_valid(timeout))
-        return green__fail(EINVAL, api, "the timeout is NaN");
+    if (green__timeout_check(timeout, api) < 0)
+        return -1;
     return acquire_unit(l, timeout, 1, api);
 }
 

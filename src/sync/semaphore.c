@@ -62,8 +62,8 @@ static int sem_acquire(struct green_sem *s, double timeout, const char *api)
         s->counter--;
         return 0;
     }
-    if (!green__timeout_valid(timeout))
-        return green__fail(EINVAL, api, "the timeout is NaN");
+    if (green__timeout_check(timeout, api) < 0)
+        return -1;
     int rc = green__linkable_wait(&s->l, timeout, api);
     if (rc == 0)
         return green__fail(ETIMEDOUT, api, "no unit became free in time");

@@ -153,10 +153,8 @@ static green_iwait_t *iwait_new(const green_waitable_t *objs, size_t n, double t
         green__fail(EINVAL, api, "objs is NULL");
         return NULL;
     }
-    if (!green__timeout_valid(timeout)) {
-        green__fail(EINVAL, api, "the timeout is NaN");
+    if (green__timeout_check(timeout, api) < 0)
         return NULL;
-    }
     struct green_hub_part *h = green__hub_get(api);
     if (!h || !green__watch_get(h, api))
         return NULL;

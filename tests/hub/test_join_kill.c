@@ -8,12 +8,6 @@
 
 static green_event_t *ev;
 
-static void *say_arg(void *arg)
-{
-    say("%s", (const char *)arg);
-    return arg;
-}
-
 static void *ret42(void *arg)
 {
     (void)arg;
@@ -185,10 +179,10 @@ static void test_join_order(void **state)
     assert_int_equal(green_kill(ju, GREEN_FOREVER), 0);
     say("main killed unstarted U: dead=%d", green_ready(ju));
     assert_int_equal(green_sleep(0), 0);
-    assert_order("G runs, sleep(0) G returns X runs (queued before G dies) J1 joined J2 joined "
-                 "J1 after sleep(0) J2 after sleep(0) main join(dead G): no switch, Z not run "
-                 "yet Z runs main killed unstarted U: dead=1 X2 runs J: join(U) returned, "
-                 "value=NULL");
+    assert_order("G runs, sleep(0)", "G returns", "X runs (queued before G dies)", "J1 joined",
+                 "J2 joined", "J1 after sleep(0)", "J2 after sleep(0)",
+                 "main join(dead G): no switch, Z not run yet", "Z runs",
+                 "main killed unstarted U: dead=1", "X2 runs", "J: join(U) returned, value=NULL");
     assert_true(green_ready(ju) && green_successful(ju));
     green_t *all[] = {jg, j[0], j[1], jj, ju};
     for (size_t i = 0; i < 5; i++)
@@ -241,9 +235,10 @@ static void test_kill_order(void **state)
     assert_int_equal(green_kill_nowait(kk), 0);
     say("kill(dead) (no switch: Z not run yet)");
     assert_int_equal(green_sleep(0), 0);
-    assert_order("kill(unstarted) dead=1 kill(B, block=False) dead=0 X runs (queued before the "
-                 "kill) B finally killer: kill(K) ... K finally killer: kill returned, dead=1 Y "
-                 "runs (queued after _kill) kill(dead) (no switch: Z not run yet) Z runs");
+    assert_order("kill(unstarted) dead=1", "kill(B, block=False) dead=0",
+                 "X runs (queued before the kill)", "B finally", "killer: kill(K) ...", "K finally",
+                 "killer: kill returned, dead=1", "Y runs (queued after _kill)",
+                 "kill(dead) (no switch: Z not run yet)", "Z runs");
     green_t *all[] = {u, b, kk, k};
     for (size_t i = 0; i < 4; i++) {
         assert_true(green_ready(all[i]) && green_successful(all[i]));
@@ -307,8 +302,9 @@ static void test_kill_queued_wakeup_and_self(void **state)
     assert_int_equal(green_join(f, GREEN_FOREVER, NULL), 0);
     green_t *g = SPAWN(selfkill_blocking, NULL);
     assert_int_equal(green_join(g, GREEN_FOREVER, NULL), 0);
-    assert_order("S sleep(0) #1 K2: kill(S, block=False) returned S resumed #1, sleep(0) #2 S "
-                 "finally F killed itself, still running F finally G kill(self) -> ECANCELED");
+    assert_order("S sleep(0) #1", "K2: kill(S, block=False) returned", "S resumed #1, sleep(0) #2",
+                 "S finally", "F killed itself, still running", "F finally",
+                 "G kill(self) -> ECANCELED");
     green_t *all[] = {ks, k, f, g};
     for (size_t i = 0; i < 4; i++)
         assert_int_equal(green_release(all[i]), 0);
@@ -348,8 +344,8 @@ static void test_kill_cleanup_cannot_block(void **state)
     assert_int_equal(green_join(kv, GREEN_FOREVER, NULL), 0);
     assert_int_equal(green_join(k, GREEN_FOREVER, NULL), 0);
     assert_int_equal(green_join(o, GREEN_FOREVER, NULL), 0);
-    assert_order("V finally: sleep(0) V finally done K kill returned, V dead=1 O runs (queued "
-                 "after _kill)");
+    assert_order("V finally: sleep(0)", "V finally done", "K kill returned, V dead=1",
+                 "O runs (queued after _kill)");
     assert_int_equal(green_release(kv), 0);
     assert_int_equal(green_release(k), 0);
     assert_int_equal(green_release(o), 0);
@@ -378,7 +374,7 @@ static void test_kill_timeout(void **state)
     assert_true(green_state(v) & GREEN_ACTIVE);
     assert_int_equal(green_kill(v, GREEN_FOREVER), 0);
     assert_true(green_ready(v) && green_successful(v));
-    assert_order("V ignores the kill V resumed GREEN_EXIT");
+    assert_order("V ignores the kill", "V resumed GREEN_EXIT");
     assert_int_equal(green_release(v), 0);
     assert_no_failures();
 }
@@ -404,7 +400,7 @@ static void test_killer_killed(void **state)
     assert_int_equal(green_kill(k, GREEN_FOREVER), 0);
     assert_false(green_ready(kv2));
     assert_int_equal(green_kill(kv2, GREEN_FOREVER), 0);
-    assert_order("V ignores the kill killer canceled V resumed GREEN_EXIT");
+    assert_order("V ignores the kill", "killer canceled", "V resumed GREEN_EXIT");
     assert_int_equal(green_release(k), 0);
     assert_int_equal(green_release(kv2), 0);
     assert_no_failures();
@@ -469,7 +465,7 @@ static void test_release(void **state)
     for (int i = 0; i < 100; i++)
         assert_int_equal(green_release(SPAWN(ret42, NULL)), 0);
     assert_int_equal(green_sleep(0), 0);
-    assert_order("W wait 0 ok U D");
+    assert_order("W wait 0 ok", "U", "D");
     assert_no_failures();
 }
 

@@ -4,7 +4,7 @@
  * greenlets that block again while dying, non-blocking form, no switch when nothing is
  * alive, timeout).  Expected orders are what gevent 22.10 prints for the Python programs
  * quoted above each test. */
-#include "order_log.h"
+#include "hubtest.h"
 
 static void *die_after(void *arg)
 {
@@ -29,7 +29,6 @@ static void release_all(green_t **gs, size_t n)
 static void test_joinall_order_and_count(void **state)
 {
     (void)state;
-    log_reset();
     green_t *gs[3] = {green_spawn(die_after, "g0", NULL), green_spawn(die_after, "g1", NULL),
                       green_spawn(die_after, "g2", NULL)};
     size_t ready[3], n = 99;
@@ -43,8 +42,8 @@ static void test_joinall_order_and_count(void **state)
     assert_int_equal(green_joinall(hs, 3, GREEN_FOREVER, GREEN_WAIT_ALL, false, NULL, NULL), 0);
     release_all(hs, 3);
     assert_no_failures();
-    assert_log("g1 dies", "g2 dies", "g0 dies", "joinall -> [1, 2, 0] (3)", "h1 dies",
-               "h2 dies", "h0 dies", "joinall count=2 -> [1, 2] (2)");
+    assert_order("g1 dies", "g2 dies", "g0 dies", "joinall -> [1, 2, 0] (3)", "h1 dies", "h2 dies",
+                 "h0 dies", "joinall count=2 -> [1, 2] (2)");
     assert_int_equal(green_hub_shutdown(), 0);
 }
 
@@ -121,12 +120,6 @@ static void *stubborn(void *arg)
     return NULL;
 }
 
-static void *say_arg(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
-
 static green_t *victims[4];
 
 static void *killer(void *arg)
@@ -150,7 +143,6 @@ static void *killer(void *arg)
 static void test_killall_blocking(void **state)
 {
     (void)state;
-    log_reset();
     green_t *a = green_spawn(body, "A", NULL);
     green_t *b = green_spawn(stubborn, "B", NULL);
     green_t *c = green_spawn(body, "C", NULL);
@@ -163,9 +155,9 @@ static void test_killall_blocking(void **state)
     green_t *y = green_spawn(say_arg, "Y queued after", NULL);
     assert_int_equal(green_join(k, GREEN_FOREVER, NULL), 0);
     assert_no_failures();
-    assert_log("X queued before killall", "K: killall", "A finally", "U finally",
-               "B finally: sleep(0)", "B finally done", "C finally",
-               "K: killall returned, dead=[1, 1, 1, 1]", "Y queued after");
+    assert_order("X queued before killall", "K: killall", "A finally", "U finally",
+                 "B finally: sleep(0)", "B finally done", "C finally",
+                 "K: killall returned, dead=[1, 1, 1, 1]", "Y queued after");
     green_t *all[] = {a, b, c, u, x, k, y};
     release_all(all, 7);
     assert_int_equal(green_hub_shutdown(), 0);
@@ -178,7 +170,6 @@ static void test_killall_blocking(void **state)
 static void test_killall_nonblocking_and_no_switch(void **state)
 {
     (void)state;
-    log_reset();
     green_t *d = green_spawn(body, "D", NULL);
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_killall(&d, 1, GREEN_FOREVER, false), 0);
@@ -192,8 +183,8 @@ static void test_killall_nonblocking_and_no_switch(void **state)
     say("killall(unstarted, dead): no switch, V dead=%d", green_ready(v));
     assert_int_equal(green_sleep(0), 0);
     assert_no_failures();
-    assert_log("killall(block=False) returned dead=0", "D finally", "Z",
-               "killall(unstarted, dead): no switch, V dead=1", "W runs");
+    assert_order("killall(block=False) returned dead=0", "D finally", "Z",
+                 "killall(unstarted, dead): no switch, V dead=1", "W runs");
     green_t *all[] = {d, z, v, w};
     release_all(all, 4);
     assert_int_equal(green_hub_shutdown(), 0);
@@ -235,11 +226,11 @@ static void test_killall_refusals_and_timeout(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        CHECKED_TEST(test_joinall_order_and_count),
-        CHECKED_TEST(test_joinall_raise_error_and_timeout),
-        CHECKED_TEST(test_killall_blocking),
-        CHECKED_TEST(test_killall_nonblocking_and_no_switch),
-        CHECKED_TEST(test_killall_refusals_and_timeout),
+        HUB_TEST(test_joinall_order_and_count),
+        HUB_TEST(test_joinall_raise_error_and_timeout),
+        HUB_TEST(test_killall_blocking),
+        HUB_TEST(test_killall_nonblocking_and_no_switch),
+        HUB_TEST(test_killall_refusals_and_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,7 @@
  * unlink), run by its notifier in link order with its joiners, also when linked after
  * death.  Expected orders are what gevent 22.10 prints for the Python program quoted above
  * each test. */
-#include "order_log.h"
+#include "hubtest.h"
 
 static green_t *G;
 
@@ -29,12 +29,6 @@ static void *joiner(void *arg)
     return NULL;
 }
 
-static void *say_arg(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
-
 /* g = Greenlet(work); g.name = "G"; g.start(); g.rawlink(cb("L1"))
  * gevent.spawn(joiner); g.rawlink(cb("L2")); gevent.sleep(0)
  * gevent.spawn(say, "X queued before death"); g.join(); say("main joined")
@@ -43,8 +37,7 @@ static void *say_arg(void *arg)
 static void test_link_order(void **state)
 {
     (void)state;
-    log_reset();
-    G = spawn_named(work, NULL, "G");
+    G = SPAWN_NAMED(work, NULL, "G");
     assert_int_equal(green_link(G, saw, "L1"), 0);
     green_t *j = green_spawn(joiner, NULL, NULL);
     assert_int_equal(green_link(G, saw, "L2"), 0);
@@ -57,9 +50,9 @@ static void test_link_order(void **state)
     say("main linked after death: no switch");
     assert_int_equal(green_sleep(0), 0);
     assert_no_failures();
-    assert_log("G runs", "G returns", "X queued before death", "L1 sees G ready=True",
-               "L2 sees G ready=True", "J joined", "main joined",
-               "main linked after death: no switch", "L3 after death sees G ready=True", "Y");
+    assert_order("G runs", "G returns", "X queued before death", "L1 sees G ready=True",
+                 "L2 sees G ready=True", "J joined", "main joined",
+                 "main linked after death: no switch", "L3 after death sees G ready=True", "Y");
     green_t *all[] = {G, j, x, y};
     for (size_t i = 0; i < 4; i++)
         assert_int_equal(green_release(all[i]), 0);
@@ -100,11 +93,10 @@ static void *seven(void *arg)
 static void test_value_and_error_links(void **state)
 {
     (void)state;
-    log_reset();
     green_event_t *e = green_event_new();
-    green_t *b = spawn_named(bad, NULL, "B");
-    green_t *k = spawn_named(wait_forever, e, "K");
-    green_t *ok = spawn_named(seven, NULL, "OK");
+    green_t *b = SPAWN_NAMED(bad, NULL, "B");
+    green_t *k = SPAWN_NAMED(wait_forever, e, "K");
+    green_t *ok = SPAWN_NAMED(seven, NULL, "OK");
     green_t *gs[] = {b, k, ok};
     for (int i = 0; i < 3; i++) {
         assert_int_equal(green_link(gs[i], saw_any, NULL), 0);
@@ -120,7 +112,7 @@ static void test_value_and_error_links(void **state)
     assert_int_equal(green_join(ok, GREEN_FOREVER, NULL), 0);
     assert_int_equal(green_sleep(0), 0);
     assert_no_failures();
-    assert_log("any OK", "value OK", "any B", "error B", "any K", "value K");
+    assert_order("any OK", "value OK", "any B", "error B", "any K", "value K");
     for (int i = 0; i < 3; i++)
         assert_int_equal(green_release(gs[i]), 0);
     assert_int_equal(green_event_destroy(e), 0);
@@ -147,17 +139,16 @@ static void *sleep_long(void *arg)
 static void test_release_in_link_and_shutdown(void **state)
 {
     (void)state;
-    log_reset();
     green_t *g = green_spawn(seven, NULL, NULL);
     assert_int_equal(green_link(g, release_from_link, NULL), 0);
     assert_int_equal(green_sleep(0), 0);
-    green_t *w = spawn_named(sleep_long, NULL, "W");
+    green_t *w = SPAWN_NAMED(sleep_long, NULL, "W");
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_link(w, saw_any, NULL), 0);
     assert_int_equal(green_release(w), 0);
     assert_int_equal(green_hub_shutdown(), 0);
     assert_no_failures();
-    assert_log("released in its link", "any W");
+    assert_order("released in its link", "any W");
 }
 
 /* Refusals: NULL, NULL fn, a plain greenlet, a released one. */
@@ -182,10 +173,10 @@ static void test_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        CHECKED_TEST(test_link_order),
-        CHECKED_TEST(test_value_and_error_links),
-        CHECKED_TEST(test_release_in_link_and_shutdown),
-        CHECKED_TEST(test_refusals),
+        HUB_TEST(test_link_order),
+        HUB_TEST(test_value_and_error_links),
+        HUB_TEST(test_release_in_link_and_shutdown),
+        HUB_TEST(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,7 @@
 /* Greenlet-local storage (gevent.local as keys): one value per greenlet, destructors at
  * death before the joiners run, the main greenlet's at hub shutdown, deleted keys, slot
  * reuse, the key limit, greenlets without storage. */
-#include "order_log.h"
+#include "hubtest.h"
 
 static green_local_key_t K;
 
@@ -35,7 +35,6 @@ static void *joins_a(void *arg)
 static void test_values_per_greenlet_and_destructors(void **state)
 {
     (void)state;
-    log_reset();
     assert_int_equal(green_local_key_new(&K, dtor), 0);
     A = green_spawn(sets, "A", NULL);
     green_t *b = green_spawn(sets, "B", NULL);
@@ -52,9 +51,9 @@ static void test_values_per_greenlet_and_destructors(void **state)
     assert_int_equal(green_hub_shutdown(), 0); /* the main greenlet's value goes now */
     say("after shutdown: %s", green_local_get(K) ? "set" : "unset");
     assert_no_failures();
-    assert_log("main has x: False", "A sets, sees A", "B sets, sees B", "A still sees A",
-               "dtor A", "B still sees B", "dtor B", "J joined A", "main joined", "dtor main",
-               "after shutdown: unset");
+    assert_order("main has x: False", "A sets, sees A", "B sets, sees B", "A still sees A",
+                 "dtor A", "B still sees B", "dtor B", "J joined A", "main joined", "dtor main",
+                 "after shutdown: unset");
     assert_int_equal(green_local_key_delete(K), 0);
     assert_int_equal(green_hub_shutdown(), 0);
 }
@@ -78,7 +77,6 @@ static void *set_two(void *arg)
 static void test_delete_and_reuse(void **state)
 {
     (void)state;
-    log_reset();
     assert_int_equal(green_local_key_new(&K, dtor), 0);
     assert_int_equal(green_local_key_new(&K2, dtor), 0);
     assert_int_equal(green_local_set(K, "old main value"), 0);
@@ -95,7 +93,7 @@ static void test_delete_and_reuse(void **state)
     assert_int_equal(green_release(g), 0);
     assert_int_equal(green_hub_shutdown(), 0);
     assert_no_failures();
-    assert_int_equal(log_count, 0); /* no destructor ran */
+    assert_order(); /* no destructor ran */
     assert_int_equal(green_local_key_delete(reused), 0);
     assert_int_equal(green_local_key_delete(K2), 0);
 }
@@ -123,7 +121,6 @@ static void in_hub(green_t *g, void *arg)
 static void test_refusals_and_limit(void **state)
 {
     (void)state;
-    log_reset();
     assert_int_equal(green_local_key_new(NULL, NULL), -1);
     assert_int_equal(errno, EINVAL);
     assert_int_equal(green_local_key_new(&K, NULL), 0);
@@ -146,15 +143,15 @@ static void test_refusals_and_limit(void **state)
     assert_int_equal(green_local_key_delete(K), 0);
     assert_int_equal(green_hub_shutdown(), 0);
     assert_no_failures();
-    assert_log("hub refused");
+    assert_order("hub refused");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        CHECKED_TEST(test_values_per_greenlet_and_destructors),
-        CHECKED_TEST(test_delete_and_reuse),
-        CHECKED_TEST(test_refusals_and_limit),
+        HUB_TEST(test_values_per_greenlet_and_destructors),
+        HUB_TEST(test_delete_and_reuse),
+        HUB_TEST(test_refusals_and_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,20 +6,13 @@
 #include <math.h>
 #include <time.h>
 
-#include "order_log.h"
+#include "hubtest.h"
 #include "stderr_capture.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void spin(double seconds)
 {
-    double until = now() + seconds;
-    while (now() < until) {
+    double until = monotonic_seconds() + seconds;
+    while (monotonic_seconds() < until) {
     }
 }
 
@@ -65,8 +58,8 @@ static void test_hog_reported_once_per_episode(void **state)
 static void *switch_often(void *arg)
 {
     (void)arg;
-    double until = now() + 0.5;
-    while (now() < until) {
+    double until = monotonic_seconds() + 0.5;
+    while (monotonic_seconds() < until) {
         spin(0.001);
         CHECK_EQ(green_sleep(0), 0);
     }
@@ -128,9 +121,9 @@ static void test_main_hog_and_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        CHECKED_TEST(test_hog_reported_once_per_episode),
-        CHECKED_TEST(test_idle_and_busy_hub_not_reported),
-        CHECKED_TEST(test_main_hog_and_refusals),
+        HUB_TEST(test_hog_reported_once_per_episode),
+        HUB_TEST(test_idle_and_busy_hub_not_reported),
+        HUB_TEST(test_main_hog_and_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

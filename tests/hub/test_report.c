@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Reports of greenlets that die of an error nobody joined: the default line on stderr, no
  * report for joined, linked or killed greenlets, and the handler that takes over. */
-#include "order_log.h"
+#include "hubtest.h"
 #include "stderr_capture.h"
 
 static void *fail_with(void *arg)
@@ -67,7 +67,6 @@ static void handler(green_t *g, int code, void *payload, void *arg)
 static void test_handler_takes_over(void **state)
 {
     (void)state;
-    log_reset();
     char out[1024];
     green_attr_t attr = GREEN_ATTR_INIT;
     attr.name = "one";
@@ -87,7 +86,7 @@ static void test_handler_takes_over(void **state)
     assert_non_null(strstr(out, "'two'"));
     assert_null(strstr(out, "'one'"));
     assert_no_failures();
-    assert_log("H: greenlet one code 2 payload payload ready=1");
+    assert_order("H: greenlet one code 2 payload payload ready=1");
     assert_int_equal(green_release(g1), 0);
     assert_int_equal(green_release(g2), 0);
     assert_int_equal(green_hub_shutdown(), 0);
@@ -96,8 +95,8 @@ static void test_handler_takes_over(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        CHECKED_TEST(test_default_report),
-        CHECKED_TEST(test_handler_takes_over),
+        HUB_TEST(test_default_report),
+        HUB_TEST(test_handler_takes_over),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,7 @@
 /* The run-info dump: every greenlet of the hub with id, name, parent and state, and what a
  * blocked one waits on (an object, a greenlet, a sleep), seen from main and from a
  * greenlet. */
-#include "order_log.h"
+#include "hubtest.h"
 
 static green_event_t *E;
 static green_t *W1;
@@ -57,12 +57,12 @@ static void test_dump_states(void **state)
 {
     (void)state;
     E = green_event_new();
-    green_t *d = spawn_named(nothing, NULL, "done");
-    W1 = spawn_named(wait_event, NULL, "waiter");
-    green_t *w2 = spawn_named(join_w1, NULL, "joiner");
-    green_t *w3 = spawn_named(sleep_long, NULL, NULL);
+    green_t *d = SPAWN_NAMED(nothing, NULL, "done");
+    W1 = SPAWN_NAMED(wait_event, NULL, "waiter");
+    green_t *w2 = SPAWN_NAMED(join_w1, NULL, "joiner");
+    green_t *w3 = SPAWN_NAMED(sleep_long, NULL, NULL);
     assert_int_equal(green_sleep(0), 0);
-    green_t *q = spawn_named(nothing, NULL, "queued");
+    green_t *q = SPAWN_NAMED(nothing, NULL, "queued");
     char *text = dump();
     unsigned long long hub = id(green_hub()), main_id = id(green_main());
     char expected[1024];
@@ -81,7 +81,7 @@ static void test_dump_states(void **state)
     free(text);
 
     /* From a greenlet: it is the one running; main waits in green_join for it. */
-    green_t *from = spawn_named(dump_from_greenlet, NULL, "dumper");
+    green_t *from = SPAWN_NAMED(dump_from_greenlet, NULL, "dumper");
     assert_int_equal(green_join(from, GREEN_FOREVER, NULL), 0);
     assert_non_null(dumped);
     char line[128];
@@ -109,7 +109,7 @@ static void test_dump_states(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        CHECKED_TEST(test_dump_states),
+        HUB_TEST(test_dump_states),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

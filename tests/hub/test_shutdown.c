@@ -20,12 +20,6 @@ static void *cleanup_on_kill(void *arg)
     return NULL;
 }
 
-static void *say_arg(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
-
 static void test_shutdown_kills(void **state)
 {
     (void)state;
@@ -38,7 +32,7 @@ static void test_shutdown_kills(void **state)
     assert_int_equal(green_release(e), 0);
     CHECK_FAILS(green_event_destroy(ev), EBUSY); /* E waits on it */
     assert_int_equal(green_hub_shutdown(), 0);
-    assert_order("S cleanup E cleanup");
+    assert_order("S cleanup", "E cleanup");
     assert_int_equal(green_hub_shutdown(), 0); /* no hub: nothing to do */
     assert_no_failures();
 }
@@ -101,7 +95,7 @@ static void test_shutdown_kills_late_spawns(void **state)
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_hub_shutdown(), 0);
     /* killed newest first; the child had started meanwhile, A's spawns had not */
-    assert_order("B cleanup A cleanup child killed");
+    assert_order("B cleanup", "A cleanup", "child killed");
     assert_no_failures();
 }
 
@@ -120,7 +114,7 @@ static void test_hub_recreated(void **state)
         assert_int_equal(green_sleep(0.001), 0);
         assert_int_equal(green_hub_shutdown(), 0);
     }
-    assert_order("G G G");
+    assert_order("G", "G", "G");
     assert_no_failures();
 }
 
@@ -154,10 +148,9 @@ struct hub_misuse {
     int ran;
 };
 
-static void on_watcher(struct ev_loop *loop, ev_timer *w, int revents)
+static void on_watcher(void *arg)
 {
-    (void)loop, (void)revents;
-    struct hub_misuse *m = w->data;
+    struct hub_misuse *m = arg;
     m->ran++;
     CHECK_FAILS(green_sleep(0), EPERM);
     CHECK_FAILS(green_sleep(1), EPERM);
@@ -191,10 +184,8 @@ static void test_blocking_from_hub(void **state)
                            .q = green_queue_new(1)};
     assert_int_equal(green_lock_acquire(m.l, 0), 0);
     m.g = SPAWN(wait_event, m.e);
-    ev_timer w;
-    ev_timer_init(&w, on_watcher, 0.001, 0.0);
-    w.data = &m;
-    ev_timer_start(green_hub_loop(), &w);
+    struct hub_call w;
+    hub_call_start(&w, 0.001, on_watcher, &m);
     assert_int_equal(green_join(m.g, GREEN_FOREVER, NULL), 0);
     assert_int_equal(m.ran, 1);
     assert_order("woken by the watcher's set");

@@ -6,25 +6,6 @@
 
 #include "hubtest.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void *say_arg(void *arg)
-{
-    say("%s", (const char *)arg);
-    return arg;
-}
-
-static void join_release(green_t *g)
-{
-    CHECK(green_join(g, GREEN_FOREVER, NULL) == 0);
-    CHECK_EQ(green_release(g), 0);
-}
-
 /* gevent S1: spawn only queues the start; spawned greenlets run in spawn order. */
 static void test_spawn_fifo(void **state)
 {
@@ -34,10 +15,10 @@ static void test_spawn_fifo(void **state)
     assert_false(green_ready(a));
     assert_int_equal(green_sleep(0), 0);
     say("back");
-    assert_order("main A B back");
+    assert_order("main", "A", "B", "back");
     assert_true(green_ready(a) && green_ready(b));
-    join_release(a);
-    join_release(b);
+    JOIN(a);
+    JOIN(b);
     assert_no_failures();
 }
 
@@ -58,9 +39,9 @@ static void test_sleep0_requeue(void **state)
 {
     (void)state;
     green_t *a = SPAWN(sleeper3, "A"), *b = SPAWN(sleeper3, "B");
-    join_release(a);
-    join_release(b);
-    assert_order("A0 B0 C A1 B1 A2 B2");
+    JOIN(a);
+    JOIN(b);
+    assert_order("A0", "B0", "C", "A1", "B1", "A2", "B2");
     assert_no_failures();
 }
 
@@ -98,7 +79,7 @@ static void test_spawn_attrs(void **state)
     assert_int_equal(green_join(p, GREEN_FOREVER, &v), 0);
     assert_int_equal((intptr_t)v, 3);
     assert_int_equal(green_join(d, GREEN_FOREVER, &v), 0);
-    assert_order("sh:shared pr:private -:private");
+    assert_order("sh:shared", "pr:private", "-:private");
     assert_int_equal(green_release(s), 0);
     assert_int_equal(green_release(p), 0);
     assert_int_equal(green_release(d), 0);
@@ -110,19 +91,19 @@ static void test_spawn_attrs(void **state)
 static void test_spawn_later(void **state)
 {
     (void)state;
-    double t0 = now();
+    double t0 = monotonic_seconds();
     green_t *g[4] = {green_spawn_later(0.02, say_arg, "B", NULL),
                      green_spawn_later(0.01, say_arg, "A", NULL),
                      green_spawn_later(0, say_arg, "Z", NULL), SPAWN(say_arg, "C")};
     say("main");
     for (int i = 0; i < 4; i++) {
         assert_non_null(g[i]);
-        join_release(g[i]);
+        JOIN(g[i]);
     }
-    assert_order("main C Z A B");
+    assert_order("main", "C", "Z", "A", "B");
     /* spawn_later counts from the loop's clock, which may lag the call a little (gevent's
      * timers do not update it outside callbacks either) */
-    assert_true(now() - t0 >= 0.015);
+    assert_true(monotonic_seconds() - t0 >= 0.015);
     assert_no_failures();
 }
 
@@ -130,9 +111,9 @@ static void *sleep_then_say(void *arg)
 {
     const char *n = arg;
     double delay = (n[1] - '0') * 0.1; /* steps far above a greenlet start under valgrind */
-    double t0 = now();
+    double t0 = monotonic_seconds();
     CHECK_EQ(green_sleep(delay), 0);
-    CHECK(now() - t0 >= delay);
+    CHECK(monotonic_seconds() - t0 >= delay);
     say("%s", n);
     return NULL;
 }
@@ -145,12 +126,12 @@ static void test_sleep_timers(void **state)
     green_t *g[4] = {SPAWN(sleep_then_say, "s3"), SPAWN(sleep_then_say, "s1"),
                      SPAWN(sleep_then_say, "s2"), SPAWN(sleep_then_say, "t1")};
     for (int i = 0; i < 4; i++)
-        join_release(g[i]);
-    assert_order("s1 t1 s2 s3");
+        JOIN(g[i]);
+    assert_order("s1", "t1", "s2", "s3");
     /* main sleeps too */
-    double t0 = now();
+    double t0 = monotonic_seconds();
     assert_int_equal(green_sleep(0.01), 0);
-    assert_true(now() - t0 >= 0.01);
+    assert_true(monotonic_seconds() - t0 >= 0.01);
     assert_no_failures();
 }
 
@@ -160,12 +141,12 @@ static void test_sleep_counts_from_now(void **state)
 {
     (void)state;
     assert_int_equal(green_sleep(0.001), 0); /* resumed from a timer, not from a callback */
-    double t = now();
-    while (now() - t < 0.03) { /* computing, the hub does not run */
+    double t = monotonic_seconds();
+    while (monotonic_seconds() - t < 0.03) { /* computing, the hub does not run */
     }
-    double t0 = now();
+    double t0 = monotonic_seconds();
     assert_int_equal(green_sleep(0.02), 0);
-    assert_true(now() - t0 >= 0.02);
+    assert_true(monotonic_seconds() - t0 >= 0.02);
     assert_no_failures();
 }
 
@@ -194,7 +175,7 @@ static void test_einval(void **state)
     CHECK_FAILS(green_join(g, NAN, NULL), EINVAL);
     CHECK_FAILS(green_kill(g, NAN), EINVAL);
     CHECK(!green_ready(NULL) && !green_successful(NULL) && !green_ready(green_main()));
-    join_release(g);
+    JOIN(g);
     assert_order("ran"); /* nothing refused started anything */
     assert_no_failures();
 }
@@ -211,9 +192,9 @@ static void *set_hub_event(void *arg)
     return NULL;
 }
 
-static void on_watcher(struct ev_loop *loop, ev_timer *w, int revents)
+static void on_watcher(void *arg)
 {
-    (void)loop, (void)w, (void)revents;
+    (void)arg;
     CHECK(green_current() == green_hub());
     from_hub = green_spawn(set_hub_event, "G", NULL);
     CHECK(from_hub != NULL);
@@ -226,17 +207,16 @@ static void test_spawn_from_hub(void **state)
     (void)state;
     hub_event = green_event_new();
     assert_non_null(hub_event);
-    ev_timer w;
-    ev_timer_init(&w, on_watcher, 0.001, 0.0);
-    ev_timer_start(green_hub_loop(), &w);
+    struct hub_call w;
+    hub_call_start(&w, 0.001, on_watcher, NULL);
     int rc = green_event_wait(hub_event, GREEN_FOREVER);
     if (rc)
         fail_msg("%s", green_last_error());
     say("main");
-    assert_order("cb G main");
+    assert_order("cb", "G", "main");
     assert_non_null(from_hub);
     assert_ptr_equal(green_parent(from_hub), green_hub());
-    join_release(from_hub);
+    JOIN(from_hub);
     assert_int_equal(green_event_destroy(hub_event), 0);
     assert_no_failures();
 }

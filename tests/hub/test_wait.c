@@ -6,7 +6,7 @@
  * test. */
 #include <pthread.h>
 
-#include "order_log.h"
+#include "hubtest.h"
 
 static green_event_t *E;
 static green_result_t *A;
@@ -39,7 +39,6 @@ static void *setter(void *arg)
 static void test_iwait_order(void **state)
 {
     (void)state;
-    log_reset();
     E = green_event_new();
     A = green_result_new();
     green_t *g1 = green_spawn(die_after, "g3", NULL); /* g1 sleeps 3 times */
@@ -61,8 +60,8 @@ static void test_iwait_order(void **state)
     assert_int_equal(green_iwait_end(it), 0);
     assert_no_failures();
     /* die_after's rounds come from the name: "g3" is g1, "g1" is g2, "g2" is g3 */
-    assert_log("setter sets e", "g1 dies", "iwait -> e", "setter sets a", "iwait -> g2",
-               "g2 dies", "iwait -> a", "g3 dies", "iwait -> g3", "iwait -> g1");
+    assert_order("setter sets e", "g1 dies", "iwait -> e", "setter sets a", "iwait -> g2",
+                 "g2 dies", "iwait -> a", "g3 dies", "iwait -> g3", "iwait -> g1");
     green_t *all[] = {g1, g2, g3, s};
     for (int k = 0; k < 4; k++)
         assert_int_equal(green_release(all[k]), 0);
@@ -72,12 +71,6 @@ static void test_iwait_order(void **state)
 }
 
 static void *nothing(void *arg) { return arg; }
-
-static void *say_arg(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
 
 static void *set_later(void *arg)
 {
@@ -93,7 +86,6 @@ static void *set_later(void *arg)
 static void test_wait_ready_count_timeout(void **state)
 {
     (void)state;
-    log_reset();
     green_event_t *e2 = green_event_new(), *e3 = green_event_new(), *e4 = green_event_new();
     assert_int_equal(green_event_set(e2), 0);
     green_t *d = green_spawn(nothing, NULL, NULL);
@@ -116,7 +108,7 @@ static void test_wait_ready_count_timeout(void **state)
     assert_int_equal(green_wait(e34, 1, GREEN_FOREVER, 0, ready), 0);
     assert_int_equal(green_wait(NULL, 0, GREEN_FOREVER, GREEN_WAIT_ALL, NULL), 0);
     assert_no_failures();
-    assert_log("X runs", "wait ready -> [0, 1]", "count=1 -> [1]", "timeout0 with e4 set -> [1]");
+    assert_order("X runs", "wait ready -> [0, 1]", "count=1 -> [1]", "timeout0 with e4 set -> [1]");
     green_t *all[] = {d, x, later};
     for (int k = 0; k < 3; k++)
         assert_int_equal(green_release(all[k]), 0);
@@ -141,7 +133,6 @@ static void *release_unit(void *arg)
 static void test_semaphore_and_lock(void **state)
 {
     (void)state;
-    log_reset();
     green_sem_t *s = green_sem_new(0, false);
     green_t *r = green_spawn(release_unit, s, NULL);
     green_waitable_t ws[] = {green_waitable_sem(s)};
@@ -156,7 +147,7 @@ static void test_semaphore_and_lock(void **state)
     assert_int_equal(green_lock_try_acquire(l), 0); /* waiting took nothing */
     assert_int_equal(green_lock_release(l), 0);
     assert_no_failures();
-    assert_log("rel", "sem ready counter=1");
+    assert_order("rel", "sem ready counter=1");
     assert_int_equal(green_release(r), 0);
     assert_int_equal(green_sleep(0), 0); /* let the notifiers that woke main finish */
     assert_int_equal(green_sem_destroy(s), 0);
@@ -290,11 +281,9 @@ static void test_foreign_objects(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        CHECKED_TEST(test_iwait_order),
-        CHECKED_TEST(test_wait_ready_count_timeout),
-        CHECKED_TEST(test_semaphore_and_lock),
-        CHECKED_TEST(test_end_early_kill_and_refusals),
-        CHECKED_TEST(test_foreign_objects),
+        HUB_TEST(test_iwait_order),        HUB_TEST(test_wait_ready_count_timeout),
+        HUB_TEST(test_semaphore_and_lock), HUB_TEST(test_end_early_kill_and_refusals),
+        HUB_TEST(test_foreign_objects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,7 @@
  * timeouts, kills, closing under a waiter, refusals. */
 #include <sys/socket.h>
 
-#include "watch_util.h"
+#include "hubtest.h"
 
 static int pipefd[2];
 
@@ -22,13 +22,13 @@ static void *reader(void *arg)
 static void test_read_ready(void **state)
 {
     assert_int_equal(pipe(pipefd), 0);
-    green_t *r = spawn_model(reader, NULL, model_of(state));
+    green_t *r = SPAWN_MODEL(reader, NULL, model_of(state));
     assert_int_equal(green_sleep(0), 0); /* R blocks */
     say("main writes");
     assert_int_equal(write(pipefd[1], "x", 1), 1);
     JOIN(r);
     assert_no_failures();
-    assert_string_equal(trace_buf, "R waits|main writes|R ready 1");
+    assert_order("R waits", "main writes", "R ready 1");
     close(pipefd[0]);
     close(pipefd[1]);
 }
@@ -77,14 +77,14 @@ static void *blocked_reader(void *arg)
 static void test_busy_and_kill(void **state)
 {
     assert_int_equal(pipe(pipefd), 0);
-    green_t *r = spawn_model(blocked_reader, NULL, model_of(state));
+    green_t *r = SPAWN_MODEL(blocked_reader, NULL, model_of(state));
     assert_int_equal(green_sleep(0), 0);
     CHECK_FAILS(green_wait_fd(pipefd[0], GREEN_READ, 0), EBUSY);
     CHECK_FAILS(green_wait_fd(pipefd[0], GREEN_READ | GREEN_WRITE, 0), EBUSY);
     /* the other direction is free (a pipe's read end never becomes writable) */
     CHECK_FAILS(green_wait_fd(pipefd[0], GREEN_WRITE, 0), ETIMEDOUT);
     assert_int_equal(green_kill(r, GREEN_FOREVER), 0);
-    assert_string_equal(trace_buf, "R -1 ECANCELED");
+    assert_order("R -1 ECANCELED");
     assert_int_equal(green_release(r), 0);
     /* the killed waiter's slot is free again */
     CHECK_FAILS(green_wait_fd(pipefd[0], GREEN_READ, 0), ETIMEDOUT);
@@ -103,21 +103,25 @@ static void *other(void *arg)
 static void test_close_notify(void **state)
 {
     assert_int_equal(pipe(pipefd), 0);
-    green_t *r = spawn_model(blocked_reader, NULL, model_of(state));
+    green_t *r = SPAWN_MODEL(blocked_reader, NULL, model_of(state));
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_fd_close_notify(pipefd[0]), 1); /* never switches */
-    assert_string_equal(trace_buf, "");
+    assert_order();
     close(pipefd[0]);
     green_t *x = green_spawn(other, NULL, NULL); /* queued after the wake-up */
     JOIN(r);
     JOIN(x);
     assert_no_failures();
-    assert_string_equal(trace_buf, "R -1 EBADF|X runs");
+    assert_order("R -1 EBADF", "X runs");
     assert_int_equal(green_fd_close_notify(pipefd[0]), 0); /* nobody waits now */
     close(pipefd[1]);
 }
 
-static void in_hub(void) { CHECK_FAILS(green_wait_fd(pipefd[1], GREEN_WRITE, 0), EPERM); }
+static void in_hub(void *arg)
+{
+    (void)arg;
+    CHECK_FAILS(green_wait_fd(pipefd[1], GREEN_WRITE, 0), EPERM);
+}
 
 static void test_refusals(void **state)
 {
@@ -131,7 +135,7 @@ static void test_refusals(void **state)
     CHECK_FAILS(green_wait_fd(pipefd[0], 4, 0), EINVAL);
     CHECK_FAILS(green_wait_fd(pipefd[0], GREEN_READ, 0.0 / 0.0), EINVAL);
     CHECK_FAILS(green_fd_close_notify(-1), EBADF);
-    run_in_hub(in_hub);
+    run_in_hub(in_hub, NULL);
     assert_true(strstr(green_last_error(), "green_wait_fd") != NULL);
     assert_no_failures();
     close(pipefd[0]);
@@ -141,12 +145,12 @@ static void test_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        WATCH_TEST_MODELS(test_read_ready),
-        WATCH_TEST(test_write_and_both),
-        WATCH_TEST(test_timeout),
-        WATCH_TEST_MODELS(test_busy_and_kill),
-        WATCH_TEST_MODELS(test_close_notify),
-        WATCH_TEST(test_refusals),
+        HUB_TEST_MODELS(test_read_ready),
+        HUB_TEST(test_write_and_both),
+        HUB_TEST(test_timeout),
+        HUB_TEST_MODELS(test_busy_and_kill),
+        HUB_TEST_MODELS(test_close_notify),
+        HUB_TEST(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Idle, prepare, check and cleanup hooks: their order within one loop iteration, removal
  * while they run, which keep the hub alive, cleanup at shutdown, refusals. */
-#include "watch_util.h"
+#include "hubtest.h"
 
 static green_event_t *ev;
 static green_hook_t *hooks[4];
@@ -31,7 +31,7 @@ static void test_iteration_order(void **state)
     for (int i = 0; i < 3; i++)
         assert_int_equal(green_hook_remove(hooks[i]), 0);
     assert_no_failures();
-    assert_string_equal(trace_buf, "P1|P2|C1|I1|P1|P2");
+    assert_order("P1", "P2", "C1", "I1", "P1", "P2");
     assert_int_equal(green_sleep(0), 0); /* main was woken inside the notifier: let it end */
     assert_int_equal(green_event_destroy(ev), 0);
 }
@@ -67,7 +67,7 @@ static void test_remove_while_running(void **state)
     assert_int_equal(green_hook_remove(hooks[2]), 0);
     next_iteration();
     assert_no_failures();
-    assert_string_equal(trace_buf, "P1|P3|main|P3");
+    assert_order("P1", "P3", "main", "P3");
     close(writable[0]);
     close(writable[1]);
 }
@@ -108,7 +108,7 @@ static void test_cleanup_at_shutdown(void **state)
 {
     ev = green_event_new();
     async = green_async_new(nop, NULL);
-    green_t *g = spawn_model(blocked, NULL, model_of(state));
+    green_t *g = SPAWN_MODEL(blocked, NULL, model_of(state));
     assert_non_null(green_hook_add(GREEN_HOOK_CLEANUP, cleanup_destroys, "CL1"));
     assert_non_null(green_hook_add(GREEN_HOOK_CLEANUP, named, "CL2"));
     hooks[0] = green_hook_add(GREEN_HOOK_CLEANUP, named, "CL3");
@@ -117,7 +117,7 @@ static void test_cleanup_at_shutdown(void **state)
     assert_int_equal(green_release(g), 0);
     assert_int_equal(green_hub_shutdown(), 0);
     assert_no_failures();
-    assert_string_equal(trace_buf, "G -1 ECANCELED|CL2|CL1");
+    assert_order("G -1 ECANCELED", "CL2", "CL1");
 }
 
 static void prepare_blocks(void *arg)
@@ -143,11 +143,11 @@ static void test_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        WATCH_TEST(test_iteration_order),
-        WATCH_TEST(test_remove_while_running),
-        WATCH_TEST(test_hooks_do_not_keep_the_hub_alive),
-        WATCH_TEST_MODELS(test_cleanup_at_shutdown),
-        WATCH_TEST(test_refusals),
+        HUB_TEST(test_iteration_order),
+        HUB_TEST(test_remove_while_running),
+        HUB_TEST(test_hooks_do_not_keep_the_hub_alive),
+        HUB_TEST_MODELS(test_cleanup_at_shutdown),
+        HUB_TEST(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,7 @@
  * waiters woken in order by one tick, a waiter waiting again gets the next tick, timeouts,
  * kills, refusals.  Ticks are 20 ms apart; the checks compare schedule slots, not
  * durations. */
-#include "watch_util.h"
+#include "hubtest.h"
 
 #define TICK 0.02
 
@@ -36,13 +36,13 @@ static void test_ticks(void **state)
 {
     per = green_periodic_new(0, TICK);
     assert_non_null(per);
-    green_t *a = spawn_model(ticker, "A", model_of(state));
-    green_t *b = spawn_model(ticker, "B", model_of(state));
+    green_t *a = SPAWN_MODEL(ticker, "A", model_of(state));
+    green_t *b = SPAWN_MODEL(ticker, "B", model_of(state));
     JOIN(a);
     JOIN(b);
     assert_int_equal(green_periodic_destroy(per), 0);
     assert_no_failures();
-    assert_string_equal(trace_buf, "A tick 0|B tick 0|A tick 1|B tick 1");
+    assert_order("A tick 0", "B tick 0", "A tick 1", "B tick 1");
 }
 
 static void *destroyer(void *arg)
@@ -57,10 +57,10 @@ static void *destroyer(void *arg)
 static void test_destroy_when_woken(void **state)
 {
     per = green_periodic_new(0, TICK);
-    green_t *d = spawn_model(destroyer, NULL, model_of(state));
+    green_t *d = SPAWN_MODEL(destroyer, NULL, model_of(state));
     JOIN(d);
     assert_no_failures();
-    assert_string_equal(trace_buf, "D destroyed it");
+    assert_order("D destroyed it");
 }
 
 static void *hour_waiter(void *arg)
@@ -78,14 +78,14 @@ static void test_timeout_and_kill(void **state)
     assert_non_null(per);
     CHECK_FAILS(green_periodic_wait(per, 0), ETIMEDOUT);
     CHECK_FAILS(green_periodic_wait(per, 0.01), ETIMEDOUT);
-    green_t *w = spawn_model(hour_waiter, NULL, model_of(state));
+    green_t *w = SPAWN_MODEL(hour_waiter, NULL, model_of(state));
     assert_int_equal(green_sleep(0), 0);
     CHECK_FAILS(green_periodic_destroy(per), EBUSY);
     assert_int_equal(green_kill(w, GREEN_FOREVER), 0);
     assert_int_equal(green_release(w), 0);
     assert_int_equal(green_periodic_destroy(per), 0);
     assert_no_failures();
-    assert_string_equal(trace_buf, "W waits|W -1 ECANCELED");
+    assert_order("W waits", "W -1 ECANCELED");
     /* an unwatched schedule does not keep the hub alive */
     per = green_periodic_new(0, TICK);
     green_event_t *never = green_event_new();
@@ -111,16 +111,17 @@ static void test_sleep_until(void **state)
     green_timeout_t *t = green_timeout_start(0.01);
     CHECK_FAILS(green_sleep_until(ev_time() + 3600), ETIMEDOUT);
     assert_int_equal(green_timeout_end(t), 1);
-    green_t *u = spawn_model(until_waiter, NULL, model_of(state));
+    green_t *u = SPAWN_MODEL(until_waiter, NULL, model_of(state));
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_kill(u, GREEN_FOREVER), 0);
     assert_int_equal(green_release(u), 0);
     assert_no_failures();
-    assert_string_equal(trace_buf, "U -1 ECANCELED");
+    assert_order("U -1 ECANCELED");
 }
 
-static void in_hub(void)
+static void in_hub(void *arg)
 {
+    (void)arg;
     CHECK_FAILS(green_periodic_wait(per, 0), EPERM);
     CHECK_FAILS(green_sleep_until(0), EPERM);
 }
@@ -141,7 +142,7 @@ static void test_refusals(void **state)
     CHECK_FAILS(green_sleep_until(0.0 / 0.0), EINVAL);
     per = green_periodic_new(0, 1);
     CHECK_FAILS(green_periodic_wait(per, 0.0 / 0.0), EINVAL);
-    run_in_hub(in_hub);
+    run_in_hub(in_hub, NULL);
     assert_int_equal(green_periodic_destroy(per), 0);
     assert_no_failures();
 }
@@ -149,11 +150,11 @@ static void test_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        WATCH_TEST_MODELS(test_ticks),
-        WATCH_TEST_MODELS(test_destroy_when_woken),
-        WATCH_TEST_MODELS(test_timeout_and_kill),
-        WATCH_TEST_MODELS(test_sleep_until),
-        WATCH_TEST(test_refusals),
+        HUB_TEST_MODELS(test_ticks),
+        HUB_TEST_MODELS(test_destroy_when_woken),
+        HUB_TEST_MODELS(test_timeout_and_kill),
+        HUB_TEST_MODELS(test_sleep_until),
+        HUB_TEST(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

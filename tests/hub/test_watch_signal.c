@@ -4,7 +4,7 @@
  * kill(getpid()), which delivers them before it returns (one thread, signal unblocked). */
 #include <pthread.h>
 
-#include "watch_util.h"
+#include "hubtest.h"
 
 static bool default_disposition(int signo)
 {
@@ -24,8 +24,8 @@ static void *waiter(void *arg)
 
 static void test_wait(void **state)
 {
-    green_t *a = spawn_model(waiter, "A", model_of(state));
-    green_t *b = spawn_model(waiter, "B", model_of(state));
+    green_t *a = SPAWN_MODEL(waiter, "A", model_of(state));
+    green_t *b = SPAWN_MODEL(waiter, "B", model_of(state));
     assert_int_equal(green_sleep(0), 0);
     assert_false(default_disposition(SIGUSR1));
     say("main raises");
@@ -33,7 +33,7 @@ static void test_wait(void **state)
     JOIN(a);
     JOIN(b);
     assert_no_failures();
-    assert_string_equal(trace_buf, "A waits|B waits|main raises|A got it|B got it");
+    assert_order("A waits", "B waits", "main raises", "A got it", "B got it");
     assert_true(default_disposition(SIGUSR1));
 }
 
@@ -42,12 +42,12 @@ static void test_timeout_and_kill(void **state)
     CHECK_FAILS(green_signal_wait(SIGUSR2, 0), ETIMEDOUT);
     CHECK_FAILS(green_signal_wait(SIGUSR2, 0.01), ETIMEDOUT);
     assert_true(default_disposition(SIGUSR2));
-    green_t *a = spawn_model(waiter, "A", model_of(state));
+    green_t *a = SPAWN_MODEL(waiter, "A", model_of(state));
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_kill(a, GREEN_FOREVER), 0);
     assert_int_equal(green_release(a), 0);
     assert_no_failures();
-    assert_string_equal(trace_buf, "A waits|A ECANCELED");
+    assert_order("A waits", "A ECANCELED");
     assert_true(default_disposition(SIGUSR1));
 }
 
@@ -79,7 +79,7 @@ static void test_handler(void **state)
     assert_int_equal(green_signal_unhandle(sh), 0);
     assert_true(default_disposition(SIGUSR1));
     assert_no_failures();
-    assert_string_equal(trace_buf, "raise 0|H1 arg|raise 1|H2 arg");
+    assert_order("raise 0", "H1 arg", "raise 1", "H2 arg");
     /* the handler does not keep the hub alive: waiting for nothing is LoopExit */
     sh = green_signal_handle(SIGUSR1, on_usr1, "arg");
     CHECK_FAILS(green_event_wait(handled, GREEN_FOREVER), EDEADLK);
@@ -112,7 +112,7 @@ static void test_handler_runs_at_delivery(void **state)
     assert_int_equal(green_sleep(0), 0); /* main was woken inside the notifier: let it end */
     assert_int_equal(green_event_destroy(handled), 0);
     assert_no_failures();
-    assert_string_equal(trace_buf, "H1 arg|check hook");
+    assert_order("H1 arg", "check hook");
 }
 
 static void *on_usr2_blocks(void *arg)
@@ -134,7 +134,7 @@ static void test_handler_killed_at_shutdown(void **state)
     assert_int_equal(green_event_destroy(handled), 0);
     assert_int_equal(green_hub_shutdown(), 0);
     assert_no_failures();
-    assert_string_equal(trace_buf, "H blocks|H -1 ECANCELED");
+    assert_order("H blocks", "H -1 ECANCELED");
     assert_true(default_disposition(SIGUSR2));
     assert_true(default_disposition(SIGHUP));
 }
@@ -165,7 +165,11 @@ static void test_one_hub_per_signal(void **state)
     assert_no_failures();
 }
 
-static void in_hub(void) { CHECK_FAILS(green_signal_wait(SIGUSR1, 0), EPERM); }
+static void in_hub(void *arg)
+{
+    (void)arg;
+    CHECK_FAILS(green_signal_wait(SIGUSR1, 0), EPERM);
+}
 
 static void test_refusals(void **state)
 {
@@ -180,7 +184,7 @@ static void test_refusals(void **state)
     assert_null(green_signal_handle(-3, on_usr1, NULL));
     assert_int_equal(errno, EINVAL);
     CHECK_FAILS(green_signal_unhandle(NULL), EINVAL);
-    run_in_hub(in_hub);
+    run_in_hub(in_hub, NULL);
     assert_true(default_disposition(SIGUSR1));
     assert_no_failures();
 }
@@ -188,13 +192,13 @@ static void test_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        WATCH_TEST_MODELS(test_wait),
-        WATCH_TEST_MODELS(test_timeout_and_kill),
-        WATCH_TEST(test_handler),
-        WATCH_TEST(test_handler_runs_at_delivery),
-        WATCH_TEST(test_handler_killed_at_shutdown),
-        WATCH_TEST(test_one_hub_per_signal),
-        WATCH_TEST(test_refusals),
+        HUB_TEST_MODELS(test_wait),
+        HUB_TEST_MODELS(test_timeout_and_kill),
+        HUB_TEST(test_handler),
+        HUB_TEST(test_handler_runs_at_delivery),
+        HUB_TEST(test_handler_killed_at_shutdown),
+        HUB_TEST(test_one_hub_per_signal),
+        HUB_TEST(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

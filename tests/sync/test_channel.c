@@ -4,18 +4,9 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "trace_log.h"
+#include "hubtest.h"
 
 static green_channel_t *C;
-
-#define ITEM(i) ((void *)(intptr_t)(i))
-#define INT(p) ((int)(intptr_t)(p))
-
-static void *say_it(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
 
 static void *getter(void *arg)
 {
@@ -45,56 +36,40 @@ static void test_order(void **state)
     (void)state;
     C = green_channel_new();
     assert_non_null(C);
-    green_t *g[2] = {spawn(getter, "A"), spawn(getter, "B")};
+    green_t *g[2] = {SPAWN(getter, "A"), SPAWN(getter, "B")};
     assert_int_equal(green_sleep(0), 0);
     say("balance %ld", green_channel_balance(C));
-    green_t *p[3] = {spawn(putter, "P1"), spawn(putter, "P2"), spawn(putter, "P3")};
-    green_t *x = spawn(say_it, "X queued after the putters");
+    green_t *p[3] = {SPAWN(putter, "P1"), SPAWN(putter, "P2"), SPAWN(putter, "P3")};
+    green_t *x = SPAWN(say_arg, "X queued after the putters");
     assert_int_equal(green_sleep(0), 0);
     say("main back, balance %ld", green_channel_balance(C));
     void *v = NULL;
     assert_int_equal(green_channel_get(C, GREEN_FOREVER, &v), 0);
     say("main get -> %d", INT(v));
     for (int i = 0; i < 2; i++)
-        finish(g[i]);
+        JOIN(g[i]);
     for (int i = 0; i < 3; i++)
-        finish(p[i]);
-    finish(x);
+        JOIN(p[i]);
+    JOIN(x);
     assert_int_equal(green_channel_put(C, ITEM(4), 0), -1);
     if (errno == ETIMEDOUT)
         say("put_nowait with no getter -> Full");
     assert_int_equal(green_channel_get(C, 0, &v), -1);
     if (errno == ETIMEDOUT)
         say("get(timeout=0) with no putter -> Empty");
-    green_t *c = spawn(getter, "C");
+    green_t *c = SPAWN(getter, "C");
     assert_int_equal(green_sleep(0), 0);
     say("main put_nowait(5) with C waiting ...");
     assert_int_equal(green_channel_put(C, ITEM(5), 0), 0);
     say("main put_nowait(5) done");
-    finish(c);
-    assert_trace("A get ...\n"
-                 "B get ...\n"
-                 "balance -2\n"
-                 "P1 put 1 ...\n"
-                 "P2 put 2 ...\n"
-                 "P3 put 3 ...\n"
-                 "X queued after the putters\n"
-                 "main back, balance 1\n"
-                 "A got 1\n"
-                 "P1 put 1 done\n"
-                 "B got 2\n"
-                 "P2 put 2 done\n"
-                 "main get -> 3\n"
-                 "P3 put 3 done\n"
-                 "A after sleep(0)\n"
-                 "B after sleep(0)\n"
-                 "put_nowait with no getter -> Full\n"
-                 "get(timeout=0) with no putter -> Empty\n"
-                 "C get ...\n"
-                 "main put_nowait(5) with C waiting ...\n"
-                 "C got 5\n"
-                 "main put_nowait(5) done\n"
-                 "C after sleep(0)\n");
+    JOIN(c);
+    assert_order("A get ...", "B get ...", "balance -2", "P1 put 1 ...", "P2 put 2 ...",
+                 "P3 put 3 ...", "X queued after the putters", "main back, balance 1", "A got 1",
+                 "P1 put 1 done", "B got 2", "P2 put 2 done", "main get -> 3", "P3 put 3 done",
+                 "A after sleep(0)", "B after sleep(0)", "put_nowait with no getter -> Full",
+                 "get(timeout=0) with no putter -> Empty", "C get ...",
+                 "main put_nowait(5) with C waiting ...", "C got 5", "main put_nowait(5) done",
+                 "C after sleep(0)");
     assert_int_equal(green_channel_balance(C), 0);
     assert_int_equal(green_channel_destroy(C), 0);
 }
@@ -129,16 +104,16 @@ static void test_kill_timeout_misuse(void **state)
     (void)state;
     C = green_channel_new();
     assert_non_null(C);
-    green_t *p = spawn(cancelled_put, NULL), *t = spawn(timed_put, NULL);
+    green_t *p = SPAWN(cancelled_put, NULL), *t = SPAWN(timed_put, NULL);
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_channel_balance(C), 2);
     assert_int_equal(green_channel_destroy(C), -1);
     assert_int_equal(errno, EBUSY);
     assert_int_equal(green_kill(p, GREEN_FOREVER), 0);
-    finish(t);
+    JOIN(t);
     green_release(p);
     assert_int_equal(green_channel_balance(C), 0);
-    green_t *g = spawn(cancelled_get, NULL);
+    green_t *g = SPAWN(cancelled_get, NULL);
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_channel_balance(C), -1);
     assert_int_equal(green_kill(g, GREEN_FOREVER), 0);
@@ -167,8 +142,8 @@ static void test_kill_timeout_misuse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        TRACE_TEST(test_order),
-        TRACE_TEST(test_kill_timeout_misuse),
+        HUB_TEST(test_order),
+        HUB_TEST(test_kill_timeout_misuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

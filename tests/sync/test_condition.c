@@ -5,7 +5,7 @@
  * same (see sync.h), so each order test runs over both. */
 #include <math.h>
 
-#include "trace_log.h"
+#include "hubtest.h"
 
 static green_lock_t *LK;
 static green_rlock_t *RL;
@@ -52,12 +52,6 @@ static void unmake(void)
     assert_int_equal(LK ? green_lock_destroy(LK) : green_rlock_destroy(RL), 0);
 }
 
-static void *say_it(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
-
 static void *waiter(void *arg)
 {
     const char *n = arg;
@@ -80,15 +74,15 @@ static void *waiter(void *arg)
 static void run_order(bool rlock)
 {
     make(rlock);
-    green_t *w[3] = {spawn(waiter, "A"), spawn(waiter, "B"), spawn(waiter, "C")};
+    green_t *w[3] = {SPAWN(waiter, "A"), SPAWN(waiter, "B"), SPAWN(waiter, "C")};
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_cond_waiters(C), 3);
-    green_t *x = spawn(say_it, "X queued before notify");
+    green_t *x = SPAWN(say_arg, "X queued before notify");
     lock();
     assert_int_equal(green_cond_notify(C, 2), 0);
     say("main notify(2): no switch");
     assert_int_equal(green_cond_waiters(C), 1);
-    green_t *y = spawn(say_it, "Y queued after notify");
+    green_t *y = SPAWN(say_arg, "Y queued after notify");
     assert_int_equal(green_sleep(0), 0);
     say("main back, still holding");
     unlock();
@@ -100,25 +94,13 @@ static void run_order(bool rlock)
     say("main notify_all");
     unlock();
     for (int i = 0; i < 3; i++)
-        finish(w[i]);
-    finish(x);
-    finish(y);
-    assert_trace("A waits\n"
-                 "B waits\n"
-                 "C waits\n"
-                 "main notify(2): no switch\n"
-                 "X queued before notify\n"
-                 "Y queued after notify\n"
-                 "main back, still holding\n"
-                 "main released\n"
-                 "A woke True\n"
-                 "main after sleep(0)\n"
-                 "A releases\n"
-                 "B woke True\n"
-                 "B releases\n"
-                 "main notify_all\n"
-                 "C woke True\n"
-                 "C releases\n");
+        JOIN(w[i]);
+    JOIN(x);
+    JOIN(y);
+    assert_order("A waits", "B waits", "C waits", "main notify(2): no switch",
+                 "X queued before notify", "Y queued after notify", "main back, still holding",
+                 "main released", "A woke True", "main after sleep(0)", "A releases", "B woke True",
+                 "B releases", "main notify_all", "C woke True", "C releases");
     unmake();
 }
 
@@ -165,23 +147,20 @@ static void test_rlock_depth(void **state)
 {
     (void)state;
     make(true);
-    green_t *a = spawn(deep_waiter, "A"), *b = spawn(deep_waiter, "B");
+    green_t *a = SPAWN(deep_waiter, "A"), *b = SPAWN(deep_waiter, "B");
     assert_int_equal(green_sleep(0), 0);
-    green_t *t = spawn(timed_waiter, NULL);
+    green_t *t = SPAWN(timed_waiter, NULL);
     assert_int_equal(green_sleep(0), 0);
     lock();
     assert_int_equal(green_cond_notify_all(C), 0);
     say("main notify_all, waiters left %zu", green_cond_waiters(C));
     unlock();
-    finish(a);
-    finish(b);
-    finish(t);
-    assert_trace("A waits at depth 2\n"
-                 "B waits at depth 2\n"
-                 "main notify_all, waiters left 0\n"
-                 "A woke True, owned True count 2\n"
-                 "B woke True, owned True count 2\n"
-                 "T wait(timeout=0.01) -> True, owned True\n");
+    JOIN(a);
+    JOIN(b);
+    JOIN(t);
+    assert_order("A waits at depth 2", "B waits at depth 2", "main notify_all, waiters left 0",
+                 "A woke True, owned True count 2", "B woke True, owned True count 2",
+                 "T wait(timeout=0.01) -> True, owned True");
     unmake();
 }
 
@@ -203,7 +182,7 @@ static void *killed_waiter(void *arg)
 static void run_kill(bool rlock)
 {
     make(rlock);
-    green_t *a = spawn(killed_waiter, "A");
+    green_t *a = SPAWN(killed_waiter, "A");
     assert_int_equal(green_sleep(0), 0);
     lock();
     assert_int_equal(green_kill_nowait(a), 0);
@@ -212,14 +191,11 @@ static void run_kill(bool rlock)
     say("main after sleep(0), A dead %s", green_ready(a) ? "True" : "False");
     unlock();
     say("main released");
-    finish(a);
+    JOIN(a);
     say("A dead %s", green_ready(a) ? "True" : "False");
-    assert_trace("A waits\n"
-                 "main killed A while holding the lock\n"
-                 "main after sleep(0), A dead False\n"
-                 "main released\n"
-                 "A finally: owned True\n"
-                 "A dead True\n");
+    assert_order("A waits", "main killed A while holding the lock",
+                 "main after sleep(0), A dead False", "main released", "A finally: owned True",
+                 "A dead True");
     unmake();
 }
 
@@ -265,11 +241,11 @@ static void *not_owner(void *arg)
 static void run_timeouts_misuse(bool rlock)
 {
     make(rlock);
-    finish(spawn(timing_out, NULL));
+    JOIN(SPAWN(timing_out, NULL));
     lock(); /* held by main: another greenlet is still no owner */
-    finish(spawn(not_owner, NULL));
+    JOIN(SPAWN(not_owner, NULL));
     unlock();
-    finish(spawn(not_owner, NULL));
+    JOIN(SPAWN(not_owner, NULL));
     assert_int_equal(green_cond_notify(C, 1), -1); /* main does not hold it either */
     assert_int_equal(errno, EPERM);
     lock();
@@ -305,7 +281,7 @@ static void test_destroy_and_null(void **state)
 {
     (void)state;
     make(true);
-    green_t *w = spawn(long_waiter, NULL);
+    green_t *w = SPAWN(long_waiter, NULL);
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_cond_destroy(C), -1);
     assert_int_equal(errno, EBUSY);
@@ -314,7 +290,7 @@ static void test_destroy_and_null(void **state)
     unlock();
     assert_int_equal(green_cond_destroy(C), -1); /* notified, not yet back */
     assert_int_equal(errno, EBUSY);
-    finish(w);
+    JOIN(w);
     unmake();
 
     assert_null(green_cond_new(NULL));
@@ -353,7 +329,7 @@ static void run_no_retake(bool rlock)
     E = green_event_new();
     assert_non_null(E);
     lock();
-    green_t *h = spawn(notify_and_hold, NULL);
+    green_t *h = SPAWN(notify_and_hold, NULL);
     assert_int_equal(green_cond_wait(C, GREEN_FOREVER), -1);
     assert_int_equal(errno, ENOLCK);
     if (rlock)
@@ -361,7 +337,7 @@ static void run_no_retake(bool rlock)
     else
         assert_int_equal(green_lock_release(LK), -1); /* not the owner */
     assert_int_equal(green_event_set(E), 0);
-    finish(h);
+    JOIN(h);
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_event_destroy(E), 0);
     unmake();
@@ -397,17 +373,17 @@ static void test_deadlock(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        TRACE_TEST(test_order_lock),
-        TRACE_TEST(test_order_rlock),
-        TRACE_TEST(test_rlock_depth),
-        TRACE_TEST(test_kill_lock),
-        TRACE_TEST(test_kill_rlock),
-        TRACE_TEST(test_timeouts_misuse_lock),
-        TRACE_TEST(test_timeouts_misuse_rlock),
-        TRACE_TEST(test_destroy_and_null),
-        TRACE_TEST(test_deadlock),
-        TRACE_TEST(test_no_retake_lock),
-        TRACE_TEST(test_no_retake_rlock),
+        HUB_TEST(test_order_lock),
+        HUB_TEST(test_order_rlock),
+        HUB_TEST(test_rlock_depth),
+        HUB_TEST(test_kill_lock),
+        HUB_TEST(test_kill_rlock),
+        HUB_TEST(test_timeouts_misuse_lock),
+        HUB_TEST(test_timeouts_misuse_rlock),
+        HUB_TEST(test_destroy_and_null),
+        HUB_TEST(test_deadlock),
+        HUB_TEST(test_no_retake_lock),
+        HUB_TEST(test_no_retake_rlock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,21 +23,7 @@ static int event_down(void **state)
 
 #define EVENT_TEST(t) cmocka_unit_test_setup_teardown(t, event_up, event_down)
 
-static void *say_arg(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
-
 static void spawn_say(const char *what) { CHECK_EQ(green_release(SPAWN(say_arg, what)), 0); }
-
-static void join_all(green_t **g, int n)
-{
-    for (int i = 0; i < n; i++) {
-        CHECK_EQ(green_join(g[i], GREEN_FOREVER, NULL), 0);
-        CHECK_EQ(green_release(g[i]), 0);
-    }
-}
 
 /* ---- E1 -------------------------------------------------------------------------------- */
 
@@ -68,10 +54,10 @@ static void test_e1_set_wakes_in_order(void **state)
     assert_int_equal(green_sleep(0), 0);
     g[2] = SPAWN(e1_setter, NULL);
     g[3] = SPAWN(say_arg, "X runs (queued before the set)");
-    join_all(g, 4);
-    assert_order("S: set() returned without switching X runs (queued before the set) A woke: "
-                 "True B woke: True Y runs (spawned after set) S back from sleep(0) A back from "
-                 "sleep(0) B back from sleep(0)");
+    JOIN_ALL(g, 4);
+    assert_order("S: set() returned without switching", "X runs (queued before the set)",
+                 "A woke: True", "B woke: True", "Y runs (spawned after set)",
+                 "S back from sleep(0)", "A back from sleep(0)", "B back from sleep(0)");
     assert_no_failures();
 }
 
@@ -95,8 +81,8 @@ static void test_e2_notifier_ignores_flag(void **state)
     assert_int_equal(green_event_clear(e), 0);
     assert_false(green_event_is_set(e));
     assert_int_equal(green_sleep(0), 0);
-    join_all(g, 2);
-    assert_order("A wait -> True, flag now False B wait -> True, flag now False");
+    JOIN_ALL(g, 2);
+    assert_order("A wait -> True, flag now False", "B wait -> True, flag now False");
     assert_no_failures();
 }
 
@@ -118,9 +104,9 @@ static void test_e3_arrivals_behind_notifier(void **state)
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_event_set(e), 0);
     spawn_say("X runs (queued after the notifier)");
-    join_all(g, 2);
-    assert_order("A woke: True B woke: True A woke again: True B woke again: True X runs (queued "
-                 "after the notifier) A 3rd: True B 3rd: True");
+    JOIN_ALL(g, 2);
+    assert_order("A woke: True", "B woke: True", "A woke again: True", "B woke again: True",
+                 "X runs (queued after the notifier)", "A 3rd: True", "B 3rd: True");
     assert_no_failures();
 }
 
@@ -148,11 +134,11 @@ static void test_e3_main_waits_on_set_event(void **state)
     assert_int_equal(green_event_wait(e, GREEN_FOREVER), 0);
     say("main wait -> True (no notifier pending: no switch, F not run yet)");
     assert_int_equal(green_sleep(0), 0);
-    join_all(&b, 1);
-    assert_order("B woke: True main wait -> True (after B, same notifier, before C) C runs "
-                 "(spawned after set) D runs main wait -> True (waited again from the 2nd list: "
-                 "new notifier, after C, D) main wait -> True (no notifier pending: no switch, F "
-                 "not run yet) F runs");
+    JOIN_ALL(&b, 1);
+    assert_order("B woke: True", "main wait -> True (after B, same notifier, before C)",
+                 "C runs (spawned after set)", "D runs",
+                 "main wait -> True (waited again from the 2nd list: new notifier, after C, D)",
+                 "main wait -> True (no notifier pending: no switch, F not run yet)", "F runs");
     assert_no_failures();
 }
 
@@ -187,8 +173,8 @@ static void test_timeout_kill_destroy(void **state)
     CHECK_FAILS(green_event_destroy(e), EBUSY);
     assert_int_equal(green_event_set(e), 0);
     CHECK_FAILS(green_event_destroy(e), EBUSY); /* its wake-up is pending */
-    join_all(g, 2);
-    assert_order("K killed T timed out T woke");
+    JOIN_ALL(g, 2);
+    assert_order("K killed", "T timed out", "T woke");
     /* main: set with no notifier pending returns at once; clear then timeout */
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_event_wait(e, 0), 0);
@@ -223,8 +209,8 @@ static void test_arrived_waiter_survives_cancel(void **state)
     g[1] = SPAWN(e3_b, NULL);
     assert_int_equal(green_kill_nowait(g[0]), 0);
     assert_int_equal(green_event_set(e), 0);
-    join_all(g, 2);
-    assert_order("A killed B woke: True");
+    JOIN_ALL(g, 2);
+    assert_order("A killed", "B woke: True");
     assert_no_failures();
 }
 
@@ -274,8 +260,8 @@ static void test_destroy_by_woken_waiter(void **state)
     assert_int_equal(green_event_set(own), 0);
     assert_int_equal(green_sem_release(s), 0);
     assert_int_equal(green_lock_release(l), 0);
-    join_all(g, 3);
-    assert_order("freed sem freed lock freed");
+    JOIN_ALL(g, 3);
+    assert_order("freed", "sem freed", "lock freed");
     assert_no_failures();
 }
 

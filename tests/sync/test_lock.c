@@ -38,7 +38,8 @@ static void test_fifo_with_kill(void **state)
         assert_int_equal(green_join(g[i], GREEN_FOREVER, NULL), 0);
         assert_int_equal(green_release(g[i]), 0);
     }
-    assert_order("B killed main released A acquired A released C acquired C released");
+    assert_order("B killed", "main released", "A acquired", "A released", "C acquired",
+                 "C released");
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_lock_destroy(lk), 0);
     assert_no_failures();

@@ -5,19 +5,10 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "trace_log.h"
+#include "hubtest.h"
 
 static green_group_t *G;
 static green_event_t *E;
-
-#define ITEM(i) ((void *)(intptr_t)(i))
-#define INT(p) ((int)(intptr_t)(p))
-
-static void *say_it(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
 
 static void *work(void *arg)
 {
@@ -41,31 +32,17 @@ static void test_pool_spawn(void **state)
         assert_int_equal(green_release(g), 0); /* fire and forget: the pool still tracks it */
         say("main spawned %s, size %zu", names[i], green_group_size(G));
     }
-    green_t *x = spawn(say_it, "X queued after D");
+    green_t *x = SPAWN(say_arg, "X queued after D");
     int rc = green_group_join(G, GREEN_FOREVER);
     say("main join -> %s, size %zu", rc == 0 ? "True" : "False", green_group_size(G));
     assert_int_equal(green_group_wait_available(G, GREEN_FOREVER), 0);
     say("free %zu, wait_available -> %zu", green_group_free_count(G), green_group_free_count(G));
-    finish(x);
-    assert_trace("main spawn A, free 2\n"
-                 "main spawned A, size 1\n"
-                 "main spawn B, free 1\n"
-                 "main spawned B, size 2\n"
-                 "main spawn C, free 0\n"
-                 "A starts\n"
-                 "B starts\n"
-                 "A ends\n"
-                 "B ends\n"
-                 "main spawned C, size 1\n"
-                 "main spawn D, free 1\n"
-                 "main spawned D, size 2\n"
-                 "C starts\n"
-                 "D starts\n"
-                 "X queued after D\n"
-                 "C ends\n"
-                 "D ends\n"
-                 "main join -> True, size 0\n"
-                 "free 2, wait_available -> 2\n");
+    JOIN(x);
+    assert_order("main spawn A, free 2", "main spawned A, size 1", "main spawn B, free 1",
+                 "main spawned B, size 2", "main spawn C, free 0", "A starts", "B starts", "A ends",
+                 "B ends", "main spawned C, size 1", "main spawn D, free 1",
+                 "main spawned D, size 2", "C starts", "D starts", "X queued after D", "C ends",
+                 "D ends", "main join -> True, size 0", "free 2, wait_available -> 2");
     assert_int_equal(green_sleep(0), 0); /* the empty notifier that woke us finishes */
     assert_int_equal(green_group_destroy(G), 0);
 }
@@ -124,51 +101,42 @@ static void test_group_kill(void **state)
     A_ = green_group_spawn(G, body, "A", NULL, GREEN_FOREVER);
     assert_non_null(A_);
     assert_int_equal(green_sleep(0), 0);
-    green_t *j = spawn(joiner, NULL);
+    green_t *j = SPAWN(joiner, NULL);
     assert_int_equal(green_sleep(0), 0);
-    green_t *x = spawn(say_it, "X queued before the kill");
+    green_t *x = SPAWN(say_arg, "X queued before the kill");
     say("main kill, size %zu", green_group_size(G));
     assert_int_equal(green_group_kill(G, GREEN_FOREVER), 0);
     say("main kill returned, size %zu", green_group_size(G));
-    green_t *y = spawn(say_it, "Y queued after the kill");
+    green_t *y = SPAWN(say_arg, "Y queued after the kill");
     assert_int_equal(green_sleep(0), 0);
     green_t *u = green_group_spawn(G, body, "U", NULL, GREEN_FOREVER);
     assert_non_null(u);
-    green_t *x2 = spawn(say_it, "X2 queued before the kill");
+    green_t *x2 = SPAWN(say_arg, "X2 queued before the kill");
     say("main kill(unstarted U), size %zu", green_group_size(G));
     assert_int_equal(green_group_kill(G, GREEN_FOREVER), 0);
     say("main kill returned, size %zu, U dead %s", green_group_size(G),
         green_ready(u) ? "True" : "False");
     assert_int_equal(green_sleep(0), 0);
-    finish(j);
-    finish(x);
-    finish(y);
-    finish(x2);
-    finish(u);
+    JOIN(j);
+    JOIN(x);
+    JOIN(y);
+    JOIN(x2);
+    JOIN(u);
     green_release(A_);
-    assert_trace("main kill, size 1\n"
-                 "X queued before the kill\n"
-                 "A finally\n"
-                 "J joined A (linked before the kill)\n"
-                 "main kill returned, size 0\n"
-                 "J after sleep(0)\n"
-                 "Y queued after the kill\n"
-                 "main kill(unstarted U), size 1\n"
-                 "X2 queued before the kill\n"
-                 "main kill returned, size 0, U dead True\n");
-    trace_len = 0;
-    trace_buf[0] = 0;
+    assert_order("main kill, size 1", "X queued before the kill", "A finally",
+                 "J joined A (linked before the kill)", "main kill returned, size 0",
+                 "J after sleep(0)", "Y queued after the kill", "main kill(unstarted U), size 1",
+                 "X2 queued before the kill", "main kill returned, size 0, U dead True");
+    order_reset();
 
     /* The killer killed while it waits: ECANCELED; the member is gone all the same. */
     green_t *t = green_group_spawn(G, turncoat, NULL, NULL, GREEN_FOREVER);
     assert_non_null(t);
     assert_int_equal(green_release(t), 0);
-    K_ = spawn(group_killer, NULL);
-    finish(K_);
+    K_ = SPAWN(group_killer, NULL);
+    JOIN(K_);
     say("size %zu", green_group_size(G));
-    assert_trace("T kills the killer\n"
-                 "K group_kill -> ECANCELED\n"
-                 "size 0\n");
+    assert_order("T kills the killer", "K group_kill -> ECANCELED", "size 0");
     assert_int_equal(green_group_destroy(G), 0);
     assert_int_equal(green_event_destroy(E), 0);
 }
@@ -197,39 +165,30 @@ static void test_join_and_add_dead(void **state)
     assert_non_null(G);
     green_t *s1 = green_group_spawn(G, short_one, "S1", NULL, GREEN_FOREVER);
     green_t *s2 = green_group_spawn(G, short_one, "S2", NULL, GREEN_FOREVER);
-    green_t *j1 = spawn(group_joiner, "GJ1"), *j2 = spawn(group_joiner, "GJ2");
-    green_t *z = spawn(say_it, "Z queued");
+    green_t *j1 = SPAWN(group_joiner, "GJ1"), *j2 = SPAWN(group_joiner, "GJ2");
+    green_t *z = SPAWN(say_arg, "Z queued");
     say("main join2 -> %s", green_group_join(G, GREEN_FOREVER) == 0 ? "True" : "False");
-    finish(j1);
-    finish(j2);
-    finish(z);
-    green_t *d = spawn(say_it, "D runs");
+    JOIN(j1);
+    JOIN(j2);
+    JOIN(z);
+    green_t *d = SPAWN(say_arg, "D runs");
     assert_int_equal(green_join(d, GREEN_FOREVER, NULL), 0);
     assert_int_equal(green_group_add(G, d, GREEN_FOREVER), 0);
     say("added dead D: size %zu", green_group_size(G));
     assert_int_equal(green_group_add(G, d, 0), -1);
     assert_int_equal(errno, EEXIST);
     assert_true(green_group_contains(G, d));
-    green_t *w = spawn(say_it, "W queued after the add");
+    green_t *w = SPAWN(say_arg, "W queued after the add");
     int rc = green_group_join(G, GREEN_FOREVER);
     say("main join3 -> %s, size %zu", rc == 0 ? "True" : "False", green_group_size(G));
     assert_false(green_group_contains(G, d));
-    finish(w);
-    finish(d);
-    finish(s1);
-    finish(s2);
-    assert_trace("S1 runs\n"
-                 "S2 runs\n"
-                 "Z queued\n"
-                 "S1 done\n"
-                 "S2 done\n"
-                 "main join2 -> True\n"
-                 "GJ1 group joined\n"
-                 "GJ2 group joined\n"
-                 "D runs\n"
-                 "added dead D: size 1\n"
-                 "W queued after the add\n"
-                 "main join3 -> True, size 0\n");
+    JOIN(w);
+    JOIN(d);
+    JOIN(s1);
+    JOIN(s2);
+    assert_order("S1 runs", "S2 runs", "Z queued", "S1 done", "S2 done", "main join2 -> True",
+                 "GJ1 group joined", "GJ2 group joined", "D runs", "added dead D: size 1",
+                 "W queued after the add", "main join3 -> True, size 0");
     assert_int_equal(green_sleep(0), 0); /* the empty notifier that woke us finishes */
     assert_int_equal(green_group_destroy(G), 0);
 }
@@ -258,7 +217,7 @@ static void test_map(void **state)
     (void)state;
     G = green_pool_new(2);
     assert_non_null(G);
-    green_t *x = spawn(say_it, "X queued before map");
+    green_t *x = SPAWN(say_arg, "X queued before map");
     void *in[] = {ITEM(1), ITEM(2), ITEM(3), ITEM(4)};
     void *out[4] = {0};
     assert_int_equal(green_group_map(G, square, in, 3, out, NULL, GREEN_FOREVER), 0);
@@ -270,21 +229,10 @@ static void test_map(void **state)
     assert_int_equal(INT(out[0]), 1);
     assert_int_equal(green_sleep(0), 0);
     say("pool size %zu", green_group_size(G));
-    finish(x);
-    assert_trace("X queued before map\n"
-                 "w1 starts\n"
-                 "w2 starts\n"
-                 "w1 ends\n"
-                 "w2 ends\n"
-                 "w3 starts\n"
-                 "w3 ends\n"
-                 "map -> [1, 4, 9]\n"
-                 "b1 runs\n"
-                 "b2 runs\n"
-                 "b3 runs\n"
-                 "b4 runs\n"
-                 "map -> 42 at index 1, payload 2 (the first in input order)\n"
-                 "pool size 0\n");
+    JOIN(x);
+    assert_order("X queued before map", "w1 starts", "w2 starts", "w1 ends", "w2 ends", "w3 starts",
+                 "w3 ends", "map -> [1, 4, 9]", "b1 runs", "b2 runs", "b3 runs", "b4 runs",
+                 "map -> 42 at index 1, payload 2 (the first in input order)", "pool size 0");
     assert_int_equal(green_group_map(G, square, in, 0, NULL, NULL, 0), 0); /* nothing to do */
     assert_int_equal(green_group_map(G, NULL, in, 1, out, NULL, 0), -1);
     assert_int_equal(errno, EINVAL);
@@ -322,14 +270,12 @@ static void test_map_timeout(void **state)
     assert_int_equal(INT(out[0]), 7); /* untouched */
     say("map timed out");
     assert_int_equal(green_event_set(E), 0);
-    finish(blocker);
+    JOIN(blocker);
     assert_int_equal(green_sleep(0), 0); /* the helper gets the place, spawns w1 */
     assert_int_equal(green_group_size(G), 1);
     assert_int_equal(green_group_join(G, GREEN_FOREVER), 0);
     assert_int_equal(green_sleep(0), 0);
-    assert_trace("map timed out\n"
-                 "w1 starts\n"
-                 "w1 ends\n");
+    assert_order("map timed out", "w1 starts", "w1 ends");
     assert_int_equal(INT(out[0]), 7);
     assert_int_equal(green_group_destroy(G), 0);
     assert_int_equal(green_event_destroy(E), 0);
@@ -347,7 +293,7 @@ static void *spawns(void *arg)
 {
     static char what[32];
     snprintf(what, sizeof what, "%s's worker runs", (const char *)arg);
-    green_t *g = green_group_spawn(G, say_it, what, NULL, GREEN_FOREVER);
+    green_t *g = green_group_spawn(G, say_arg, what, NULL, GREEN_FOREVER);
     CHECK(g != NULL);
     if (g)
         green_release(g);
@@ -369,23 +315,19 @@ static void test_places_order(void **state)
     assert_non_null(m);
     assert_int_equal(green_release(m), 0);
     assert_int_equal(green_sleep(0), 0);
-    green_t *g[3] = {spawn(waits_available, "W1"), spawn(spawns, "S1"),
-                     spawn(waits_available, "W2")};
+    green_t *g[3] = {SPAWN(waits_available, "W1"), SPAWN(spawns, "S1"),
+                     SPAWN(waits_available, "W2")};
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_event_set(E), 0);
     say("main set");
     assert_int_equal(green_sleep(0), 0);
     say("main after sleep(0)");
     for (int i = 0; i < 3; i++)
-        finish(g[i]);
+        JOIN(g[i]);
     say("size %zu", green_group_size(G));
-    assert_trace("main set\n"
-                 "main after sleep(0)\n"
-                 "W1 wait_available -> 1, free 1\n"
-                 "S1 spawned, free 0\n"
-                 "S1's worker runs\n"
-                 "W2 wait_available -> 1, free 1\n"
-                 "size 0\n");
+    assert_order("main set", "main after sleep(0)", "W1 wait_available -> 1, free 1",
+                 "S1 spawned, free 0", "S1's worker runs", "W2 wait_available -> 1, free 1",
+                 "size 0");
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_group_destroy(G), 0);
     assert_int_equal(green_event_destroy(E), 0);
@@ -407,7 +349,7 @@ static void test_places_and_misuse(void **state)
     assert_int_equal(errno, ETIMEDOUT);
     assert_int_equal(green_group_join(G, 0.001), -1);
     assert_int_equal(errno, ETIMEDOUT);
-    green_t *b = spawn(sleeper, NULL);
+    green_t *b = SPAWN(sleeper, NULL);
     assert_int_equal(green_group_add(G, b, 0.001), -1);
     assert_int_equal(errno, ETIMEDOUT);
     assert_false(green_group_contains(G, b));
@@ -421,13 +363,13 @@ static void test_places_and_misuse(void **state)
     assert_int_equal(green_group_size(G), 1);
     assert_int_equal(green_group_add(G, a, 0), -1); /* full again */
     assert_int_equal(errno, ETIMEDOUT);
-    green_t *c = spawn(sleeper, NULL);
+    green_t *c = SPAWN(sleeper, NULL);
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_release(c), 0); /* alive: the record stays until it dies */
     assert_int_equal(green_group_add(G, c, 0), -1);
     assert_int_equal(errno, EINVAL);
     assert_int_equal(green_event_set(E), 0);
-    finish(a);
+    JOIN(a);
     assert_int_equal(green_group_join(G, GREEN_FOREVER), 0);
     assert_int_equal(green_group_size(G), 0);
     assert_int_equal(green_release(b), 0);
@@ -478,13 +420,10 @@ static void test_places_and_misuse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        TRACE_TEST(test_pool_spawn),
-        TRACE_TEST(test_group_kill),
-        TRACE_TEST(test_join_and_add_dead),
-        TRACE_TEST(test_map),
-        TRACE_TEST(test_map_timeout),
-        TRACE_TEST(test_places_order),
-        TRACE_TEST(test_places_and_misuse),
+        HUB_TEST(test_pool_spawn),        HUB_TEST(test_group_kill),
+        HUB_TEST(test_join_and_add_dead), HUB_TEST(test_map),
+        HUB_TEST(test_map_timeout),       HUB_TEST(test_places_order),
+        HUB_TEST(test_places_and_misuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

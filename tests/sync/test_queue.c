@@ -8,28 +8,11 @@
 
 static green_queue_t *q;
 
-#define ITEM(i) ((void *)(intptr_t)(i))
-#define VAL(p) ((int)(intptr_t)(p))
-
-static void join_all(green_t **g, int n)
-{
-    for (int i = 0; i < n; i++) {
-        CHECK_EQ(green_join(g[i], GREEN_FOREVER, NULL), 0);
-        CHECK_EQ(green_release(g[i]), 0);
-    }
-}
-
-static void *say_arg(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
-
 static void *getter(void *arg)
 {
     void *item = NULL;
     CHECK_EQ(green_queue_get(q, GREEN_FOREVER, &item), 0);
-    say("%s got %d", (const char *)arg, VAL(item));
+    say("%s got %d", (const char *)arg, INT(item));
     return NULL;
 }
 
@@ -50,14 +33,14 @@ static void test_q2_getters(void **state)
     assert_int_equal(green_queue_put(q, ITEM(3), GREEN_FOREVER), 0);
     void *item = NULL;
     assert_int_equal(green_queue_try_get(q, &item), 0);
-    say("main put 3, then get_nowait -> %d", VAL(item));
+    say("main put 3, then get_nowait -> %d", INT(item));
     assert_int_equal(green_sleep(0), 0);
     say("C still blocked: %s", green_ready(g[3]) ? "False" : "True");
     assert_int_equal(green_queue_put(q, ITEM(4), GREEN_FOREVER), 0);
     assert_int_equal(green_sleep(0), 0);
-    join_all(g, 4);
-    assert_order("main put 1, put 2: no switch X runs (queued before the puts) A got 1 B got 2 "
-                 "main put 3, then get_nowait -> 3 C still blocked: True C got 4");
+    JOIN_ALL(g, 4);
+    assert_order("main put 1, put 2: no switch", "X runs (queued before the puts)", "A got 1",
+                 "B got 2", "main put 3, then get_nowait -> 3", "C still blocked: True", "C got 4");
     assert_int_equal(green_queue_size(q), 0);
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_queue_destroy(q), 0);
@@ -85,18 +68,19 @@ static void test_q3_putters(void **state)
     say("main put_nowait -> Full");
     void *item = NULL;
     assert_int_equal(green_queue_get(q, GREEN_FOREVER, &item), 0);
-    say("main get -> %c (no switch)", VAL(item));
+    say("main get -> %c (no switch)", INT(item));
     assert_int_equal(green_queue_get(q, GREEN_FOREVER, &item), 0);
     say("main get -> %c (blocked; _unlock admitted P1 first, then handed its item to main)",
-        VAL(item));
+        INT(item));
     assert_int_equal(green_sleep(0), 0);
     say("qsize=%zu: P2 was admitted while main slept", green_queue_size(q));
-    join_all(p, 2);
-    assert_order("P1 put b ... P2 put c ... main put_nowait -> Full main get -> a (no switch) "
-                 "P1 put b done main get -> b (blocked; _unlock admitted P1 first, then handed "
-                 "its item to main) P2 put c done qsize=1: P2 was admitted while main slept");
+    JOIN_ALL(p, 2);
+    assert_order("P1 put b ...", "P2 put c ...", "main put_nowait -> Full",
+                 "main get -> a (no switch)", "P1 put b done",
+                 "main get -> b (blocked; _unlock admitted P1 first, then handed its item to main)",
+                 "P2 put c done", "qsize=1: P2 was admitted while main slept");
     assert_int_equal(green_queue_try_get(q, &item), 0);
-    assert_int_equal(VAL(item), 'c');
+    assert_int_equal(INT(item), 'c');
     CHECK_FAILS(green_queue_try_get(q, &item), EAGAIN);
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_queue_destroy(q), 0);
@@ -118,7 +102,7 @@ static void *getter_timed(void *arg)
     const char *n = arg;
     void *item = NULL;
     if (green_queue_get(q, n[1] == '2' ? 0.01 : GREEN_FOREVER, &item) == 0)
-        say("%s got %d", n, VAL(item));
+        say("%s got %d", n, INT(item));
     else if (errno == ETIMEDOUT)
         say("%s Empty", n);
     return NULL;
@@ -140,9 +124,9 @@ static void test_fifo_with_kill_and_timeout(void **state)
     for (int i = 0; i < 3; i++) {
         void *item = NULL;
         assert_int_equal(green_queue_get(q, GREEN_FOREVER, &item), 0);
-        say("get %c", VAL(item));
+        say("get %c", INT(item));
     }
-    join_all(p, 3);
+    JOIN_ALL(p, 3);
     assert_int_equal(green_queue_size(q), 0);
     green_queue_t *bounded = q;
     q = green_queue_new(0);
@@ -151,10 +135,10 @@ static void test_fifo_with_kill_and_timeout(void **state)
     assert_int_equal(green_sleep(0.05), 0);
     assert_int_equal(green_queue_put(q, ITEM(1), 0), 0);
     assert_int_equal(green_queue_put(q, ITEM(2), 0), 0);
-    join_all(g, 3);
+    JOIN_ALL(g, 3);
     say("qsize=%zu", green_queue_size(q));
-    assert_order("P2 killed qsize=1 get a P1 put b get b P3 put d get d G2 Empty G1 got 1 G3 got "
-                 "2 qsize=0");
+    assert_order("P2 killed", "qsize=1", "get a", "P1 put b", "get b", "P3 put d", "get d",
+                 "G2 Empty", "G1 got 1", "G3 got 2", "qsize=0");
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_queue_destroy(q), 0);
     assert_int_equal(green_queue_destroy(bounded), 0);
@@ -167,7 +151,7 @@ static void *getter_killed(void *arg)
 {
     void *item = NULL;
     if (green_queue_get(q, GREEN_FOREVER, &item) == 0)
-        say("%s got %d", (const char *)arg, VAL(item));
+        say("%s got %d", (const char *)arg, INT(item));
     else if (errno == ECANCELED)
         say("%s killed", (const char *)arg);
     return NULL;
@@ -181,7 +165,7 @@ static void test_killed_getter(void **state)
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_kill_nowait(g[0]), 0);         /* the kill is queued first ... */
     assert_int_equal(green_queue_put(q, ITEM(9), 0), 0); /* ... then the _unlock */
-    join_all(g, 2);
+    JOIN_ALL(g, 2);
     g[2] = SPAWN(getter_killed, "L");
     g[3] = SPAWN(getter, "C");
     assert_int_equal(green_sleep(0), 0);
@@ -189,8 +173,8 @@ static void test_killed_getter(void **state)
     assert_int_equal(green_kill_nowait(g[2]), 0);
     assert_int_equal(green_join(g[2], GREEN_FOREVER, NULL), 0);
     assert_int_equal(green_queue_put(q, ITEM(7), 0), 0);
-    join_all(g + 2, 2);
-    assert_order("K killed B got 9 L got 8 C got 7");
+    JOIN_ALL(g + 2, 2);
+    assert_order("K killed", "B got 9", "L got 8", "C got 7");
     assert_int_equal(green_queue_size(q), 0);
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_queue_destroy(q), 0);
@@ -209,14 +193,14 @@ static void test_growth_fifo(void **state)
         for (int i = 0; i < round % 5 + 1 && green_queue_size(q); i++) {
             void *item = NULL;
             assert_int_equal(green_queue_try_get(q, &item), 0);
-            assert_int_equal(VAL(item), next_out++);
+            assert_int_equal(INT(item), next_out++);
         }
     }
     assert_int_equal(green_queue_size(q), (size_t)(next_in - next_out));
     while (green_queue_size(q)) {
         void *item = NULL;
         assert_int_equal(green_queue_get(q, 0, &item), 0);
-        assert_int_equal(VAL(item), next_out++);
+        assert_int_equal(INT(item), next_out++);
     }
     assert_int_equal(green_queue_destroy(q), 0);
     assert_no_failures();

@@ -6,18 +6,9 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "trace_log.h"
+#include "hubtest.h"
 
 static green_queue_t *Q;
-
-#define ITEM(i) ((void *)(intptr_t)(i))
-#define INT(p) ((int)(intptr_t)(p))
-
-static void *say_it(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
 
 static void *getter(void *arg)
 {
@@ -49,7 +40,7 @@ static void test_lifo_peek(void **state)
     (void)state;
     Q = green_queue_new_lifo(0);
     assert_non_null(Q);
-    green_t *w[3] = {spawn(getter, "A"), spawn(peeker, "P"), spawn(getter, "B")};
+    green_t *w[3] = {SPAWN(getter, "A"), SPAWN(peeker, "P"), SPAWN(getter, "B")};
     assert_int_equal(green_sleep(0), 0);
     for (int i = 1; i <= 3; i++)
         assert_int_equal(green_queue_put(Q, ITEM(i), GREEN_FOREVER), 0);
@@ -57,15 +48,12 @@ static void test_lifo_peek(void **state)
     assert_int_equal(green_queue_try_peek(Q, &it), 0);
     say("main put 1 2 3, peek_nowait -> %d", INT(it));
     for (int i = 0; i < 3; i++)
-        finish(w[i]);
+        JOIN(w[i]);
     assert_int_equal(green_queue_size(Q), 1);
     assert_int_equal(green_queue_try_get(Q, &it), 0);
     say("left: 1 -> %d", INT(it));
-    assert_trace("main put 1 2 3, peek_nowait -> 3\n"
-                 "A got 3\n"
-                 "P peeked 2\n"
-                 "B got 2\n"
-                 "left: 1 -> 1\n");
+    assert_order("main put 1 2 3, peek_nowait -> 3", "A got 3", "P peeked 2", "B got 2",
+                 "left: 1 -> 1");
     assert_int_equal(green_queue_destroy(Q), 0);
 }
 
@@ -89,7 +77,7 @@ static void test_lifo_bounded(void **state)
     assert_int_equal(green_queue_put(Q, ITEM('b'), 0), 0);
     assert_int_equal(green_queue_try_put(Q, ITEM('z')), -1);
     assert_int_equal(errno, EAGAIN);
-    green_t *p1 = spawn(lifo_putter, "P1"), *p2 = spawn(lifo_putter, "P2");
+    green_t *p1 = SPAWN(lifo_putter, "P1"), *p2 = SPAWN(lifo_putter, "P2");
     assert_int_equal(green_sleep(0), 0);
     void *it = NULL, *it2 = NULL;
     assert_int_equal(green_queue_get(Q, GREEN_FOREVER, &it), 0);
@@ -100,15 +88,10 @@ static void test_lifo_bounded(void **state)
     assert_int_equal(green_queue_get(Q, GREEN_FOREVER, &it), 0);
     assert_int_equal(green_queue_get(Q, GREEN_FOREVER, &it2), 0);
     say("main gets %c %c", INT(it), INT(it2));
-    finish(p1);
-    finish(p2);
-    assert_trace("P1 put c ...\n"
-                 "P2 put d ...\n"
-                 "main get -> b\n"
-                 "main get -> a\n"
-                 "P1 put c done\n"
-                 "P2 put d done\n"
-                 "main gets d c\n");
+    JOIN(p1);
+    JOIN(p2);
+    assert_order("P1 put c ...", "P2 put d ...", "main get -> b", "main get -> a", "P1 put c done",
+                 "P2 put d done", "main gets d c");
     assert_int_equal(green_queue_destroy(Q), 0);
 }
 
@@ -141,25 +124,22 @@ static void test_priority(void **state)
     static struct prio items[] = {{5, "e5"}, {1, "x1"}, {3, "c3"}, {1, "y1"}, {3, "d3"}};
     Q = green_queue_new_priority(0, by_priority);
     assert_non_null(Q);
-    green_t *a = spawn(prio_getter, "A"), *b = spawn(prio_getter, "B");
+    green_t *a = SPAWN(prio_getter, "A"), *b = SPAWN(prio_getter, "B");
     assert_int_equal(green_sleep(0), 0);
     for (int i = 0; i < 5; i++)
         assert_int_equal(green_queue_put(Q, &items[i], GREEN_FOREVER), 0);
     void *it = NULL;
     assert_int_equal(green_queue_peek(Q, GREEN_FOREVER, &it), 0);
     say("main put e5 x1 c3 y1 d3, peek -> %s", ((struct prio *)it)->name);
-    finish(a);
-    finish(b);
+    JOIN(a);
+    JOIN(b);
     char rest[64] = "rest:";
     while (green_queue_try_get(Q, &it) == 0) {
         strcat(rest, " ");
         strcat(rest, ((struct prio *)it)->name);
     }
     say("%s", rest);
-    assert_trace("main put e5 x1 c3 y1 d3, peek -> x1\n"
-                 "A got x1\n"
-                 "B got y1\n"
-                 "rest: c3 d3 e5\n");
+    assert_order("main put e5 x1 c3 y1 d3, peek -> x1", "A got x1", "B got y1", "rest: c3 d3 e5");
     assert_int_equal(green_queue_destroy(Q), 0);
 
     /* Many ties among many priorities: always by priority, then FIFO. */
@@ -217,12 +197,12 @@ static void test_join(void **state)
     assert_int_equal(green_queue_put(Q, ITEM(1), 0), 0);
     assert_int_equal(green_queue_put(Q, ITEM(2), 0), 0);
     assert_int_equal(green_queue_unfinished(Q), 2);
-    green_t *a = spawn(joiner, "A"), *b = spawn(joiner, "B");
+    green_t *a = SPAWN(joiner, "A"), *b = SPAWN(joiner, "B");
     assert_int_equal(green_sleep(0), 0);
-    green_t *w = spawn(worker, NULL);
-    green_t *x = spawn(say_it, "X queued before the worker finishes");
-    finish(a);
-    finish(b);
+    green_t *w = SPAWN(worker, NULL);
+    green_t *x = SPAWN(say_arg, "X queued before the worker finishes");
+    JOIN(a);
+    JOIN(b);
     assert_int_equal(green_queue_task_done(Q), -1);
     say("task_done too many -> %s", errno == EINVAL ? "EINVAL" : "?");
     assert_int_equal(green_queue_unfinished(Q), 0);
@@ -232,27 +212,18 @@ static void test_join(void **state)
     void *it;
     assert_int_equal(green_queue_get(Q, 0, &it), 0);
     assert_int_equal(green_queue_task_done(Q), 0);
-    green_t *y = spawn(say_it, "Y runs");
+    green_t *y = SPAWN(say_arg, "Y runs");
     say("main join -> %s (no joiners: no switch)",
         green_queue_join(Q, GREEN_FOREVER) == 0 ? "True" : "False");
     assert_int_equal(green_sleep(0), 0);
-    finish(w);
-    finish(x);
-    finish(y);
-    assert_trace("main join on empty: True (no switch)\n"
-                 "A join\n"
-                 "B join\n"
-                 "W got 1\n"
-                 "X queued before the worker finishes\n"
-                 "W done 1\n"
-                 "W got 2\n"
-                 "W done 2\n"
-                 "A joined, unfinished 0\n"
-                 "B joined, unfinished 0\n"
-                 "task_done too many -> EINVAL\n"
-                 "main join(timeout=0) -> False\n"
-                 "main join -> True (no joiners: no switch)\n"
-                 "Y runs\n");
+    JOIN(w);
+    JOIN(x);
+    JOIN(y);
+    assert_order("main join on empty: True (no switch)", "A join", "B join", "W got 1",
+                 "X queued before the worker finishes", "W done 1", "W got 2", "W done 2",
+                 "A joined, unfinished 0", "B joined, unfinished 0", "task_done too many -> EINVAL",
+                 "main join(timeout=0) -> False", "main join -> True (no joiners: no switch)",
+                 "Y runs");
     assert_int_equal(green_queue_destroy(Q), 0);
 }
 
@@ -270,21 +241,18 @@ static void test_shutdown(void **state)
     (void)state;
     Q = green_queue_new(0);
     assert_non_null(Q);
-    green_t *g[3] = {spawn(peeker, "K"), spawn(getter, "G1"), spawn(getter, "G2")};
+    green_t *g[3] = {SPAWN(peeker, "K"), SPAWN(getter, "G1"), SPAWN(getter, "G2")};
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_queue_put(Q, ITEM(7), 0), 0); /* queues _unlock */
-    green_t *x = spawn(say_it, "X queued after _unlock");
+    green_t *x = SPAWN(say_arg, "X queued after _unlock");
     assert_int_equal(green_queue_shutdown(Q, false), 0);
     say("main shutdown: no switch");
     assert_true(green_queue_is_shutdown(Q));
     for (int i = 0; i < 3; i++)
-        finish(g[i]);
-    finish(x);
-    assert_trace("main shutdown: no switch\n"
-                 "K peeked 7\n"
-                 "G1 got 7\n"
-                 "G2 get failed: EPIPE\n"
-                 "X queued after _unlock\n");
+        JOIN(g[i]);
+    JOIN(x);
+    assert_order("main shutdown: no switch", "K peeked 7", "G1 got 7", "G2 get failed: EPIPE",
+                 "X queued after _unlock");
     assert_int_equal(green_queue_destroy(Q), 0);
 }
 
@@ -296,18 +264,16 @@ static void test_shutdown_putters(void **state)
     Q = green_queue_new(1);
     assert_non_null(Q);
     assert_int_equal(green_queue_put(Q, ITEM(1), 0), 0);
-    green_t *p[2] = {spawn(putter, "P1"), spawn(putter, "P2")};
+    green_t *p[2] = {SPAWN(putter, "P1"), SPAWN(putter, "P2")};
     assert_int_equal(green_sleep(0), 0);
-    green_t *x = spawn(say_it, "X queued before the shutdown");
+    green_t *x = SPAWN(say_arg, "X queued before the shutdown");
     assert_int_equal(green_queue_shutdown(Q, false), 0);
     say("main shutdown: no switch");
     for (int i = 0; i < 2; i++)
-        finish(p[i]);
-    finish(x);
-    assert_trace("main shutdown: no switch\n"
-                 "X queued before the shutdown\n"
-                 "P1 put -> EPIPE\n"
-                 "P2 put -> EPIPE\n");
+        JOIN(p[i]);
+    JOIN(x);
+    assert_order("main shutdown: no switch", "X queued before the shutdown", "P1 put -> EPIPE",
+                 "P2 put -> EPIPE");
     assert_int_equal(green_queue_size(Q), 1);
     void *it;
     assert_int_equal(green_queue_get(Q, 0, &it), 0);
@@ -358,7 +324,7 @@ static void test_shutdown_immediate(void **state)
     assert_int_equal(green_queue_put(Q, ITEM(3), 0), 0);
     void *it;
     assert_int_equal(green_queue_get(Q, 0, &it), 0); /* taken, not done: stays unfinished */
-    green_t *j = spawn(joiner, "J");
+    green_t *j = SPAWN(joiner, "J");
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_queue_shutdown(Q, true), 0);
     assert_int_equal(green_queue_size(Q), 0);
@@ -366,11 +332,9 @@ static void test_shutdown_immediate(void **state)
     assert_int_equal(green_sleep(0), 0);
     say("main: J still waits for the item taken");
     assert_int_equal(green_queue_task_done(Q), 0);
-    finish(j);
+    JOIN(j);
     assert_int_equal(green_queue_shutdown(Q, true), 0); /* again: nothing changes */
-    assert_trace("J join\n"
-                 "main: J still waits for the item taken\n"
-                 "J joined, unfinished 0\n");
+    assert_order("J join", "main: J still waits for the item taken", "J joined, unfinished 0");
     assert_int_equal(green_queue_destroy(Q), 0);
 }
 
@@ -405,14 +369,14 @@ static void test_timeouts_kill_misuse(void **state)
     assert_int_equal(errno, EAGAIN);
     assert_int_equal(green_queue_peek(Q, NAN, &it), -1);
     assert_int_equal(errno, EINVAL);
-    green_t *k = spawn(cancelled_peeker, NULL);
+    green_t *k = SPAWN(cancelled_peeker, NULL);
     assert_int_equal(green_sleep(0), 0); /* K waits */
     assert_int_equal(green_queue_destroy(Q), -1);
     assert_int_equal(errno, EBUSY);
     assert_int_equal(green_kill(k, GREEN_FOREVER), 0);
     green_release(k);
     assert_int_equal(green_queue_put(Q, ITEM(1), 0), 0); /* unfinished: a joiner waits */
-    green_t *j = spawn(cancelled_joiner, NULL);
+    green_t *j = SPAWN(cancelled_joiner, NULL);
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_queue_join(Q, 0.001), -1);
     assert_int_equal(errno, ETIMEDOUT);
@@ -458,14 +422,10 @@ static void test_timeouts_kill_misuse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        TRACE_TEST(test_lifo_peek),
-        TRACE_TEST(test_lifo_bounded),
-        TRACE_TEST(test_priority),
-        TRACE_TEST(test_join),
-        TRACE_TEST(test_shutdown),
-        TRACE_TEST(test_shutdown_putters),
-        TRACE_TEST(test_shutdown_immediate),
-        TRACE_TEST(test_timeouts_kill_misuse),
+        HUB_TEST(test_lifo_peek),          HUB_TEST(test_lifo_bounded),
+        HUB_TEST(test_priority),           HUB_TEST(test_join),
+        HUB_TEST(test_shutdown),           HUB_TEST(test_shutdown_putters),
+        HUB_TEST(test_shutdown_immediate), HUB_TEST(test_timeouts_kill_misuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

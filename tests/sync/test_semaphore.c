@@ -8,20 +8,6 @@
 
 static green_sem_t *s;
 
-static void join_all(green_t **g, int n)
-{
-    for (int i = 0; i < n; i++) {
-        CHECK_EQ(green_join(g[i], GREEN_FOREVER, NULL), 0);
-        CHECK_EQ(green_release(g[i]), 0);
-    }
-}
-
-static void *say_arg(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
-
 static void *worker(void *arg)
 {
     const char *n = arg;
@@ -47,13 +33,13 @@ static void test_l1_barging_fifo(void **state)
     assert_int_equal(green_sleep(0), 0);
     say("main release() again");
     assert_int_equal(green_sem_release(s), 0);
-    join_all(w, 3);
+    JOIN_ALL(w, 3);
     CHECK_FAILS(green_sem_release(s), EOVERFLOW);
     assert_int_equal(green_sem_value(s), 1); /* unchanged */
     say("over-release -> EOVERFLOW");
-    assert_order("main release(); try_acquire -> 0 (barging) main release() again A acquired A "
-                 "released B acquired B released C acquired C released over-release -> "
-                 "EOVERFLOW");
+    assert_order("main release(); try_acquire -> 0 (barging)", "main release() again", "A acquired",
+                 "A released", "B acquired", "B released", "C acquired", "C released",
+                 "over-release -> EOVERFLOW");
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_sem_destroy(s), 0);
     assert_no_failures();
@@ -94,12 +80,13 @@ static void test_l1_wakes_while_units(void **state)
     green_t *t = SPAWN(t_zero, NULL);
     green_release(SPAWN(say_arg, "X runs"));
     assert_int_equal(green_join(t, GREEN_FOREVER, NULL), 0);
-    assert_order("main release(); release(): one notifier wakes A and B, not C A acquired, "
-                 "counter 1 B acquired, counter 0 X runs T acquire(timeout=0) -> False");
+    assert_order("main release(); release(): one notifier wakes A and B, not C",
+                 "A acquired, counter 1", "B acquired, counter 0", "X runs",
+                 "T acquire(timeout=0) -> False");
     assert_false(green_ready(w[2])); /* C still waits */
     CHECK_FAILS(green_sem_destroy(s), EBUSY);
     assert_int_equal(green_kill(w[2], GREEN_FOREVER), 0);
-    join_all(w, 3);
+    JOIN_ALL(w, 3);
     assert_int_equal(green_release(t), 0);
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_sem_destroy(s), 0);
@@ -127,9 +114,9 @@ static void test_timeout_and_kill_keep_fifo(void **state)
     assert_int_equal(green_join(w[2], GREEN_FOREVER, NULL), 0);
     for (int i = 0; i < 3; i++) /* an unbounded semaphore takes any number */
         assert_int_equal(green_sem_release(s), 0);
-    join_all(w, 4);
+    JOIN_ALL(w, 4);
     assert_int_equal(green_sem_value(s), 1);
-    assert_order("K Operation canceled T Connection timed out A acquired D acquired");
+    assert_order("K Operation canceled", "T Connection timed out", "A acquired", "D acquired");
     assert_int_equal(green_sem_try_acquire(s), 0);
     CHECK_FAILS(green_sem_try_acquire(s), EAGAIN);
     CHECK_FAILS(green_sem_acquire(s, 0), ETIMEDOUT);

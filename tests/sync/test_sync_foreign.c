@@ -6,7 +6,7 @@
 #include <ev.h>
 #include <pthread.h>
 
-#include "trace_log.h"
+#include "hubtest.h"
 
 static green_rlock_t *RL;
 static green_lock_t *LK;
@@ -16,63 +16,49 @@ static green_channel_t *CH;
 static green_group_t *GR, *PO;
 static green_t *MEMBER; /* spawned on the main thread's hub */
 
-#define XDEV(call)                                                                                 \
-    do {                                                                                           \
-        errno = 0;                                                                                 \
-        long rc_ = (long)(call);                                                                   \
-        CHECK_EQ(rc_, -1);                                                                         \
-        CHECK_EQ(errno, EXDEV);                                                                    \
-    } while (0)
-#define XDEV_NULL(call)                                                                            \
-    do {                                                                                           \
-        errno = 0;                                                                                 \
-        CHECK((call) == NULL);                                                                     \
-        CHECK_EQ(errno, EXDEV);                                                                    \
-    } while (0)
-
 static void *noop(void *arg) { return arg; }
 
 static void *foreign(void *arg)
 {
     (void)arg;
     void *it;
-    XDEV(green_rlock_acquire(RL, 0));
-    XDEV(green_rlock_try_acquire(RL));
-    XDEV(green_rlock_release(RL));
-    XDEV(green_rlock_destroy(RL));
+    CHECK_FAILS(green_rlock_acquire(RL, 0), EXDEV);
+    CHECK_FAILS(green_rlock_try_acquire(RL), EXDEV);
+    CHECK_FAILS(green_rlock_release(RL), EXDEV);
+    CHECK_FAILS(green_rlock_destroy(RL), EXDEV);
     CHECK(!green_rlock_owned(RL));
-    XDEV_NULL(green_cond_new(LK));
-    XDEV_NULL(green_cond_new_rlock(RL));
-    XDEV(green_cond_wait(CR, 0));
-    XDEV(green_cond_notify(CL, 1));
-    XDEV(green_cond_notify_all(CR));
-    XDEV(green_cond_destroy(CL));
-    XDEV(green_queue_put(Q, NULL, 0));
-    XDEV(green_queue_peek(Q, 0, &it));
-    XDEV(green_queue_try_peek(Q, &it));
-    XDEV(green_queue_task_done(Q));
-    XDEV(green_queue_join(Q, 0));
-    XDEV(green_queue_shutdown(Q, true));
-    XDEV(green_queue_destroy(Q));
-    XDEV(green_channel_put(CH, NULL, 0));
-    XDEV(green_channel_get(CH, 0, &it));
-    XDEV(green_channel_destroy(CH));
-    XDEV_NULL(green_group_spawn(PO, noop, NULL, NULL, 0));
-    XDEV(green_group_add(GR, MEMBER, 0));
-    XDEV(green_group_discard(GR, MEMBER));
+    CHECK_NULL(green_cond_new(LK), EXDEV);
+    CHECK_NULL(green_cond_new_rlock(RL), EXDEV);
+    CHECK_FAILS(green_cond_wait(CR, 0), EXDEV);
+    CHECK_FAILS(green_cond_notify(CL, 1), EXDEV);
+    CHECK_FAILS(green_cond_notify_all(CR), EXDEV);
+    CHECK_FAILS(green_cond_destroy(CL), EXDEV);
+    CHECK_FAILS(green_queue_put(Q, NULL, 0), EXDEV);
+    CHECK_FAILS(green_queue_peek(Q, 0, &it), EXDEV);
+    CHECK_FAILS(green_queue_try_peek(Q, &it), EXDEV);
+    CHECK_FAILS(green_queue_task_done(Q), EXDEV);
+    CHECK_FAILS(green_queue_join(Q, 0), EXDEV);
+    CHECK_FAILS(green_queue_shutdown(Q, true), EXDEV);
+    CHECK_FAILS(green_queue_destroy(Q), EXDEV);
+    CHECK_FAILS(green_channel_put(CH, NULL, 0), EXDEV);
+    CHECK_FAILS(green_channel_get(CH, 0, &it), EXDEV);
+    CHECK_FAILS(green_channel_destroy(CH), EXDEV);
+    CHECK_NULL(green_group_spawn(PO, noop, NULL, NULL, 0), EXDEV);
+    CHECK_FAILS(green_group_add(GR, MEMBER, 0), EXDEV);
+    CHECK_FAILS(green_group_discard(GR, MEMBER), EXDEV);
     CHECK(!green_group_contains(GR, MEMBER));
-    XDEV(green_group_join(GR, 0));
-    XDEV(green_group_wait_available(PO, 0));
-    XDEV(green_group_kill(GR, 0));
-    XDEV(green_group_kill_nowait(GR));
-    XDEV(green_group_map(PO, noop, NULL, 0, NULL, NULL, 0));
-    XDEV(green_group_destroy(PO));
+    CHECK_FAILS(green_group_join(GR, 0), EXDEV);
+    CHECK_FAILS(green_group_wait_available(PO, 0), EXDEV);
+    CHECK_FAILS(green_group_kill(GR, 0), EXDEV);
+    CHECK_FAILS(green_group_kill_nowait(GR), EXDEV);
+    CHECK_FAILS(green_group_map(PO, noop, NULL, 0, NULL, NULL, 0), EXDEV);
+    CHECK_FAILS(green_group_destroy(PO), EXDEV);
 
     /* a group of this thread refuses the other thread's greenlet */
     green_group_t *mine = green_group_new();
     CHECK(mine != NULL);
-    XDEV(green_group_add(mine, MEMBER, 0));
-    XDEV(green_group_discard(mine, MEMBER));
+    CHECK_FAILS(green_group_add(mine, MEMBER, 0), EXDEV);
+    CHECK_FAILS(green_group_discard(mine, MEMBER), EXDEV);
     CHECK(!green_group_contains(mine, MEMBER));
     CHECK_EQ(green_group_destroy(mine), 0);
     CHECK_EQ(green_hub_shutdown(), 0);
@@ -117,7 +103,7 @@ static void test_foreign(void **state)
     assert_true(green_group_contains(GR, MEMBER));
     assert_int_equal(green_group_free_count(PO), 2);
 
-    finish(MEMBER);
+    JOIN(MEMBER);
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_rlock_release(RL), 0);
     assert_int_equal(green_cond_destroy(CR), 0);
@@ -132,33 +118,25 @@ static void test_foreign(void **state)
 
 /* ---- from the hub ------------------------------------------------------------------- */
 
-#define PERM(call)                                                                        \
-    do {                                                                                  \
-        errno = 0;                                                                        \
-        long rc_ = (long)(call);                                                          \
-        CHECK_EQ(rc_, -1);                                                                \
-        CHECK_EQ(errno, EPERM);                                                           \
-    } while (0)
-
 static int hub_calls;
 
-static void in_hub(struct ev_loop *loop, ev_timer *w, int revents)
+static void in_hub(void *arg)
 {
-    (void)loop, (void)w, (void)revents;
+    (void)arg;
     void *it;
     hub_calls++;
-    PERM(green_rlock_acquire(RL, GREEN_FOREVER)); /* held by main: it would block */
-    PERM(green_cond_wait(CR, 0));
-    PERM(green_queue_peek(Q, 0, &it)); /* empty */
-    PERM(green_queue_join(Q, 0));      /* an item is unfinished */
-    PERM(green_channel_put(CH, NULL, 0));
-    PERM(green_channel_get(CH, 0, &it));
+    CHECK_FAILS(green_rlock_acquire(RL, GREEN_FOREVER), EPERM); /* held by main: it would block */
+    CHECK_FAILS(green_cond_wait(CR, 0), EPERM);
+    CHECK_FAILS(green_queue_peek(Q, 0, &it), EPERM); /* empty */
+    CHECK_FAILS(green_queue_join(Q, 0), EPERM);      /* an item is unfinished */
+    CHECK_FAILS(green_channel_put(CH, NULL, 0), EPERM);
+    CHECK_FAILS(green_channel_get(CH, 0, &it), EPERM);
     CHECK(green_group_spawn(PO, noop, NULL, NULL, 0) == NULL); /* full */
     CHECK_EQ(errno, EPERM);
-    PERM(green_group_join(GR, 0));
-    PERM(green_group_wait_available(PO, 0));
-    PERM(green_group_kill(GR, 0));
-    PERM(green_group_map(GR, noop, NULL, 0, NULL, NULL, 0));
+    CHECK_FAILS(green_group_join(GR, 0), EPERM);
+    CHECK_FAILS(green_group_wait_available(PO, 0), EPERM);
+    CHECK_FAILS(green_group_kill(GR, 0), EPERM);
+    CHECK_FAILS(green_group_map(GR, noop, NULL, 0, NULL, NULL, 0), EPERM);
     /* what never blocks works from the hub */
     CHECK_EQ(green_queue_try_put(Q, NULL), 0);
     CHECK_EQ(green_queue_try_get(Q, &it), 0);
@@ -195,9 +173,8 @@ static void test_from_hub(void **state)
     green_t *p = green_group_spawn(PO, hold_place, NULL, NULL, 0);
     assert_non_null(m);
     assert_non_null(p);
-    ev_timer w;
-    ev_timer_init(&w, in_hub, 0.0, 0.0);
-    ev_timer_start(green_hub_loop(), &w);
+    struct hub_call w;
+    hub_call_start(&w, 0.0, in_hub, NULL);
     assert_int_equal(green_sleep(0.01), 0);
     assert_int_equal(hub_calls, 1);
     assert_no_failures();
@@ -206,8 +183,8 @@ static void test_from_hub(void **state)
     assert_int_equal(green_queue_unfinished(Q), 1);
     assert_int_equal(green_group_size(GR), 1);
     assert_int_equal(green_group_size(PO), 1);
-    finish(m);
-    finish(p);
+    JOIN(m);
+    JOIN(p);
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_queue_task_done(Q), 0);
     assert_int_equal(green_rlock_release(RL), 0);
@@ -222,8 +199,8 @@ static void test_from_hub(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        TRACE_TEST(test_foreign),
-        TRACE_TEST(test_from_hub),
+        HUB_TEST(test_foreign),
+        HUB_TEST(test_from_hub),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Capture what the library writes on stderr (reports, the monitor) into a buffer. */
+/* Capture what the library writes on stderr (the unjoined-error report, the monitor, run
+ * info dumps) to compare it with what is expected: capture_start(), run the code,
+ * capture_stop(buf, len).  The text goes through a temporary file, so a writer that
+ * blocks on a full pipe cannot hang the test.  Main stack of the test only (it asserts
+ * with cmocka); one capture at a time. */
 #ifndef GREEN_TEST_STDERR_CAPTURE_H
 #define GREEN_TEST_STDERR_CAPTURE_H
 
