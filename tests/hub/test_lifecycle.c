@@ -7,12 +7,6 @@
 
 #include "hubtest.h"
 
-static void *say_arg(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
-
 /* core.h: GREEN_DEAD covers "killed before it could start", as soon as green_ready() is. */
 static void test_killed_unstarted_is_dead(void **state)
 {
@@ -26,7 +20,7 @@ static void test_killed_unstarted_is_dead(void **state)
     assert_int_equal(green_sleep(0), 0);
     assert_int_equal(green_state(g) & GREEN_DEAD, GREEN_DEAD);
     assert_int_equal(green_release(g), 0);
-    assert_order("");
+    assert_order();
 }
 
 /* ---- a scoped timeout that outlives its greenlet ---------------------------------------- */
@@ -278,12 +272,6 @@ static void *cond_waiter(void *arg)
     return NULL;
 }
 
-static void *say_then_return(void *arg)
-{
-    say("%s", (const char *)arg);
-    return NULL;
-}
-
 static void spawn_join(green_fn fn, void *arg, void (*trigger)(void *), void *targ)
 {
     green_t *g = SPAWN(fn, arg);
@@ -340,7 +328,7 @@ static void test_woken_waiter_destroys(void **state)
     spawn_join(rlock_waiter, rl, rlock_release, rl);
 
     green_group_t *grp = green_group_new();
-    green_t *member = green_group_spawn(grp, say_then_return, "member", NULL, 0);
+    green_t *member = green_group_spawn(grp, say_arg, "member", NULL, 0);
     assert_non_null(member);
     spawn_join(group_joiner, grp, nothing, NULL);
     assert_int_equal(green_release(member), 0);
@@ -349,8 +337,8 @@ static void test_woken_waiter_destroys(void **state)
     c.cond = green_cond_new(c.lock);
     spawn_join(cond_waiter, &c, cond_notify, &c);
 
-    assert_order("getter putter joiner channel getter x rlock waiter member group joiner "
-                 "cond waiter");
+    assert_order("getter", "putter", "joiner", "channel getter x", "rlock waiter", "member",
+                 "group joiner", "cond waiter");
 }
 
 /* ---- callbacks queued after the hub's prepare --------------------------------------------- */
@@ -383,7 +371,7 @@ static void test_callback_queued_after_prepare(void **state)
     say("woken");
     assert_false(ev_is_active(&prep));
     assert_int_equal(green_event_destroy(late_event), 0);
-    assert_order("late prepare woken");
+    assert_order("late prepare", "woken");
 }
 
 static void on_embedded_io(struct ev_loop *loop, ev_io *w, int revents)
@@ -422,7 +410,7 @@ static void test_embed_sweep_in_prepare(void **state)
     ev_loop_destroy(other);
     close(fds[0]);
     close(fds[1]);
-    assert_order("embedded io woken");
+    assert_order("embedded io", "woken");
 }
 
 int main(void)
