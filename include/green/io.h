@@ -168,7 +168,8 @@ GREEN_API int green_listen(const char *host, unsigned port, int type, int backlo
 GREEN_API int green_listen_unix(const char *path, int type, int backlog, int flags);
 
 /* Resolve host and service with getaddrinfo(3) on the hub's default threadpool
- * (threadpool.h), waiting cooperatively at most timeout seconds.  Returns 0 with the list
+ * (threadpool.h), waiting cooperatively at most timeout seconds (with hints, a numeric
+ * host is converted at once, without a worker or a switch).  Returns 0 with the list
  * in *res (free it with freeaddrinfo()), or -1 with errno: ENOENT (no such host or
  * service, or no address of the family asked: EAI_NONAME, EAI_NODATA, EAI_ADDRFAMILY,
  * EAI_SERVICE), EHOSTUNREACH (the name server failed: EAI_AGAIN, EAI_FAIL), EINVAL (host

@@ -103,7 +103,12 @@ static int resolve(const char *host, const char *service, const struct addrinfo 
         lookup_free(l);
         return green__fail(ENOMEM, api, "no memory for the lookup");
     }
-    if (green_threadpool_run(run_lookup, l, drop_lookup, timeout, NULL) < 0) {
+    /* A numeric host needs neither the resolver's files nor its servers: no worker. */
+    struct addrinfo numeric = l->hints;
+    numeric.ai_flags |= AI_NUMERICHOST;
+    if (host && l->has_hints && getaddrinfo(host, service, &numeric, &l->res) == 0)
+        l->rc = 0;
+    else if (green_threadpool_run(run_lookup, l, drop_lookup, timeout, NULL) < 0) {
         int e = errno;
         if (e != ETIMEDOUT && e != ECANCELED && e != EINTR)
             lookup_free(l); /* not submitted: still ours */

@@ -240,8 +240,8 @@ static void test_resolve(void **state)
     CHECK_FAILS(green_getaddrinfo("127.0.0.1", "80", &hints, &res, 5.0, &gai), EINVAL);
     CHECK_FAILS(green_getaddrinfo(NULL, NULL, NULL, &res, 5.0, NULL), EINVAL);
     CHECK_FAILS(green_getaddrinfo("127.0.0.1", NULL, NULL, NULL, 5.0, NULL), EINVAL);
-    /* a zero budget: the lookup is handed to the pool, which cannot answer before it ends */
-    CHECK_FAILS(green_getaddrinfo("127.0.0.1", "80", NULL, &res, 0, NULL), ETIMEDOUT);
+    /* a zero budget: a name goes to the pool, which cannot answer before the budget ends */
+    CHECK_FAILS(green_getaddrinfo("localhost", "80", NULL, &res, 0, NULL), ETIMEDOUT);
     /* localhost resolves through the files of the host (no network needed) */
     int l = green_listen("127.0.0.1", 0, SOCK_STREAM, 4, 0);
     int c = green_connect_name("localhost", port_of(l), SOCK_STREAM, 5.0);
