@@ -53,7 +53,7 @@ static void test_timeouts(void **state)
 {
     (void)state;
     pair();
-    char buf[8];
+    char buf[8] = {0};
     struct iovec iov = {buf, sizeof buf};
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
     CHECK_FAILS(green_read(sv[1], buf, sizeof buf, 0.01), ETIMEDOUT);
@@ -377,7 +377,7 @@ static void test_refusals(void **state)
 {
     (void)state;
     pair();
-    char buf[4];
+    char buf[4] = {0};
     CHECK_FAILS(green_read(sv[1], buf, 1, 0.0 / 0.0), EINVAL);
     CHECK_FAILS(green_write_all(sv[1], buf, 1, 0.0 / 0.0, NULL), EINVAL);
     CHECK_FAILS(green_read(-1, buf, 1, 1.0), EBADF);

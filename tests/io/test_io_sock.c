@@ -356,7 +356,9 @@ static void emfile_child(void *arg)
     /* no fd left above the ones open now */
     int top = dup(0);
     close(top);
-    struct rlimit lim = {(rlim_t)top, (rlim_t)top};
+    struct rlimit lim;
+    CHILD_CHECK(getrlimit(RLIMIT_NOFILE, &lim) == 0);
+    lim.rlim_cur = (rlim_t)top; /* the soft limit only: valgrind refuses to lower the hard one */
     CHILD_CHECK(setrlimit(RLIMIT_NOFILE, &lim) == 0);
     errno = 0;
     CHILD_CHECK(green_accept(l, NULL, NULL, 1.0) == -1 && errno == EMFILE);
@@ -364,8 +366,11 @@ static void emfile_child(void *arg)
     CHILD_CHECK(green_listen("127.0.0.1", 0, SOCK_STREAM, 4, 0) == -1 && errno == EMFILE);
     errno = 0;
     CHILD_CHECK(green_connect_unix("@nobody", SOCK_STREAM, 1.0) == -1 && errno == EMFILE);
-    /* the refused connection is still queued: with an fd free, accept takes it */
+    /* the refused connection is still queued: with an fd free, accept takes it (not under
+     * valgrind, which emulates the limit by closing what the kernel accepted) */
     close(c);
+    if (RUNNING_ON_VALGRIND)
+        _exit(0);
     int s = green_accept(l, NULL, NULL, 1.0);
     CHILD_CHECK(s >= 0);
     _exit(0);
