@@ -37,6 +37,7 @@
 
 #include <netdb.h>
 #include <poll.h>
+#include <sys/select.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -221,6 +222,19 @@ GREEN_API int green_close(int fd);
  * EINVAL (fds NULL with nfds > 0, nfds above RLIMIT_NOFILE, NaN timeout), ENOMEM and the
  * blocking errors of hub.h. */
 GREEN_API int green_poll(struct pollfd *fds, nfds_t nfds, double timeout);
+
+/* Cooperative select(2) over the fds below nfds (at most FD_SETSIZE) in the three sets
+ * (NULL: empty), timeout in seconds: green_poll() underneath, so the same first step, yield
+ * and waiting, with Linux's mapping of poll events to the sets (a hang-up or an error
+ * makes an fd readable, an error writable).  exceptfds (POLLPRI) are reported but not
+ * waited for (gevent's select ignores its xlist too).  On success the sets hold the ready
+ * fds.  Returns the number of bits set, 0 when the timeout expired first (as select(2)
+ * and gevent; a scoped timeout still fails with ETIMEDOUT), or -1 with errno EBADF (an fd
+ * of the sets is not open, or was closed with green_close() while waiting; the sets are
+ * then unchanged), EINVAL (nfds out of range, NaN timeout), ENOMEM and the errors of
+ * green_poll(). */
+GREEN_API int green_select(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exceptfds,
+                           double timeout);
 
 #ifdef __cplusplus
 }

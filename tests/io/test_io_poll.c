@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* green_poll: the ready-at-once path and its yield (gevent's select), waiting on several
- * fds, timeouts (0, own, scoped), hang-ups, a close under a poller (POLLNVAL), kills,
- * spurious wake-ups next to a reader of the same fd, refusals. */
+/* green_poll and green_select: the ready-at-once path and its yield (gevent's select),
+ * waiting on several fds, timeouts (0, own, scoped), hang-ups, a close under a poller
+ * (POLLNVAL, EBADF), kills, spurious wake-ups next to a reader of the same fd, a
+ * shared-stack poller, refusals. */
 #include "io_util.h"
 
 static int a[2], b[2];
@@ -228,13 +229,145 @@ static void test_refusals(void **state)
     unpipes();
 }
 
+
+/* ---- a shared-stack poller: its pollfd array is copied away while it waits ------------ */
+
+static void *shared_poller(void *arg)
+{
+    (void)arg;
+    struct pollfd p[2] = {{a[0], POLLIN, 0}, {b[0], POLLIN, 0}};
+    int n = green_poll(p, 2, 1.0);
+    say("S %d %d %d", n, p[0].revents, p[1].revents);
+    return NULL;
+}
+
+static void *shared_other(void *arg)
+{
+    (void)arg;
+    char junk[2048]; /* overlaps the poller's stack on the shared region */
+    memset(junk, 0x5a, sizeof junk);
+    say("O %d", junk[100]);
+    CHECK_EQ(green_sleep(0.01), 0);
+    return NULL;
+}
+
+static void test_shared_stack(void **state)
+{
+    (void)state;
+    pipes();
+    green_attr_t at = GREEN_ATTR_INIT;
+    at.stack_model = GREEN_STACK_SHARED;
+    green_t *p = green_spawn(shared_poller, NULL, &at);
+    green_t *o = green_spawn(shared_other, NULL, &at);
+    assert_int_equal(green_sleep(0), 0);
+    assert_int_equal(write(a[1], "x", 1), 1);
+    assert_int_equal(green_join(p, 1.0, NULL), 0);
+    assert_int_equal(green_join(o, 1.0, NULL), 0);
+    green_release(p);
+    green_release(o);
+    assert_no_failures();
+    char want[64];
+    snprintf(want, sizeof want, "O 90 S 1 %d 0", POLLIN);
+    assert_order(want);
+    unpipes();
+}
+
+/* ---- green_select ------------------------------------------------------------------- */
+
+static void *selector(void *arg)
+{
+    (void)arg;
+    fd_set r, w;
+    FD_ZERO(&r);
+    FD_ZERO(&w);
+    FD_SET(a[0], &r);
+    FD_SET(b[0], &r);
+    say("S waits");
+    int n = green_select(b[0] + 1, &r, &w, NULL, GREEN_FOREVER);
+    say("S %d %d %d", n, FD_ISSET(a[0], &r) != 0, FD_ISSET(b[0], &r) != 0);
+    return NULL;
+}
+
+static void test_select(void **state)
+{
+    (void)state;
+    pipes();
+    green_t *s = SPAWN(selector, NULL);
+    assert_int_equal(green_sleep(0), 0);
+    say("main writes a");
+    assert_int_equal(write(a[1], "x", 1), 1);
+    assert_int_equal(green_join(s, 1.0, NULL), 0);
+    green_release(s);
+    assert_order("S waits main writes a S 1 1 0");
+    fd_set r, w;
+    FD_ZERO(&r);
+    FD_ZERO(&w);
+    FD_SET(b[0], &r);
+    FD_SET(a[1], &w);
+    FD_SET(b[1], &w);
+    assert_int_equal(green_select(b[1] + 1, &r, &w, NULL, 1.0), 2); /* both writable */
+    assert_false(FD_ISSET(b[0], &r));
+    assert_true(FD_ISSET(a[1], &w) && FD_ISSET(b[1], &w));
+    FD_ZERO(&r);
+    FD_SET(b[0], &r);
+    assert_int_equal(green_select(b[0] + 1, &r, NULL, NULL, 0.01), 0); /* timed out */
+    assert_false(FD_ISSET(b[0], &r));
+    int closed = dup(a[0]);
+    close(closed);
+    FD_ZERO(&r);
+    FD_SET(closed, &r);
+    CHECK_FAILS(green_select(closed + 1, &r, NULL, NULL, 1.0), EBADF);
+    CHECK_FAILS(green_select(-1, NULL, NULL, NULL, 1.0), EINVAL);
+    CHECK_FAILS(green_select(FD_SETSIZE + 1, NULL, NULL, NULL, 1.0), EINVAL);
+    CHECK_FAILS(green_select(0, NULL, NULL, NULL, 0.0 / 0.0), EINVAL);
+    assert_no_failures();
+    unpipes();
+}
+
+static void *closing_selector(void *arg)
+{
+    (void)arg;
+    fd_set r;
+    FD_ZERO(&r);
+    FD_SET(a[0], &r);
+    CHECK_FAILS(green_select(a[0] + 1, &r, NULL, NULL, GREEN_FOREVER), EBADF);
+    say("S EBADF");
+    return NULL;
+}
+
+static void *select_closer(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(green_close(a[0]), 0);
+    a[0] = -1;
+    say("C closed");
+    return NULL;
+}
+
+static void test_select_close(void **state)
+{
+    (void)state;
+    pipes();
+    green_t *s = SPAWN(closing_selector, NULL);
+    assert_int_equal(green_sleep(0), 0);
+    green_t *c = SPAWN(select_closer, NULL);
+    assert_int_equal(green_join(s, 1.0, NULL), 0);
+    assert_int_equal(green_join(c, 1.0, NULL), 0);
+    green_release(s);
+    green_release(c);
+    assert_no_failures();
+    assert_order("C closed S EBADF");
+    unpipes();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         HUB_TEST(test_ready_yields),       HUB_TEST(test_waits_for_any),
         HUB_TEST(test_timeouts),           HUB_TEST(test_close_under_poller),
         HUB_TEST(test_kill),               HUB_TEST(test_spurious_wake),
-        HUB_TEST(test_refusals),
+        HUB_TEST(test_refusals),           HUB_TEST(test_shared_stack),
+        HUB_TEST(test_select),             HUB_TEST(test_select_close),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
