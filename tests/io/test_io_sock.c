@@ -219,6 +219,28 @@ static void test_kill_accept(void **state)
     close(listener);
 }
 
+static void *closed_acceptor(void *arg)
+{
+    (void)arg;
+    CHECK_FAILS(green_accept(listener, NULL, NULL, GREEN_FOREVER), EBADF);
+    say("A EBADF");
+    return NULL;
+}
+
+static void test_close_under_accept(void **state)
+{
+    (void)state;
+    listener = green_listen("127.0.0.1", 0, SOCK_STREAM, 4, 0);
+    green_t *a = SPAWN(closed_acceptor, NULL);
+    assert_int_equal(green_sleep(0), 0);
+    say("main closes");
+    assert_int_equal(green_close(listener), 0);
+    assert_int_equal(green_join(a, 1.0, NULL), 0);
+    green_release(a);
+    assert_no_failures();
+    assert_order("main closes A EBADF");
+}
+
 static void test_resolve(void **state)
 {
     (void)state;
@@ -390,7 +412,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         HUB_TEST(test_listen_helpers),  HUB_TEST(test_unix),
         HUB_TEST(test_accept_connect),  HUB_TEST(test_connect_timeout),
-        HUB_TEST(test_kill_accept),     HUB_TEST(test_resolve),
+        HUB_TEST(test_kill_accept),     HUB_TEST(test_close_under_accept),
+        HUB_TEST(test_resolve),
         HUB_TEST(test_many_connections), HUB_TEST(test_emfile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
