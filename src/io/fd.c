@@ -4,6 +4,7 @@
  * or room already there) is the system call alone. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -60,8 +61,19 @@ ssize_t green__io_loop(int fd, int events, green__io_op op, void *arg, struct gr
         if (e != EAGAIN && e != EWOULDBLOCK)
             return green__fail(e, api, "fd %d: %s", fd, strerror(e));
         if (green__budget_arm(b) < 0 || green_wait_fd(fd, events, GREEN_FOREVER) < 0)
-            return -1; /* the wait said why; after EBADF fd is not touched again */
+            return green__io_refail(api); /* after EBADF fd is not touched again */
     }
+}
+
+int green__io_refail(const char *api)
+{
+    int e = errno;
+    char why[256];
+    const char *msg = green_last_error();
+    const char *tail = strstr(msg, ": ");
+    tail = tail ? strstr(tail + 2, ": ") : NULL; /* past "libgreen: <inner call>: " */
+    snprintf(why, sizeof why, "%s", tail ? tail + 2 : msg);
+    return green__fail(e, api, "%s", why);
 }
 
 ssize_t green__io_call(int fd, int events, bool nonblock, green__io_op op, void *arg,

@@ -46,6 +46,10 @@ GREEN_HIDDEN int green__nonblock(int fd, const char *api);
 GREEN_HIDDEN ssize_t green__io_loop(int fd, int events, green__io_op op, void *arg,
                                     struct green__budget *b, const char *api);
 
+/* After a failed inner call (a wait, a timeout start): the same errno and message, but
+ * naming api, the call the user made.  Returns -1. */
+GREEN_HIDDEN int green__io_refail(const char *api);
+
 /* green__io_loop within a budget of its own of `timeout` seconds; nonblock: make fd
  * non-blocking first. */
 GREEN_HIDDEN ssize_t green__io_call(int fd, int events, bool nonblock, green__io_op op, void *arg,

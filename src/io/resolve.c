@@ -113,7 +113,7 @@ static int resolve(const char *host, const char *service, const struct addrinfo 
         if (e != ETIMEDOUT && e != ECANCELED && e != EINTR)
             lookup_free(l); /* not submitted: still ours */
         errno = e;
-        return -1;
+        return green__io_refail(api);
     }
     int rc = l->rc;
     if (rc != 0) {
@@ -145,8 +145,10 @@ GREEN_API int green_connect_name(const char *host, unsigned port, int type, doub
     if (port > 65535)
         return green__fail(EINVAL, api, "port %u is above 65535", port);
     struct green__budget b;
-    if (green__budget_begin(&b, timeout, api) < 0 || green__budget_arm(&b) < 0)
+    if (green__budget_begin(&b, timeout, api) < 0)
         return -1;
+    if (green__budget_arm(&b) < 0)
+        return green__io_refail(api);
     char service[8];
     snprintf(service, sizeof service, "%u", port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = type,

@@ -32,6 +32,8 @@ GREEN_API int green_select(int nfds, fd_set *readfds, fd_set *writefds, fd_set *
             p[n++] = (struct pollfd){fd, ev, 0};
     }
     int rc = green_poll(p, n, timeout);
+    if (rc < 0)
+        green__io_refail(API);
     for (nfds_t i = 0; rc > 0 && i < n; i++)
         if (p[i].revents & POLLNVAL) {
             int fd = p[i].fd;

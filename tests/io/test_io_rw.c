@@ -57,6 +57,7 @@ static void test_timeouts(void **state)
     struct iovec iov = {buf, sizeof buf};
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
     CHECK_FAILS(green_read(sv[1], buf, sizeof buf, 0.01), ETIMEDOUT);
+    CHECK(strcmp(green_last_error(), "libgreen: green_read: timed out") == 0);
     CHECK_FAILS(green_read(sv[1], buf, sizeof buf, 0), ETIMEDOUT);
     CHECK_FAILS(green_recv(sv[1], buf, sizeof buf, 0, 0.01), ETIMEDOUT);
     CHECK_FAILS(green_recvfrom(sv[1], buf, sizeof buf, 0, NULL, NULL, 0.01), ETIMEDOUT);
