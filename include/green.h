@@ -9,6 +9,7 @@
  *   green/wait.h  waiting for any or all of several objects (wait, iwait, joinall).
  *   green/watch.h every libev watcher kind: fds, signals, children, files, hooks...
  *   green/threadpool.h  blocking functions on worker threads, waited for cooperatively.
+ *   green/io.h    cooperative fds and sockets: read/write, send/recv, accept/connect, poll.
  */
 #ifndef GREEN_H
 #define GREEN_H
@@ -19,5 +20,6 @@
 #include "green/wait.h"
 #include "green/watch.h"
 #include "green/threadpool.h"
+#include "green/io.h"
 
 #endif /* GREEN_H */
