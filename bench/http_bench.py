@@ -314,6 +314,14 @@ def raise_fd_limit(need):
     return hard
 
 
+def load_average():
+    try:
+        with open('/proc/loadavg') as f:
+            return f.read().split()[0]
+    except OSError:
+        return '?'
+
+
 def median(v):
     v = [x for x in v if x is not None]
     return statistics.median(v) if v else None
@@ -384,6 +392,7 @@ def main():
     by_key = {s.key: s for s in servers}
 
     t0 = datetime.datetime.now(datetime.timezone.utc)
+    load0 = load_average()
     for k in range(o.rounds):
         for j in range(len(run)):
             s = run[(j + k) % len(run)]
@@ -410,7 +419,8 @@ def main():
             'nginx version: ', '')
     print(f"machine: {cpu_field('model name')} ({cpu_field('vendor_id')}, family "
           f"{cpu_field('cpu family')} model {cpu_field('model')}), {os.cpu_count()} CPUs "
-          f"online, Linux {platform.release()}; run {t0:%Y-%m-%d %H:%M} UTC, {seconds:.0f} s")
+          f"online, Linux {platform.release()}; run {t0:%Y-%m-%d %H:%M} UTC, {seconds:.0f} s, "
+          f"load average {load0} before, {load_average()} after")
     print(f'client: {program_version([o.wrk, "-v"]).split(" Copyright")[0]}')
     print('servers: ' + '; '.join(s.title + (f' ({s.version})' if s.version else '')
                                   for s in run))
