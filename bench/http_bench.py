@@ -59,6 +59,7 @@ class Server:
         self.setup = setup              # setup(prefix, port, options) before the start
         self.version = ''
         self.rps, self.cpu_us, self.wrk_busy, self.rss_per_conn = [], [], [], []
+        self.others = []    # share of the machine's CPU time other processes took
         self.errors = []
 
 
@@ -230,13 +231,23 @@ class Running:
         shutil.rmtree(self.prefix, ignore_errors=True)
 
 
+def machine_task_s():
+    """CPU seconds every process of the machine has run so far (user, nice, system; not
+    interrupts, which no process is charged with) and the CPUs' total time."""
+    with open('/proc/stat') as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    hz = os.sysconf('SC_CLK_TCK')
+    return (v[0] + v[1] + v[2]) / hz, sum(v) / hz
+
+
 def wrk(o, port, seconds):
-    """(requests, requests/s, wrk's CPU share of its wall time, problems) of one wrk run."""
+    """(requests, requests/s, wrk's CPU seconds, wall seconds, problems) of one wrk run."""
     argv = ['taskset', '-c', str(o.client_cpu), o.wrk, '-t1', f'-c{o.connections}',
             f'-d{seconds}s', f'http://127.0.0.1:{port}/']
     t0 = time.monotonic()
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out = p.stdout.read()
+    p.stdout.close()
     _, status, usage = os.wait4(p.pid, 0)
     p.returncode = status
     wall = time.monotonic() - t0
@@ -246,23 +257,25 @@ def wrk(o, port, seconds):
                 if 'Socket errors' in line or 'Non-2xx' in line]
     if status or not requests or not rate:
         raise RuntimeError(f'wrk failed: {out.strip()[-300:]}')
-    busy = (usage.ru_utime + usage.ru_stime) / wall
-    return int(requests.group(1)), float(rate.group(1)), busy, problems
+    return (int(requests.group(1)), float(rate.group(1)), usage.ru_utime + usage.ru_stime,
+            wall, problems)
 
 
 def measure_throughput(s, o):
     r = Running(s, o)
     try:
         wrk(o, r.port, 1)   # warm-up: caches, lazily built tables, Go's and Python's heaps
-        cpu0 = tree_cpu_s(r.proc.pid)
-        requests, rate, busy, problems = wrk(o, r.port, o.duration)
-        cpu1 = tree_cpu_s(r.proc.pid)
+        cpu0, machine0 = tree_cpu_s(r.proc.pid), machine_task_s()
+        requests, rate, wrk_cpu, wall, problems = wrk(o, r.port, o.duration)
+        cpu1, machine1 = tree_cpu_s(r.proc.pid), machine_task_s()
         if r.proc.poll() is not None:
             raise RuntimeError(f'died under load: {r.tail()}')
     finally:
         r.stop()
     s.errors += problems
-    return rate, (cpu1 - cpu0) * 1e6 / requests, busy
+    others = machine1[0] - machine0[0] - (cpu1 - cpu0) - wrk_cpu
+    return (rate, (cpu1 - cpu0) * 1e6 / requests, wrk_cpu / wall,
+            max(others, 0) / (machine1[1] - machine0[1]))
 
 
 def measure_connections(s, o):
@@ -397,13 +410,14 @@ def main():
         for j in range(len(run)):
             s = run[(j + k) % len(run)]
             try:
-                rate, cpu, busy = measure_throughput(s, o)
+                rate, cpu, busy, others = measure_throughput(s, o)
             except RuntimeError as e:
                 s.errors.append(str(e))
-                rate = cpu = busy = None
+                rate = cpu = busy = others = None
             s.rps.append(rate)
             s.cpu_us.append(cpu)
             s.wrk_busy.append(busy)
+            s.others.append(others)
     for k in range(o.conn_rounds if o.conns else 0):
         for j in range(len(run)):
             s = run[(j + k) % len(run)]
@@ -429,26 +443,29 @@ def main():
           f'{o.client_cpu} after a 1 s warm-up, {o.rounds} rounds, servers interleaved; '
           f'server CPU = utime+stime of its process tree (/proc/PID/stat) over the measured '
           f'run / requests; wrk busy = its CPU time / wall time (near 100%: wrk is the '
-          f'limit, compare CPU per request). Concurrency: VmRSS of the server\'s process tree '
+          f'limit, compare CPU per request); others = the share of all CPUs\' time that '
+          f'other processes ran during the run (/proc/stat; the shared machine\'s noise). '
+          f'Concurrency: VmRSS of the server\'s process tree '
           f'after one request, then with {o.conns:,} keep-alive connections open, each served '
           f'one request ({o.conn_rounds} rounds); growth / connections. Medians over rounds; '
           f'ratios = median of per-round ratios to the libev floor.\n')
 
     base = by_key.get('libev')
     print('| server | requests/s | ÷ libev | server CPU µs/request | ÷ libev | wrk busy | '
-          f'RSS growth per connection ({o.conns:,} held), B |')
-    print('|---|---:|---:|---:|---:|---:|---:|')
+          f'others | RSS growth per connection ({o.conns:,} held), B |')
+    print('|---|---:|---:|---:|---:|---:|---:|---:|')
     for s in servers:
         if s.missing:
-            print(f'| {s.title} | skipped | | | | | |')
+            print(f'| {s.title} | skipped | | | | | | |')
             continue
         has_base = base and not base.missing
         rr = ratio(s.rps, base.rps) if has_base else None
         cr = ratio(s.cpu_us, base.cpu_us) if has_base else None
-        busy = median(s.wrk_busy)
+        busy, others = median(s.wrk_busy), median(s.others)
         print(f'| {s.title} | {fmt(median(s.rps), ",.0f")} | {fmt(rr, ".2f")} | '
               f'{fmt(median(s.cpu_us), ".2f")} | {fmt(cr, ".2f")} | '
               f'{fmt(None if busy is None else 100 * busy, ".0f")}% | '
+              f'{fmt(None if others is None else 100 * others, ".0f")}% | '
               f'{fmt(median(s.rss_per_conn), ",.0f")} |')
     for s in run:
         for e in sorted(set(s.errors)):
