@@ -5,8 +5,8 @@ raw libev callback server (the floor), nginx with one worker, gevent's StreamSer
 net/http with GOMAXPROCS=1.  Prints one table with ratios to the libev floor and the issue's
 targets.
 
-Run by meson (`meson compile -C BUILD bench-http`, `./dev.sh bench`), which passes the
-programs; by hand:
+Run by meson (`meson compile -C BUILD bench-http`), which builds and passes the programs;
+by hand:
     /usr/bin/python3 bench/http_bench.py --ev-http BUILD/bench/ev_http \\
         --hold-conns BUILD/bench/hold_conns --go BUILD/bench/go_http \\
         --gevent bench/http/gevent_http.py --nginx-conf bench/http/nginx.conf [--libgreen PROG]
@@ -21,7 +21,7 @@ bench/http/hold_conns.c has opened --conns keep-alive connections and had one re
 on each; the growth divided by the connections.  Figures are medians over rounds; ratios are
 medians of the per-round ratios, so a slow phase of the shared machine hits both sides alike.
 
-A server is an entry of SERVERS below: a command with {port} (and {prefix}, a scratch
+A server is an entry of server_list() below: a command with {port} (and {prefix}, a scratch
 directory) in it, pinned and started by the driver; it must serve the same 12-byte body
 "hello world\\n" on 127.0.0.1:{port} with HTTP/1.1 keep-alive until SIGTERM.  The libgreen
 entries run `http_hello PORT private|shared` (--libgreen, or else BUILD/examples/http_hello
