@@ -92,7 +92,8 @@ def server_list(o):
     """Every server of the table, in its order; the first is the floor."""
     nginx = shutil.which('nginx') or shutil.which('nginx', path='/usr/sbin:/sbin')
     lg = find_libgreen(o)
-    lg_missing = None if lg else (
+    lg_missing = None if lg else f'no libgreen server: {o.libgreen} is not executable' \
+        if o.libgreen else (
         'no libgreen server: build*/examples/http_hello does not exist (it needs the '
         'cooperative socket API, include/green/io.h); point --libgreen at one to add it')
     have = lambda path, why: None if path and os.path.exists(path) else why
