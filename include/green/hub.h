@@ -143,8 +143,11 @@ typedef struct green_timeout green_timeout_t;
 /* Arm a timeout for the calling greenlet: after `seconds` (0: at the hub's next round of
  * timers), whatever blocking call it is in fails with ETIMEDOUT.  Timeouts nest: each
  * fires on its own; green_timeout_fired() tells which one did.  End every timeout with
- * green_timeout_end(), also when it fired.  Returns the timeout, or NULL with errno EINVAL
- * (negative or NaN), EPERM, ENOMEM. */
+ * green_timeout_end(), also when it fired.  A timeout still armed when its greenlet dies
+ * (or when the hub shuts down) is disarmed then and never fires (gevent: a Timeout whose
+ * greenlet is dead does no harm); it must still be ended, from any greenlet of the thread,
+ * even after the greenlet was released.  Returns the timeout, or NULL with errno EINVAL
+ * (negative or NaN), EPERM (from the hub, or from a greenlet not spawned on it), ENOMEM. */
 GREEN_API green_timeout_t *green_timeout_start(double seconds);
 
 /* Whether t has expired and been delivered.  Never fails. */
@@ -170,7 +173,9 @@ GREEN_API int green_hub_set_time_budget(bool on);
 
 /* Shut the calling thread's hub down: kill every greenlet still alive on it (their
  * blocking calls fail with ECANCELED, so their cleanup runs), wait for them to die, then
- * free the loop and the hub.  Also done at thread exit.  Must be called from the main
+ * free the loop and the hub.  Also done at thread exit.  The thread's hub state itself is
+ * kept for the thread's next hub, so sync objects (sync.h), iterations (wait.h) and scoped
+ * timeouts made before stay valid: they can be destroyed or ended after it.  Must be called from the main
  * greenlet.  Returns 0 (also if there was no hub), or -1 with errno EPERM (not from the
  * main greenlet), EBUSY (a greenlet refused to die: it switched away on its own). */
 GREEN_API int green_hub_shutdown(void);

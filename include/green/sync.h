@@ -8,7 +8,18 @@
  * take a timeout in seconds (GREEN_FOREVER: no limit; 0: a zero-second timer, not a poll)
  * and fail with -1 and errno as hub.h lists (ETIMEDOUT, ECANCELED, EDEADLK, EPERM, EINTR,
  * ENOMEM) plus their own codes; non-blocking forms are separate calls failing with EAGAIN.
- * Destroying an object that greenlets still wait on fails with EBUSY.
+ * Destroying an object that greenlets still wait on fails with EBUSY.  "Wait, then
+ * destroy" works for every kind: the greenlet an object's wake-up just resumed (the last
+ * waiter) may destroy it at once; the wake-up, still running, frees it when it ends.
+ *
+ * Objects outlive their hub.  The thread's hub state stays allocated for the thread's
+ * lifetime and every hub the thread makes again after green_hub_shutdown() reuses it, so
+ * an object made before a shutdown still belongs to the thread: destroying it works with
+ * no hub (its waiters were killed by the shutdown, so it is idle; none is created for it),
+ * and any other call on it creates the thread's next hub, as a first call would (failing
+ * with ENOMEM if it cannot), and runs there.  Only thread exit ends an object's owner: destroy objects on their thread before
+ * it exits.  (watch.h's objects and threadpools are the hub's own and are freed by its
+ * shutdown.)
  */
 #ifndef GREEN_SYNC_H
 #define GREEN_SYNC_H
@@ -64,8 +75,10 @@ GREEN_API int green_result_destroy(green_result_t *r);
  * current when they resume.  Returns 0, or -1 with errno EINVAL, EXDEV. */
 GREEN_API int green_result_set(green_result_t *r, void *value);
 
-/* Set an error instead: getters get `code` (> 0) and `payload`.  Returns 0, or -1 with
- * errno EINVAL (NULL, code <= 0), EXDEV. */
+/* Set an error instead: getters get `code` (> 0) and `payload` — unless a value is set
+ * already, which stays (gevent's get() prefers a value ever set to the exception); the
+ * getters are woken either way.  Returns 0, or -1 with errno EINVAL (NULL, code <= 0),
+ * EXDEV. */
 GREEN_API int green_result_set_error(green_result_t *r, int code, void *payload);
 
 /* Wait for the result, at most timeout seconds; never queues behind a pending wake-up.
@@ -136,7 +149,9 @@ typedef struct green_queue green_queue_t;
  * ENOMEM. */
 GREEN_API green_queue_t *green_queue_new(size_t maxsize);
 
-/* Free q (the items are the caller's).  Returns 0, or -1 with errno EINVAL, EXDEV, EBUSY. */
+/* Free q (the items are the caller's); a greenlet its wake-up just resumed may.  Returns 0,
+ * or -1 with errno EINVAL (NULL, or destroyed already while that wake-up still runs),
+ * EXDEV, EBUSY (greenlets wait on it, or a wake-up is pending). */
 GREEN_API int green_queue_destroy(green_queue_t *q);
 
 /* Append item; if the queue is full, wait at most timeout seconds for room, in line with
@@ -304,7 +319,9 @@ typedef struct green_channel green_channel_t;
 /* A new channel.  NULL with errno ENOMEM. */
 GREEN_API green_channel_t *green_channel_new(void);
 
-/* Free c.  Returns 0, or -1 with errno EINVAL, EXDEV, EBUSY (greenlets wait on it). */
+/* Free c; a greenlet its hand-over just resumed may.  Returns 0, or -1 with errno EINVAL
+ * (NULL, or destroyed already while that hand-over still runs), EXDEV, EBUSY (greenlets
+ * wait on it, or a hand-over is pending). */
 GREEN_API int green_channel_destroy(green_channel_t *c);
 
 /* Hand item to a getter, waiting at most timeout seconds, in line with other putters
@@ -346,9 +363,9 @@ GREEN_API green_group_t *green_group_new(void);
  * admits nobody, as gevent's).  NULL with errno ENOMEM. */
 GREEN_API green_group_t *green_pool_new(size_t size);
 
-/* Free grp.  Returns 0, or -1 with errno EINVAL, EXDEV, EBUSY (it has members, greenlets
- * wait on it, or a wake-up is pending or still running: the one that ended a
- * green_group_join() finishes when its caller next blocks). */
+/* Free grp; the greenlet a wake-up of it just resumed (from green_group_join(), say) may.
+ * Returns 0, or -1 with errno EINVAL, EXDEV, EBUSY (it has members, greenlets wait on it,
+ * or a wake-up is pending). */
 GREEN_API int green_group_destroy(green_group_t *grp);
 
 /* Spawn fn(arg) as green_spawn() does and add it.  A full pool first waits, at most

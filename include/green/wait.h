@@ -15,7 +15,9 @@
  * without an error, with fewer objects.  An object listed twice is returned twice.
  *
  * Every object must belong to the calling thread's hub and stay valid (not released or
- * destroyed) until the wait ends.  Errors follow hub.h: -1 with errno EINVAL, EXDEV, and
+ * destroyed) until the wait ends.  An iteration outlives its hub as sync.h's objects do:
+ * one still open at green_hub_shutdown() is unlinked from its objects then (they can be
+ * destroyed), returns no more objects, and green_iwait_end() still frees it.  Errors follow hub.h: -1 with errno EINVAL, EXDEV, and
  * the blocking errors (ECANCELED, EDEADLK, EPERM, EINTR, ENOMEM); the own timeout is not
  * an error.
  */

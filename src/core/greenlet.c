@@ -100,6 +100,15 @@ GREEN_API green_t *green_new(green_fn run, green_t *parent, const green_attr_t *
     return g;
 }
 
+void green__cancel_start(struct green *g)
+{
+    GREEN_ASSERT(g->state == GS_NEW);
+    set_state(g, GS_DEAD); /* it must never run now */
+    g->run = NULL;
+    if (!green__is_shared(g))
+        green__stack_release(g->thread, g); /* a stack acquired for a start that never came */
+}
+
 GREEN_API int green_destroy(green_t *g)
 {
     struct green_thread *ts = green__thread_get("green_destroy");
@@ -155,10 +164,7 @@ GREEN_API int green_destroy(green_t *g)
                                green__describe(g, who, sizeof who));
         }
     } else if (g->state == GS_NEW) {
-        set_state(g, GS_DEAD); /* it must never run now */
-        g->run = NULL;
-        if (!green__is_shared(g))
-            green__stack_release(ts, g); /* a stack acquired for a start that never came */
+        green__cancel_start(g);
     }
     set_flags(g, g->flags | GF_RELEASED);
     unref(ts, g);

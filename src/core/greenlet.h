@@ -98,4 +98,9 @@ static inline void set_flags(struct green *g, unsigned flags)
     __atomic_store_n(&g->flags, (uint8_t)flags, __ATOMIC_RELAXED);
 }
 
+/* g (never started, of the calling thread) will never run: it is dead from now on, and its
+ * stack, if one was acquired for the start, goes back.  For the hub, whose kill of an
+ * unstarted task must show as GREEN_DEAD at once (green_destroy does the same). */
+GREEN_HIDDEN void green__cancel_start(struct green *g);
+
 #endif /* GREEN_CORE_GREENLET_H */

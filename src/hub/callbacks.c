@@ -8,6 +8,16 @@
  * budget on, the clock is read every 50 callbacks, and once 5 ms have passed the drain
  * stops and a zero-second timer keeps the next poll from blocking: I/O and due timers then
  * run before the rest of the queue, exactly as gevent's switch interval makes them.
+ *
+ * Prepare watchers that run after ours in the same iteration (lower priorities: libev's
+ * ev_embed sweep, a user's through green_hub_loop()) may queue callbacks after the drain;
+ * the poll would then block with them pending.  libev invokes each phase's watchers in one
+ * batch, through the loop's invoke-pending hook: ours checks, once the prepare batch is
+ * over, whether the queue filled again, and then starts the zero-second timer, so the poll
+ * returns at once and the next iteration runs them.  Callbacks queued after the poll (by
+ * I/O and timer watchers, the common wake-ups) need nothing: the next prepare runs them
+ * before the next poll.  (gevent has the same gap; it starts its timer only after a budget
+ * break.)
  */
 #include "hub.h"
 
@@ -81,7 +91,21 @@ static void run_callbacks(struct green_hub_part *h)
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     (void)loop, (void)revents;
-    run_callbacks((struct green_hub_part *)w->data);
+    struct green_hub_part *h = w->data;
+    run_callbacks(h);
+    h->drained = true;
+}
+
+/* libev's one way to run a batch of pending watchers (the loop's invoke-pending hook). */
+static void invoke_pending(struct ev_loop *loop)
+{
+    ev_invoke_pending(loop);
+    struct green_hub_part *h = ev_userdata(loop);
+    if (h->drained) { /* that was the prepare batch: the poll comes next */
+        h->drained = false;
+        if (h->head)
+            ev_timer_start(loop, &h->timer0);
+    }
 }
 
 static void on_timer0(struct ev_loop *loop, ev_timer *w, int revents)
@@ -96,6 +120,7 @@ void green__callbacks_init(struct green_hub_part *h)
     ev_prepare_start(h->loop, &h->prepare);
     ev_unref(h->loop); /* the queue keeps the loop alive, not the watcher that drains it */
     ev_timer_init(&h->timer0, on_timer0, 0.0, 0.0);
+    ev_set_invoke_pending_cb(h->loop, invoke_pending);
     h->budget = true;
 }
 
@@ -104,6 +129,7 @@ void green__callbacks_stop(struct green_hub_part *h)
     ev_ref(h->loop); /* balance the unref of init */
     ev_prepare_stop(h->loop, &h->prepare);
     ev_timer_stop(h->loop, &h->timer0);
+    ev_set_invoke_pending_cb(h->loop, ev_invoke_pending);
     while (h->head)
         unqueue(h, h->head);
 }

@@ -4,13 +4,10 @@
  * The embedded loop's backend fd is watched by the hub's loop, and libev sweeps the
  * embedded loop (one non-blocking iteration) when that fd has events; its callbacks run in
  * the hub greenlet.  The embedded loop's watcher changes reach its kernel set only when it
- * runs, so libev also sweeps it from a prepare watcher of its own before each poll.  That
- * one runs after the hub's prepare has drained the callback queue, so what the sweep
- * queues (an Event set by one of the embedded callbacks) would wait for the next wake-up
- * of a poll that may never come.  We replace it: our prepare sweeps too, and when the
- * queue is no longer empty starts a zero-second timer, so the poll does not block and the
- * next iteration runs the queue.  The cost: one non-blocking poll of the embedded loop per
- * hub iteration.
+ * runs, so libev also sweeps it from a prepare watcher of its own (lowest priority) before
+ * each poll; what that sweep queues on the hub (an Event set by one of the embedded
+ * callbacks) runs before the poll blocks, as for every prepare that runs after the hub's
+ * (callbacks.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,8 +19,6 @@
 struct green_embed {
     struct green_owned owned; /* first: the term gets it */
     ev_embed w;
-    ev_prepare sweep; /* replaces w.prepare, libev's */
-    ev_timer nudge;   /* zero seconds: the poll must not block */
     struct green_hub_part *h;
 };
 
@@ -31,26 +26,9 @@ struct green_embed {
  * aborts on it). */
 static unsigned embeddable(void) { return ev_embeddable_backends() & ~(unsigned)EVBACKEND_IOURING; }
 
-static void on_sweep(struct ev_loop *loop, ev_prepare *w, int revents)
-{
-    (void)revents;
-    struct green_embed *e = w->data;
-    ev_embed_sweep(loop, &e->w);
-    if (e->h->head)
-        ev_timer_start(loop, &e->nudge);
-}
-
-static void on_nudge(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    (void)loop, (void)w, (void)revents; /* its only job was to make the poll return */
-}
-
 static void embed_term(struct green_hub_part *h, struct green_owned *o)
 {
     struct green_embed *e = (struct green_embed *)o;
-    ev_ref(h->loop);
-    ev_prepare_stop(h->loop, &e->sweep);
-    ev_timer_stop(h->loop, &e->nudge);
     ev_embed_stop(h->loop, &e->w);
     green__owned_remove(h, o);
     free(e);
@@ -80,13 +58,6 @@ GREEN_API green_embed_t *green_embed_new(struct ev_loop *other)
     e->w.data = e;
     e->h = h;
     ev_embed_start(h->loop, &e->w);
-    ev_prepare_stop(h->loop, &e->w.prepare); /* ours instead (see above) */
-    ev_prepare_init(&e->sweep, on_sweep);
-    ev_set_priority(&e->sweep, EV_MINPRI); /* after the hub's prepare drained the queue */
-    e->sweep.data = e;
-    ev_prepare_start(h->loop, &e->sweep);
-    ev_unref(h->loop); /* the embed's io keeps the hub alive, not this */
-    ev_timer_init(&e->nudge, on_nudge, 0.0, 0.0);
     green__owned_add(h, &e->owned, embed_term);
     return e;
 }

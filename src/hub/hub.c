@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -39,19 +40,27 @@ static void *hub_run(void *arg)
     }
 }
 
+/* The thread's hub part, allocated with its first hub and kept until the thread exits:
+ * every hub the thread makes is this one part again, so objects made on an earlier hub
+ * (sync.h) still name their owner, and no other thread's part can ever be at its address
+ * while it lives. */
+static _Thread_local struct green_hub_part *kept;
+
+struct green_hub_part *green__hub_kept(void) { return kept; }
+
 GREEN_COLD static struct green_hub_part *hub_create(struct green_thread *ts, const char *api)
 {
-    struct green_hub_part *h = calloc(1, sizeof *h);
-    if (!h) {
+    if (!kept && !(kept = malloc(sizeof *kept))) {
         green__fail(ENOMEM, api, "no memory for the thread's hub");
         return NULL;
     }
+    struct green_hub_part *h = kept;
+    memset(h, 0, sizeof *h);
     /* The process's main thread runs on libev's default loop (it also serves child
      * watchers); every other thread gets a loop of its own. */
     bool main_thread = getpid() == (pid_t)syscall(SYS_gettid);
     h->loop = main_thread ? ev_default_loop(EVFLAG_AUTO) : ev_loop_new(EVFLAG_AUTO);
     if (!h->loop) {
-        free(h);
         green__fail(ENOMEM, api, "libev could not create an event loop");
         return NULL;
     }
@@ -61,7 +70,7 @@ GREEN_COLD static struct green_hub_part *hub_create(struct green_thread *ts, con
     h->hub = green_new(hub_run, &ts->core.main, &attr);
     if (!h->hub) {
         ev_loop_destroy(h->loop);
-        free(h);
+        h->loop = NULL;
         green__fail(ENOMEM, api, "no memory for the hub greenlet");
         return NULL;
     }
@@ -215,6 +224,7 @@ static int hub_stop(struct green_hub_part *h, const char *api)
     }
     green__monitor_stop(h);
     green__locals_destroy(&h->main_task);
+    green__timeouts_disarm(h, &h->main_task); /* main's, never ended: they stay endable */
     green__watch_term(h);
     green__threadpools_term(h); /* its tasks' waiters are dead: join the workers */
     /* Only now: the hub may be resumed at its loop's top (main got LoopExit earlier), and
@@ -229,8 +239,8 @@ static int hub_stop(struct green_hub_part *h, const char *api)
     ts->core.main.ext = NULL;
     green_destroy(h->hub);
     ev_loop_destroy(h->loop);
-    ts->hub = NULL;
-    free(h);
+    h->loop = NULL;
+    ts->hub = NULL; /* the part itself stays, for the objects and the next hub (kept) */
     return 0;
 }
 
@@ -248,6 +258,10 @@ GREEN_API int green_hub_shutdown(void)
 
 void green__hub_term(struct green_thread *ts)
 {
-    if (ts->hub && hub_stop(ts->hub, NULL) != 0)
+    if (ts->hub && hub_stop(ts->hub, NULL) != 0) {
         fprintf(stderr, "%s; its hub is not released\n", green_last_error());
+        return;
+    }
+    free(kept);
+    kept = NULL;
 }

@@ -82,6 +82,7 @@ struct green_task {
     unsigned nlocals, locals_cap;
     const char *blocked_in; /* the blocking call it is parked in (runinfo.c), or NULL */
     const void *blocked_on; /* the token that call waits for */
+    struct green_timeout *timeouts; /* its armed scoped timeouts (timeout.c) */
 };
 
 /* The task whose wait link l is. */
@@ -102,6 +103,11 @@ struct green_timeout {
     struct green_hub_part *h;
     struct green *target; /* the greenlet it throws GREEN_TIMEOUT into */
     bool fired;
+    /* A scoped one (green_timeout_start) is on its task's list until it ends or the task
+     * dies, which disarms it: nothing is thrown into a dead greenlet.  The own timeouts of
+     * blocking calls end before the call returns and are on no list. */
+    struct green_task *owner;
+    struct green_timeout *prev_armed, *next_armed;
 };
 
 /* Arm a timeout of `seconds` (>= 0) for the current greenlet; NULL with errno ENOMEM. */
@@ -109,6 +115,10 @@ GREEN_HIDDEN struct green_timeout *green__timeout_start(struct green_hub_part *h
                                                         const char *api);
 /* Stop (if pending) and free. */
 GREEN_HIDDEN void green__timeout_end(struct green_hub_part *h, struct green_timeout *t);
+
+/* Stop every scoped timeout task t armed and has not ended (t died, or its hub is shutting
+ * down); they stay allocated for green_timeout_end. */
+GREEN_HIDDEN void green__timeouts_disarm(struct green_hub_part *h, struct green_task *t);
 
 /* ---- the hub's part of the thread state --------------------------------------------- */
 
@@ -136,11 +146,16 @@ struct green_hub_part {
     struct green_pools *pools; /* threadpool.h: the hub's threadpools, NULL before the first */
     struct green_task *spare_tasks; /* freed task records kept for reuse (task.c) */
     unsigned nspare_tasks;
+    bool drained; /* the prepare of this iteration ran the queue, the poll is to come */
 };
 
 /* The calling thread's hub, created on first use (not from the hub: it exists then).
  * NULL with errno ENOMEM and a message naming api. */
 GREEN_HIDDEN struct green_hub_part *green__hub_get(const char *api);
+
+/* The calling thread's hub part, live or shut down (green_hub_shutdown keeps it for the
+ * thread's next hub), or NULL if the thread never had a hub. */
+GREEN_HIDDEN struct green_hub_part *green__hub_kept(void);
 
 /* The hub if it exists; NULL otherwise.  Never creates.  Inline: every call on a sync
  * object checks its owner with it. */

@@ -123,6 +123,7 @@ void green__task_died(struct green_hub_part *h, struct green_task *t, int err, v
     t->phase = TASK_DEAD;
     if (unjoined)
         green__report_unjoined(h, t, err, value);
+    green__timeouts_disarm(h, t);
     green__locals_destroy(t);
     maybe_free(h, t);
 }
@@ -444,6 +445,8 @@ static void kill_before_start(struct green_hub_part *h, struct green_task *t)
     ev_timer_stop(h->loop, &t->start_later);
     t->killed = true;
     t->phase = TASK_DEAD;
+    if (t->g->state == GS_NEW)
+        green__cancel_start(t->g); /* green_state() says GREEN_DEAD from now on */
     report(h, t, 0, NULL);
     maybe_free(h, t);
 }

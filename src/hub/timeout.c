@@ -40,6 +40,8 @@ struct green_timeout *green__timeout_start(struct green_hub_part *h, double seco
     t->h = h;
     t->target = h->ts->core.current;
     t->fired = false;
+    t->owner = NULL;
+    t->prev_armed = t->next_armed = NULL;
     ev_now_update(h->loop);
     ev_timer_start(h->loop, &t->timer);
     return t;
@@ -69,7 +71,44 @@ GREEN_API green_timeout_t *green_timeout_start(double seconds)
                     "block");
         return NULL;
     }
-    return green__timeout_start(h, seconds, api);
+    struct green_task *self = green__task_of(h->ts->core.current);
+    if (!self) {
+        green__fail(EPERM, api,
+                    "the calling greenlet was not spawned on the hub: only the main greenlet "
+                    "and spawned greenlets can block");
+        return NULL;
+    }
+    struct green_timeout *t = green__timeout_start(h, seconds, api);
+    if (t) {
+        t->owner = self;
+        t->next_armed = self->timeouts;
+        if (self->timeouts)
+            self->timeouts->prev_armed = t;
+        self->timeouts = t;
+    }
+    return t;
+}
+
+static void disown(struct green_timeout *t)
+{
+    if (t->prev_armed)
+        t->prev_armed->next_armed = t->next_armed;
+    else
+        t->owner->timeouts = t->next_armed;
+    if (t->next_armed)
+        t->next_armed->prev_armed = t->prev_armed;
+    t->owner = NULL;
+    t->prev_armed = t->next_armed = NULL;
+}
+
+void green__timeouts_disarm(struct green_hub_part *h, struct green_task *task)
+{
+    while (task->timeouts) {
+        struct green_timeout *t = task->timeouts;
+        ev_timer_stop(h->loop, &t->timer);
+        t->target = NULL;
+        disown(t);
+    }
 }
 
 GREEN_API bool green_timeout_fired(const green_timeout_t *t) { return t && t->fired; }
@@ -79,11 +118,16 @@ GREEN_API int green_timeout_end(green_timeout_t *t)
     if (!t)
         return green__fail(EINVAL, "green_timeout_end", "the timeout is NULL");
     struct green_hub_part *h = green__hub_peek();
-    if (h != t->h)
+    if (h != t->h && !(t->h == green__hub_kept() && !t->target)) /* disarmed at shutdown */
         return green__fail(EXDEV, "green_timeout_end",
                            "the timeout belongs to another thread's hub");
     int fired = t->fired;
-    green__timeout_end(h, t);
+    if (t->owner)
+        disown(t);
+    if (t->target)
+        green__timeout_end(h, t);
+    else
+        free(t); /* disarmed: its greenlet died, or its hub was shut down */
     return fired;
 }
 

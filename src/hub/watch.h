@@ -14,7 +14,9 @@
 #include "hub.h"
 
 /* An object the hub owns until the user frees it (a hook, an async...): at shutdown the
- * hub calls its term, which stops its watcher and frees it. */
+ * hub calls its term, which stops its watcher and frees it (or, for an open iteration of
+ * wait.c, whose handle stays the user's, only unlinks it and stops its timer), and removes
+ * it from the list. */
 struct green_owned {
     struct green_owned *prev, *next;
     void (*term)(struct green_hub_part *h, struct green_owned *o);

@@ -19,6 +19,7 @@ struct green_channel {
     long nputters, ngetters;
     struct green_callback unlock;
     bool unlocking;
+    bool doomed; /* destroyed by a greenlet the unlock woke: the unlock frees it at its end */
 };
 
 static void run_unlock(struct green_hub_part *h, struct green_callback *cb)
@@ -36,6 +37,8 @@ static void run_unlock(struct green_hub_part *h, struct green_callback *cb)
         putter->notify(h, putter, c);
     }
     c->unlocking = false;
+    if (c->doomed) /* destroy found both lines empty: the loop ended at once */
+        free(c);
 }
 
 GREEN_API green_channel_t *green_channel_new(void)
@@ -55,12 +58,16 @@ GREEN_API green_channel_t *green_channel_new(void)
 
 GREEN_API int green_channel_destroy(green_channel_t *c)
 {
-    if (!green__sync_owner(c, c ? c->h : NULL, "green_channel_destroy"))
+    if (!green__sync_owned_here(c, c ? c->h : NULL, "green_channel_destroy"))
         return -1;
-    if (!link_list_empty(&c->getters) || !link_list_empty(&c->putters) || c->unlock.queued ||
-        c->unlocking)
+    if (c->doomed)
+        return green__fail(EINVAL, "green_channel_destroy", "the channel was destroyed already");
+    if (!link_list_empty(&c->getters) || !link_list_empty(&c->putters) || c->unlock.queued)
         return green__fail(EBUSY, "green_channel_destroy", "greenlets are waiting on the channel");
-    free(c);
+    if (c->unlocking) /* it woke the caller */
+        c->doomed = true;
+    else
+        free(c);
     return 0;
 }
 

@@ -57,7 +57,7 @@ GREEN_API green_cond_t *green_cond_new_rlock(green_rlock_t *rl)
 
 GREEN_API int green_cond_destroy(green_cond_t *c)
 {
-    if (!green__sync_owner(c, c ? c->h : NULL, "green_cond_destroy"))
+    if (!green__sync_owned_here(c, c ? c->h : NULL, "green_cond_destroy"))
         return -1;
     if (c->inside)
         return green__fail(EBUSY, "green_cond_destroy", "greenlets are waiting on the condition");

@@ -33,7 +33,7 @@ GREEN_API green_event_t *green_event_new(void)
 
 GREEN_API int green_event_destroy(green_event_t *e)
 {
-    if (!green__sync_owner(e, e ? e->l.h : NULL, "green_event_destroy"))
+    if (!green__sync_owned_here(e, e ? e->l.h : NULL, "green_event_destroy"))
         return -1;
     if (!green__linkable_idle(&e->l))
         return green__fail(EBUSY, "green_event_destroy", "greenlets are waiting on the event");
@@ -103,7 +103,7 @@ GREEN_API green_result_t *green_result_new(void)
 
 GREEN_API int green_result_destroy(green_result_t *r)
 {
-    if (!green__sync_owner(r, r ? r->l.h : NULL, "green_result_destroy"))
+    if (!green__sync_owned_here(r, r ? r->l.h : NULL, "green_result_destroy"))
         return -1;
     if (!green__linkable_idle(&r->l))
         return green__fail(EBUSY, "green_result_destroy", "greenlets are waiting on the result");
@@ -115,9 +115,13 @@ static int result_set(green_result_t *r, int code, void *value, const char *api)
 {
     if (!green__sync_owner(r, r ? r->l.h : NULL, api))
         return -1;
+    /* gevent's get() returns the value whenever one was ever set, the exception only
+     * otherwise: a later error does not replace a value. */
+    if (!(code > 0 && r->set && r->code == 0)) {
+        r->code = code;
+        r->value = value;
+    }
     r->set = true;
-    r->code = code;
-    r->value = value;
     green__linkable_check(&r->l);
     return 0;
 }

@@ -34,8 +34,8 @@ static void run_notifier(struct green_hub_part *h, struct green_callback *cb)
         link_splice(&l->links, &l->arrived);
     }
     l->notifying = false;
-    if (l->free_when_notified) {
-        free(l);
+    if (l->release) {
+        l->release(l->doomed);
         return;
     }
     green__linkable_check(l);
@@ -121,11 +121,18 @@ bool green__linkable_idle(const struct green_linkable *l)
     return link_list_empty(&l->links) && link_list_empty(&l->arrived) && !l->notifier.queued;
 }
 
+bool green__linkable_defer_free(struct green_linkable *l, void *obj, void (*release)(void *obj))
+{
+    if (!l->notifying)
+        return false;
+    l->release = release;
+    l->doomed = obj;
+    return true;
+}
+
 void green__linkable_free(struct green_linkable *l)
 {
-    if (l->notifying)
-        l->free_when_notified = true;
-    else
+    if (!green__linkable_defer_free(l, l, free))
         free(l);
 }
 
@@ -135,11 +142,24 @@ struct green_hub_part *green__sync_owner(const void *obj, struct green_hub_part 
         green__fail(EINVAL, api, "the object is NULL");
         return NULL;
     }
-    if (green__hub_peek() != h) {
-        green__fail(EXDEV, api, "the object belongs to another thread's hub");
-        return NULL;
+    if (GREEN_LIKELY(green__hub_peek() == h))
+        return h;
+    if (h && h == green__hub_kept())
+        return green__hub_get(api); /* made on a hub since shut down: this thread's next */
+    green__fail(EXDEV, api, "the object belongs to another thread's hub");
+    return NULL;
+}
+
+bool green__sync_owned_here(const void *obj, const struct green_hub_part *h, const char *api)
+{
+    if (!obj) {
+        green__fail(EINVAL, api, "the object is NULL");
+        return false;
     }
-    return h;
+    if (GREEN_LIKELY(green__hub_peek() == h) || (h && h == green__hub_kept()))
+        return true;
+    green__fail(EXDEV, api, "the object belongs to another thread's hub");
+    return false;
 }
 
 void green__linkable_rawlink(struct green_linkable *l, struct green_link *link)

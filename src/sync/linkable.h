@@ -29,7 +29,10 @@ struct green_linkable {
     struct green_link_list arrived; /* waiters that came while the notifier was pending */
     struct green_callback notifier;
     bool notifying;  /* the notifier is running */
-    bool free_when_notified; /* destroyed by a waiter it woke: the notifier frees it */
+    /* Destroyed by a waiter the running notifier woke: the notifier calls release(doomed)
+     * when it ends (green__linkable_defer_free). */
+    void (*release)(void *doomed);
+    void *doomed;
     bool notify_all; /* false: wake only while ready (Semaphore) */
     bool (*ready)(const struct green_linkable *l);
 };
@@ -60,6 +63,15 @@ GREEN_HIDDEN bool green__linkable_idle(const struct green_linkable *l);
  * woke the caller, the last waiter, who destroys the object at once), when that ends. */
 GREEN_HIDDEN void green__linkable_free(struct green_linkable *l);
 
+/* The general form, for objects with several notifiers or l not first (Queue's joiners,
+ * Group's): if l's notifier is running, have it call release(obj) when it ends and return
+ * true; else false (the caller releases obj now, or asks the object's next notifier).
+ * Every wake-up callback of an object follows the same rule (queue.c, channel.c): a
+ * greenlet it woke may destroy the object; the callback touches nothing after that but
+ * what destroy left it, and releases the object last. */
+GREEN_HIDDEN bool green__linkable_defer_free(struct green_linkable *l, void *obj,
+                                             void (*release)(void *obj));
+
 /* gevent's rawlink/unlink for waiters that are not a greenlet's wait link (wait.c's
  * entries): link l and queue the notifier if the object is ready; take l out again,
  * cancelling a pending notifier that has no link left.  Every object built on a linkable
@@ -69,8 +81,15 @@ GREEN_HIDDEN void green__linkable_rawlink(struct green_linkable *l, struct green
 GREEN_HIDDEN void green__linkable_unlink(struct green_linkable *l, struct green_link *link);
 
 /* The calling thread's hub if obj (owned by hub h) may be used from here; else NULL with
- * errno EINVAL (obj NULL) or EXDEV. */
+ * errno EINVAL (obj NULL), EXDEV, or ENOMEM.  An object made on a hub that was shut down
+ * since belongs to the thread's next one (the part is the same, see green__hub_kept): the
+ * hub is created again here, as by any first call. */
 GREEN_HIDDEN struct green_hub_part *green__sync_owner(const void *obj, struct green_hub_part *h,
                                                       const char *api);
+
+/* For destroy, which needs no hub: whether obj belongs to the calling thread, its hub live
+ * or shut down (never creates one).  false with errno EINVAL (obj NULL) or EXDEV. */
+GREEN_HIDDEN bool green__sync_owned_here(const void *obj, const struct green_hub_part *h,
+                                         const char *api);
 
 #endif /* GREEN_SYNC_LINKABLE_H */

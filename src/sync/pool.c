@@ -79,11 +79,13 @@ static struct green_hub_part *owner(const green_group_t *grp, const char *api)
 
 GREEN_API int green_group_destroy(green_group_t *grp)
 {
-    if (!owner(grp, "green_group_destroy"))
+    if (!green__sync_owned_here(grp, grp ? grp->h : NULL, "green_group_destroy"))
         return -1;
     if (grp->count || !green__linkable_idle(&grp->empty) || !green__linkable_idle(&grp->places))
         return green__fail(EBUSY, "green_group_destroy", "the group has members or waiters");
-    free(grp);
+    if (!green__linkable_defer_free(&grp->empty, grp, free) &&
+        !green__linkable_defer_free(&grp->places, grp, free))
+        free(grp);
     return 0;
 }
 

@@ -30,6 +30,7 @@ struct green_queue {
     struct green_link_list getters, putters;
     struct green_callback unlock;
     bool unlocking; /* the _unlock callback is running */
+    bool doomed;    /* destroyed by a greenlet _unlock woke: _unlock frees it when it ends */
     bool shutdown;
     size_t unfinished;
     struct green_linkable joiners; /* ready: nothing unfinished */
@@ -66,6 +67,14 @@ static void wake_first(struct green_hub_part *h, struct green_queue *q,
     green__link_notify(h, l, q);
 }
 
+static void queue_free(void *obj)
+{
+    struct green_queue *q = obj;
+    green__store_free(&q->store);
+    free(q);
+}
+
+/* A destroyed queue's lines are empty: the loops below end without touching its items. */
 static void run_unlock(struct green_hub_part *h, struct green_callback *cb)
 {
     struct green_queue *q =
@@ -91,6 +100,8 @@ static void run_unlock(struct green_hub_part *h, struct green_callback *cb)
     while (q->shutdown && !link_list_empty(&q->putters))
         wake_first(h, q, &q->putters);
     q->unlocking = false;
+    if (q->doomed)
+        queue_free(q);
 }
 
 static void schedule_unlock(struct green_queue *q)
@@ -140,13 +151,17 @@ GREEN_API green_queue_t *green_queue_new_priority(size_t maxsize, green_queue_cm
 
 GREEN_API int green_queue_destroy(green_queue_t *q)
 {
-    if (!green__sync_owner(q, q ? q->h : NULL, "green_queue_destroy"))
+    if (!green__sync_owned_here(q, q ? q->h : NULL, "green_queue_destroy"))
         return -1;
+    if (q->doomed)
+        return green__fail(EINVAL, "green_queue_destroy", "the queue was destroyed already");
     if (!link_list_empty(&q->getters) || !link_list_empty(&q->putters) || q->unlock.queued ||
-        q->unlocking || !green__linkable_idle(&q->joiners))
+        !green__linkable_idle(&q->joiners))
         return green__fail(EBUSY, "green_queue_destroy", "greenlets are waiting on the queue");
-    green__store_free(&q->store);
-    free(q);
+    if (q->unlocking) /* it woke the caller */
+        q->doomed = true;
+    else if (!green__linkable_defer_free(&q->joiners, q, queue_free))
+        queue_free(q);
     return 0;
 }
 

@@ -42,11 +42,11 @@ GREEN_API green_rlock_t *green_rlock_new(void)
 
 GREEN_API int green_rlock_destroy(green_rlock_t *l)
 {
-    if (!green__sync_owner(l, l ? l->l.h : NULL, "green_rlock_destroy"))
+    if (!green__sync_owned_here(l, l ? l->l.h : NULL, "green_rlock_destroy"))
         return -1;
     if (l->owner || !green__linkable_idle(&l->l))
         return green__fail(EBUSY, "green_rlock_destroy", "the lock is held or waited on");
-    free(l);
+    green__linkable_free(&l->l);
     return 0;
 }
 

@@ -48,7 +48,7 @@ GREEN_API green_sem_t *green_sem_new(unsigned value, bool bounded)
 
 GREEN_API int green_sem_destroy(green_sem_t *s)
 {
-    if (!green__sync_owner(s, s ? s->l.h : NULL, "green_sem_destroy"))
+    if (!green__sync_owned_here(s, s ? s->l.h : NULL, "green_sem_destroy"))
         return -1;
     if (!green__linkable_idle(&s->l))
         return green__fail(EBUSY, "green_sem_destroy", "greenlets are waiting on the semaphore");
@@ -133,7 +133,7 @@ GREEN_API green_lock_t *green_lock_new(void)
 
 GREEN_API int green_lock_destroy(green_lock_t *l)
 {
-    if (!green__sync_owner(l, l ? l->s.l.h : NULL, "green_lock_destroy"))
+    if (!green__sync_owned_here(l, l ? l->s.l.h : NULL, "green_lock_destroy"))
         return -1;
     if (l->owner || !green__linkable_idle(&l->s.l))
         return green__fail(EBUSY, "green_lock_destroy", "the lock is held or waited on");

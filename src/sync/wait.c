@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/thread.h"
 #include "green/wait.h"
+#include "hub/watch.h"
 #include "linkable.h"
 
 #define TIMED_OUT ((size_t)-1) /* the timer's entry in the FIFO */
@@ -28,6 +29,8 @@ struct wait_entry {
 };
 
 struct green_iwait {
+    struct green_owned owned; /* first: until cleaned up, the hub's shutdown cleans it up */
+    bool registered;
     struct green_hub_part *h;
     size_t n, count;
     double timeout;
@@ -92,8 +95,13 @@ static void begin(struct green_iwait *it)
 static void cleanup(struct green_iwait *it)
 {
     it->over = true;
+    if (it->registered) {
+        green__owned_remove(it->h, &it->owned);
+        it->registered = false;
+    }
     if (!it->begun)
         return;
+    it->begun = false; /* once: after a shutdown the links and the timer are gone */
     ev_timer_stop(it->h->loop, &it->timer);
     for (size_t i = 0; i < it->n; i++) {
         struct green_link *l = &it->entries[i].link;
@@ -104,6 +112,14 @@ static void cleanup(struct green_iwait *it)
         else
             green__linkable_unlink(linkable_of(&it->objs[i]), l);
     }
+}
+
+/* Hub shutdown: the iteration's greenlet died without ending it.  Unlink it from its
+ * objects (they stay destroyable) and stop its timer; green_iwait_end still frees it. */
+static void iwait_term(struct green_hub_part *h, struct green_owned *o)
+{
+    (void)h;
+    cleanup((struct green_iwait *)o);
 }
 
 /* The hub of obj if the calling thread may wait on it, else NULL with errno. */
@@ -142,7 +158,7 @@ static green_iwait_t *iwait_new(const green_waitable_t *objs, size_t n, double t
         return NULL;
     }
     struct green_hub_part *h = green__hub_get(api);
-    if (!h)
+    if (!h || !green__watch_get(h, api))
         return NULL;
     for (size_t i = 0; i < n; i++)
         if (!owner_of(&objs[i], api))
@@ -169,6 +185,8 @@ static green_iwait_t *iwait_new(const green_waitable_t *objs, size_t n, double t
     it->objs = copy;
     for (size_t i = 0; i < n; i++)
         it->entries[i] = (struct wait_entry){.link.notify = on_ready, .it = it, .index = i};
+    green__owned_add(h, &it->owned, iwait_term);
+    it->registered = true;
     return it;
 }
 
@@ -228,7 +246,7 @@ GREEN_API int green_iwait_next(green_iwait_t *it, size_t *index)
 
 static int iwait_end(green_iwait_t *it, const char *api)
 {
-    if (!green__sync_owner(it, it ? it->h : NULL, api))
+    if (!green__sync_owned_here(it, it ? it->h : NULL, api))
         return -1;
     if (it->waiter)
         return green__fail(EBUSY, api, "a greenlet is waiting in this iteration");

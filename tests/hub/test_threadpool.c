@@ -41,6 +41,8 @@ static void gate_reset(int open_at)
     pthread_mutex_unlock(&gate.m);
 }
 
+/* Live threads of this process.  A thread that has exited (and been joined) can stay listed
+ * in /proc/self/task for a moment as a zombie; it does not count. */
 static int count_threads(void)
 {
     DIR *d = opendir("/proc/self/task");
@@ -48,8 +50,21 @@ static int count_threads(void)
         return -1;
     int n = 0;
     struct dirent *e;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], buf[256];
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue; /* gone meanwhile */
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        const char *close_paren = strrchr(buf, ')'); /* the state follows "(comm) " */
+        if (close_paren && close_paren[1] == ' ' && close_paren[2] != 'Z' && close_paren[2] != 'X')
+            n++;
+    }
     closedir(d);
     return n;
 }

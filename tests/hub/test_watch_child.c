@@ -166,5 +166,12 @@ int main(void)
         WATCH_TEST(test_ended_already), WATCH_TEST_MODELS(test_timeout_and_kill),
         WATCH_TEST(test_other_thread),  WATCH_TEST(test_refusals),
     };
+#ifdef __SANITIZE_THREAD__
+    /* TSAN defers an asynchronous signal to its next interceptor, and a SIGCHLD that comes
+     * just as the hub enters epoll_wait is held there for good: libev's handler never runs,
+     * the main hub's ev_child never fires (seen once in ~25 runs).  Under TSAN, which is
+     * here for the threads, run only the other thread's pidfd path: it uses no signal. */
+    cmocka_set_test_filter("test_other_thread");
+#endif
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
