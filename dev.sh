@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 BASE_PKGS=(gcc g++ meson ninja-build pkg-config libcmocka-dev libev-dev valgrind gdb python3-gevent)
-PEER_PKGS=(libboost-context-dev python3-greenlet golang-go libst-dev)
+PEER_PKGS=(libboost-context-dev python3-greenlet golang-go libst-dev nginx wrk)
 
 SUDO=()
 [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
