@@ -155,6 +155,7 @@ cmd_bench() {
     ./build-release/bench/bench_switch
     ./build-release/bench/bench_memory
     ninja -C build-release bench-hub
+    ninja -C build-release bench-http
 }
 
 # What CI runs, in order (.ci/run calls `./dev.sh ci`, so the two cannot drift).
