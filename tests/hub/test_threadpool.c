@@ -304,16 +304,20 @@ static void test_idle_exit(void **state)
     assert_int_equal(green_threadpool_set_idle_timeout(p, 0.02), 0);
     run_through_gate(p, N, N);
     assert_no_failures();
-    assert_int_equal(gate.threads_seen, before + N); /* counted with all N inside the gate */
+    /* With all N inside the gate the process has N more live threads.  A thread of an
+     * earlier test may still have been on its way out when `before` was read (qemu-user
+     * keeps them a while), so that count can only be an upper bound of the base. */
+    assert_true(gate.threads_seen >= N + 1 && gate.threads_seen <= before + N);
     assert_int_equal(wait_for_workers(p, 0), 0);
     /* The hub joins a worker when it hears that it left; the kernel drops the thread soon
-     * after pthread_join returns. */
+     * after pthread_join returns.  All N must go. */
+    int gone_to = gate.threads_seen - N;
     int now = count_threads();
-    for (int i = 0; i < 2000 && now != before; i++) {
+    for (int i = 0; i < 2000 && now > gone_to; i++) {
         green_sleep(0.001);
         now = count_threads();
     }
-    assert_int_equal(now, before);
+    assert_true(now <= gone_to);
     /* The pool starts workers again on demand. */
     void *r = NULL;
     assert_int_equal(green_threadpool_apply(p, square, (void *)9, NULL, GREEN_FOREVER, &r), 0);
