@@ -38,11 +38,12 @@ import resource
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from benchutil import cpu_field, fmt, median, ratio
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CPU_PER_REQ_X = 1.15    # libgreen CPU per request <= 1.15x raw libev's
@@ -304,18 +305,6 @@ def measure_connections(s, o):
     return (after - before) / o.conns
 
 
-def cpu_field(key):
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                k, _, v = line.partition(':')
-                if k.strip() == key:
-                    return v.strip()
-    except OSError:
-        pass
-    return '?'
-
-
 def raise_fd_limit(need):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < need:
@@ -334,21 +323,6 @@ def load_average():
             return f.read().split()[0]
     except OSError:
         return '?'
-
-
-def median(v):
-    v = [x for x in v if x is not None]
-    return statistics.median(v) if v else None
-
-
-def ratio(a, b):
-    """Median over rounds of a/b, over the rounds where both have a figure."""
-    r = [x / y for x, y in zip(a, b) if x is not None and y]
-    return statistics.median(r) if r else None
-
-
-def fmt(x, spec='.1f'):
-    return '—' if x is None else format(x, spec)
 
 
 def program_version(argv):

@@ -19,9 +19,10 @@ import argparse
 import datetime
 import os
 import platform
-import statistics
 import subprocess
 import sys
+
+from benchutil import cpu_field, fmt, median, ratio
 
 OPS = [('spawn_join', 'spawn + join of a trivial task'),
        ('yield_roundtrip', 'yield round trip between two (sleep(0) / Gosched / st_usleep(0))'),
@@ -63,31 +64,9 @@ class Peer:
         return out
 
 
-def cpu_field(key):
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                k, _, v = line.partition(':')
-                if k.strip() == key:
-                    return v.strip()
-    except OSError:
-        pass
-    return '?'
-
-
-def median(v):
-    return statistics.median(v) if v else None
-
-
-def ratio(peer, base, get):
+def peer_ratio(peer, base, get):
     """Median over rounds of peer/base, rounds where both have a figure."""
-    a, b = get(peer), get(base)
-    r = [x / y for x, y in zip(a, b) if x and y]
-    return statistics.median(r) if r else None
-
-
-def fmt(x, spec='.1f'):
-    return '—' if x is None else format(x, spec)
+    return ratio(get(peer), get(base))
 
 
 def main():
@@ -175,7 +154,7 @@ def main():
         cells = []
         for p in others:
             g = lambda q, op=op: q.micro[op]
-            cells.append(f'{fmt(ratio(p, lg_p, g), ".2f")} / {fmt(ratio(p, lg_s, g), ".2f")}')
+            cells.append(f'{fmt(peer_ratio(p, lg_p, g), ".2f")} / {fmt(peer_ratio(p, lg_s, g), ".2f")}')
         print(f'| {op} | ' + ' | '.join(cells) + ' |')
 
     print(f'\n{o.sleepers:,} tasks sleeping 10 ms, all alive at once (each waits on an '
@@ -190,7 +169,7 @@ def main():
         title = p.title + (' (16 KiB)' if p is lg_p else '')
         print(f"| {title} | {fmt(m['sleepers_wall'])} | {fmt(mib(m['sleepers_peak_rss']))} | "
               f"{fmt(mib(m['sleepers_rss_before']))} | {fmt(m['sleepers_per_task'], '.0f')} | "
-              f"{fmt(m['sleepers_max_alive'], '.0f')} | {fmt(ratio(p, lg_s, sl), '.2f')} |")
+              f"{fmt(m['sleepers_max_alive'], '.0f')} | {fmt(peer_ratio(p, lg_s, sl), '.2f')} |")
 
     for p in peers:
         if p.error:
@@ -215,14 +194,14 @@ def main():
                                (st, ST_X, 'no slower than State Threads')):
                 if not p or not any(p.micro[op]):
                     continue
-                r = ratio(p, lg, g)
+                r = peer_ratio(p, lg, g)
                 need = f'>= {x:g}x {what}' if x > 1 else what
                 target(None if r is None else r >= x,
                        f'{op}, {kind}: {need}: {fmt(r, ".2f")}x '
                        f'({fmt(median([v for v in lg.micro[op] if v]))} ns vs '
                        f'{fmt(median([v for v in p.micro[op] if v]))} ns)')
     if go:
-        r = ratio(go, lg_s, sl)
+        r = peer_ratio(go, lg_s, sl)
         target(None if r is None else r > 1,
                f'{o.sleepers:,} sleepers, shared: less wall time than Go: Go takes '
                f'{fmt(r, ".2f")}x libgreen')
