@@ -5,10 +5,12 @@
  * of a thread-per-connection client (connect, write a request, read the answer, again);
  * the hub runs them all on one thread.
  *
- * Usage: http_fetch [-c CONCURRENCY] [-n REQUESTS | -d SECONDS] [-t TIMEOUT] URL...
+ * Usage: http_fetch [-c CONCURRENCY] [-n REQUESTS | -d SECONDS] [-t TIMEOUT] [-e BODY] URL...
  *   URL is http://HOST[:PORT][/PATH] (no https, no userinfo).  Request i goes to
  *   URL[i % count].  TIMEOUT (default 10 s) bounds each request: connecting included.
- *   Exit status 0 when every request got a 2xx answer, 1 otherwise, 2 for bad usage.
+ *   With -e, an answer whose body is not exactly BODY counts as failed ("wrong body").
+ *   Exit status 0 when every request got a 2xx answer (with BODY), 1 otherwise, 2 for bad
+ *   usage.
  *
  * The response reader is the minimum a client of http_hello needs: a status line, headers
  * up to the blank line, a body of Content-Length bytes (required: no chunked encoding, no
@@ -42,7 +44,7 @@ struct url {
     /* results: counts per status code, and failures (no complete answer) */
     int status[MAX_STATUSES];
     long count[MAX_STATUSES];
-    long other, failed;
+    long other, failed, wrong_body;
 };
 
 static struct url *urls;
@@ -50,6 +52,8 @@ static size_t url_count;
 static long requests = 1000, next_request;
 static double duration = -1, timeout = 10, deadline;
 static long ok, failed;
+static const char *expect_body; /* -e */
+static size_t expect_len;
 
 static double now(void)
 {
@@ -141,8 +145,8 @@ static const char *header(const char *p, const char *end, const char *name, size
 }
 
 /* Reads one response on c; returns its status code with *keep telling whether the
- * connection may be reused, or -1 (errno from the read, EPROTO for a malformed answer). */
-static int read_response(struct conn *c, double until, bool *keep)
+ * connection may be reused and *matches whether the body is -e's, or -1 (errno from the read, EPROTO for a malformed answer). */
+static int read_response(struct conn *c, double until, bool *keep, bool *matches)
 {
     char *end;
     while (!(end = memmem(c->buf, c->len, "\r\n\r\n", 4))) {
@@ -181,6 +185,9 @@ static int read_response(struct conn *c, double until, bool *keep)
     size_t take = have < body ? have : (size_t)body;
     memmove(c->buf, end + take, have - take);
     c->len = have - take;
+    /* -e: compared piece by piece at its offset; a length that differs is wrong at once */
+    size_t off = take;
+    *matches = !expect_body || (body == expect_len && memcmp(end, expect_body, take) == 0);
     for (body -= take; body > 0;) {
         size_t want = body < sizeof c->body ? (size_t)body : sizeof c->body;
         ssize_t got = green_read_exactly(c->fd, c->body, want, remaining(until), NULL);
@@ -189,13 +196,17 @@ static int read_response(struct conn *c, double until, bool *keep)
                 errno = EPROTO; /* EOF inside the body */
             return -1;
         }
+        if (*matches && expect_body && memcmp(expect_body + off, c->body, want) != 0)
+            *matches = false;
+        off += want;
         body -= want;
     }
     return status;
 }
 
-/* One request on c (connecting first if needed).  Returns its status, or -1. */
-static int fetch(struct conn *c, const struct url *u)
+/* One request on c (connecting first if needed).  Returns its status (*matches: the body
+ * is -e's), or -1. */
+static int fetch(struct conn *c, const struct url *u, bool *matches)
 {
     double until = now() + timeout;
     if (c->fd < 0) {
@@ -209,7 +220,7 @@ static int fetch(struct conn *c, const struct url *u)
     int status = -1;
     if (green_send_all(c->fd, u->request, u->request_len, MSG_NOSIGNAL, remaining(until),
                        NULL) >= 0)
-        status = read_response(c, until, &keep);
+        status = read_response(c, until, &keep, matches);
     if (status < 0 || !keep)
         hang_up(c);
     return status;
@@ -238,7 +249,8 @@ static void *worker(void *arg)
             (*c)->fd = -1;
             (*c)->len = 0;
         }
-        int status = fetch(*c, u);
+        bool matches = false;
+        int status = fetch(*c, u, &matches);
         if (status < 0) {
             u->failed++;
             failed++;
@@ -247,7 +259,10 @@ static void *worker(void *arg)
             continue;
         }
         count_status(u, status);
-        if (status >= 200 && status < 300)
+        if (!matches) {
+            u->wrong_body++;
+            failed++;
+        } else if (status >= 200 && status < 300)
             ok++;
         else
             failed++;
@@ -264,7 +279,7 @@ static void *worker(void *arg)
 static int usage(const char *argv0)
 {
     fprintf(stderr,
-            "usage: %s [-c CONCURRENCY] [-n REQUESTS | -d SECONDS] [-t TIMEOUT] "
+            "usage: %s [-c CONCURRENCY] [-n REQUESTS | -d SECONDS] [-t TIMEOUT] [-e BODY] "
             "http://HOST[:PORT][/PATH]...\n",
             argv0);
     return 2;
@@ -284,6 +299,8 @@ static void summary(double wall)
             printf(" other x%ld", u->other);
         if (u->failed)
             printf(" failed x%ld", u->failed);
+        if (u->wrong_body)
+            printf(" wrong body x%ld", u->wrong_body);
         printf("\n");
     }
 }
@@ -293,8 +310,12 @@ int main(int argc, char **argv)
     long concurrency = 10;
     int opt;
     char *end;
-    while ((opt = getopt(argc, argv, "c:n:d:t:")) != -1) {
+    while ((opt = getopt(argc, argv, "c:n:d:t:e:")) != -1) {
         switch (opt) {
+        case 'e':
+            expect_body = optarg;
+            expect_len = strlen(optarg);
+            break;
         case 'c':
             concurrency = strtol(optarg, &end, 10);
             if (*end || concurrency < 1 || concurrency > 100000)

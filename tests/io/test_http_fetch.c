@@ -2,7 +2,7 @@
 /* examples/http_fetch, the concurrent client, run as a program: against the built
  * examples/http_hello (both stack models), and against a server written here on plain
  * threads that counts its connections and answers per path (a 404, Connection: close, a
- * large body, a malformed answer), so the summary's figures, the exit status and the reuse
+ * large body, a malformed answer, bodies checked with -e), so the summary's figures, the exit status and the reuse
  * of connections are checked exactly. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -332,6 +332,29 @@ static void test_failures(void **state)
     assert_non_null(strstr(out, expect));
 }
 
+/* -e: a body other than the one expected fails the request (the status is still counted). */
+static void test_expect_body(void **state)
+{
+    (void)state;
+    unsigned port = start_server();
+    char a[64];
+    snprintf(a, sizeof a, "http://127.0.0.1:%u/x", port);
+    char *right[] = {"examples/http_fetch", "-c", "2", "-n", "6", "-e", "ok", a, NULL};
+    char *wrong[] = {"examples/http_fetch", "-c", "2", "-n", "6", "-e", "ko", a, NULL};
+    char *longer[] = {"examples/http_fetch", "-c", "2", "-n", "6", "-e", "okay", a, NULL};
+    static char out[8192];
+    char expect[128];
+    assert_int_equal(run_program(right, out, sizeof out), 0);
+    assert_non_null(strstr(out, "requests: 6 ok, 0 failed\n"));
+    assert_int_equal(run_program(wrong, out, sizeof out), 1);
+    assert_non_null(strstr(out, "requests: 0 ok, 6 failed\n"));
+    snprintf(expect, sizeof expect, "%s: 200 x6 wrong body x6\n", a);
+    assert_non_null(strstr(out, expect));
+    assert_int_equal(run_program(longer, out, sizeof out), 1);
+    assert_non_null(strstr(out, expect));
+    stop_server();
+}
+
 /* Bad usage: exit status 2, nothing fetched. */
 static void test_usage(void **state)
 {
@@ -357,6 +380,7 @@ int main(void)
         cmocka_unit_test(test_keep_alive_connections),
         cmocka_unit_test(test_close_and_big_body),
         cmocka_unit_test(test_failures),
+        cmocka_unit_test(test_expect_body),
         cmocka_unit_test(test_usage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
