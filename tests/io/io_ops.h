@@ -113,11 +113,16 @@ static char op_buf[OP_LEN];
                          strerror(err));                                                  \
     } while (0)
 
-/* A connected loopback TCP pair whose sv[0] is ready to be waited on in op's direction:
- * a writer's buffers are full first (small ones, so that is quick). */
-static inline void op_pair(const struct op *op, int sv[2])
+/* A connected pair whose sv[0] is ready to be waited on in op's direction: a writer's
+ * buffers are full first (small ones, so that is quick).  A Unix pair unless `tcp` (resets
+ * need TCP): its buffers, once full, stay full — TCP's could gain room from a delayed ACK
+ * while the op waits. */
+static inline void op_pair(const struct op *op, int sv[2], bool tcp)
 {
-    assert_int_equal(tcp_pair(sv), 0);
+    if (tcp)
+        assert_int_equal(tcp_pair(sv), 0);
+    else
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     if (op->dir == OP_WRITE) {
         small_buffers(sv);
         fill(sv[0]);

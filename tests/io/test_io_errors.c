@@ -36,7 +36,7 @@ static void test_timeout_each(void **state)
     (void)state;
     for (size_t i = 0; i < OP_COUNT; i++) {
         const struct op *op = &ops[i];
-        op_pair(op, sv);
+        op_pair(op, sv, false);
         size_t done = 99;
         double start = monotonic_seconds();
         errno = 0;
@@ -281,7 +281,7 @@ static void test_reset_each(void **state)
     for (size_t i = 0; i < OP_COUNT; i++) {
         current = &ops[i];
         for (int waiting = 0; waiting < 2; waiting++) {
-            op_pair(current, sv);
+            op_pair(current, sv, true);
             order_reset();
             green_t *g = NULL;
             if (waiting) {

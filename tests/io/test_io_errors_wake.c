@@ -55,7 +55,7 @@ static void test_close_each(void **state)
     (void)state;
     for (size_t i = 0; i < OP_COUNT; i++) {
         current = &ops[i];
-        op_pair(current, sv);
+        op_pair(current, sv, false);
         order_reset();
         green_t *w = SPAWN(waiter, (intptr_t)EBADF);
         assert_int_equal(green_sleep(0), 0); /* W waits on sv[0] */
@@ -160,7 +160,7 @@ static void test_kill_each(void **state)
     (void)state;
     for (size_t i = 0; i < OP_COUNT; i++) {
         current = &ops[i];
-        op_pair(current, sv);
+        op_pair(current, sv, false);
         order_reset();
         green_t *w = SPAWN(waiter, (intptr_t)ECANCELED);
         assert_int_equal(green_sleep(0), 0);
