@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* A concurrent HTTP/1.1 client in blocking style: CONCURRENCY greenlets from a pool, each
- * holding one keep-alive connection per distinct HOST:PORT, fetch the URLs in turn until REQUESTS responses (or
- * DURATION seconds) are done, then a summary is printed.  Each greenlet reads like the loop
- * of a thread-per-connection client (connect, write a request, read the answer, again);
- * the hub runs them all on one thread.
+ * holding one keep-alive connection per distinct HOST:PORT, fetch the URLs in turn until
+ * REQUESTS responses (or DURATION seconds) are done, then a summary is printed.  Each greenlet
+ * reads like the loop of a thread-per-connection client (connect, write a request, read the answer,
+ * again); the hub runs them all on one thread.
  *
  * Usage: http_fetch [-c CONCURRENCY] [-n REQUESTS | -d SECONDS] [-t TIMEOUT] [-e BODY] URL...
  *   URL is http://HOST[:PORT][/PATH] (no https, no userinfo).  Request i goes to
@@ -85,8 +85,8 @@ static int parse_url(const char *text, struct url *u)
         p = end;
     }
     path = *p ? p : "/";
-    int n = snprintf(u->request, sizeof u->request, "GET %s HTTP/1.1\r\nHost: %s:%u\r\n\r\n",
-                     path, u->host, u->port);
+    int n = snprintf(u->request, sizeof u->request, "GET %s HTTP/1.1\r\nHost: %s:%u\r\n\r\n", path,
+                     u->host, u->port);
     if (n < 0 || (size_t)n >= sizeof u->request || strpbrk(path, " \r\n"))
         return -1;
     u->request_len = (size_t)n;
@@ -110,7 +110,7 @@ static void count_status(struct url *u, int status)
 /* One connection's state, on the heap: a worker on a shared stack keeps only a pointer. */
 struct conn {
     int fd;
-    size_t len;             /* bytes in buf not yet consumed */
+    size_t len; /* bytes in buf not yet consumed */
     char buf[MAX_HEADERS];
     char body[4096]; /* the body is read and dropped in pieces of this size */
 };
@@ -145,7 +145,8 @@ static const char *header(const char *p, const char *end, const char *name, size
 }
 
 /* Reads one response on c; returns its status code with *keep telling whether the
- * connection may be reused and *matches whether the body is -e's, or -1 (errno from the read, EPROTO for a malformed answer). */
+ * connection may be reused and *matches whether the body is -e's, or -1 (errno from the
+ * read, EPROTO for a malformed answer). */
 static int read_response(struct conn *c, double until, bool *keep, bool *matches)
 {
     char *end;
@@ -183,11 +184,11 @@ static int read_response(struct conn *c, double until, bool *keep, bool *matches
     /* The body: what is buffered already, then the rest from the socket. */
     size_t head = (size_t)(end - c->buf), have = c->len - head;
     size_t take = have < body ? have : (size_t)body;
-    memmove(c->buf, end + take, have - take);
-    c->len = have - take;
     /* -e: compared piece by piece at its offset; a length that differs is wrong at once */
     size_t off = take;
     *matches = !expect_body || (body == expect_len && memcmp(end, expect_body, take) == 0);
+    memmove(c->buf, end + take, have - take); /* a pipelined next answer's start, if any */
+    c->len = have - take;
     for (body -= take; body > 0;) {
         size_t want = body < sizeof c->body ? (size_t)body : sizeof c->body;
         ssize_t got = green_read_exactly(c->fd, c->body, want, remaining(until), NULL);
@@ -218,8 +219,8 @@ static int fetch(struct conn *c, const struct url *u, bool *matches)
     }
     bool keep = false;
     int status = -1;
-    if (green_send_all(c->fd, u->request, u->request_len, MSG_NOSIGNAL, remaining(until),
-                       NULL) >= 0)
+    if (green_send_all(c->fd, u->request, u->request_len, MSG_NOSIGNAL, remaining(until), NULL) >=
+        0)
         status = read_response(c, until, &keep, matches);
     if (status < 0 || !keep)
         hang_up(c);

@@ -17,12 +17,12 @@ struct op {
     ssize_t (*call)(int fd, void *buf, size_t len, double timeout, size_t *done);
 };
 
-#define OP_PLAIN(fn, expr)                                                                \
-    static ssize_t fn(int fd, void *buf, size_t len, double timeout, size_t *done)       \
-    {                                                                                     \
-        ssize_t n_ = (expr);                                                              \
-        *done = n_ > 0 ? (size_t)n_ : 0;                                                  \
-        return n_;                                                                        \
+#define OP_PLAIN(fn, expr)                                                                         \
+    static ssize_t fn(int fd, void *buf, size_t len, double timeout, size_t *done)                 \
+    {                                                                                              \
+        ssize_t n_ = (expr);                                                                       \
+        *done = n_ > 0 ? (size_t)n_ : 0;                                                           \
+        return n_;                                                                                 \
     }
 
 OP_PLAIN(op_read, green_read(fd, buf, len, timeout))
@@ -81,6 +81,8 @@ static ssize_t op_send_all(int fd, void *buf, size_t len, double timeout, size_t
     return green_send_all(fd, buf, len, MSG_NOSIGNAL, timeout, done);
 }
 
+/* One op per line. */
+/* clang-format off */
 static const struct op ops[] = {
     {"read", OP_READ, false, op_read},
     {"recv", OP_READ, false, op_recv},
@@ -96,6 +98,7 @@ static const struct op ops[] = {
     {"write_all", OP_WRITE, true, op_write_all},
     {"send_all", OP_WRITE, true, op_send_all},
 };
+/* clang-format on */
 #define OP_COUNT (sizeof ops / sizeof ops[0])
 
 /* A buffer for every op: a write op's len must be more than the full buffers take. */
@@ -104,13 +107,12 @@ static char op_buf[OP_LEN];
 
 /* Records a failure naming the op when call did not fail with err (or, with err2 != 0,
  * with err2 instead). */
-#define CHECK_OP_FAILS(op, rc, err, err2)                                                 \
-    do {                                                                                  \
-        int e_ = errno;                                                                   \
-        if ((rc) != -1 || (e_ != (err) && e_ != (err2)))                                  \
-            note_failure(__LINE__, "%s: rc %zd errno %d (%s), expected -1 errno %d (%s)", \
-                         (op)->name, (ssize_t)(rc), e_, strerror(e_), (err),              \
-                         strerror(err));                                                  \
+#define CHECK_OP_FAILS(op, rc, err, err2)                                                          \
+    do {                                                                                           \
+        int e_ = errno;                                                                            \
+        if ((rc) != -1 || (e_ != (err) && e_ != (err2)))                                           \
+            note_failure(__LINE__, "%s: rc %zd errno %d (%s), expected -1 errno %d (%s)",          \
+                         (op)->name, (ssize_t)(rc), e_, strerror(e_), (err), strerror(err));       \
     } while (0)
 
 /* A connected pair whose sv[0] is ready to be waited on in op's direction: a writer's

@@ -2,8 +2,8 @@
 /* examples/http_fetch, the concurrent client, run as a program: against the built
  * examples/http_hello (both stack models), and against a server written here on plain
  * threads that counts its connections and answers per path (a 404, Connection: close, a
- * large body, a malformed answer, bodies checked with -e), so the summary's figures, the exit status and the reuse
- * of connections are checked exactly. */
+ * large body, a malformed answer, bodies checked with -e), so the summary's figures, the
+ * exit status and the reuse of connections are checked exactly. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -327,8 +327,8 @@ static void test_failures(void **state)
     stop_server();
     assert_non_null(strstr(out, "requests: 2 ok, 6 failed\n"));
     char expect[512];
-    snprintf(expect, sizeof expect, "\n%s: 404 x2\n%s: failed x2\n%s: failed x2\n%s: 200 x2\n",
-             a, b, c, d);
+    snprintf(expect, sizeof expect, "\n%s: 404 x2\n%s: failed x2\n%s: failed x2\n%s: 200 x2\n", a,
+             b, c, d);
     assert_non_null(strstr(out, expect));
 }
 

@@ -154,7 +154,7 @@ static void *client(void *arg)
         }
         uint64_t r = splitmix64(&c->seed);
         size_t cut_req = 1 + (size_t)(r % (sizeof request - 2)); /* inside the request */
-        size_t cut_ans = 1 + (size_t)((r >> 16) % (answer - 1));  /* inside the answer */
+        size_t cut_ans = 1 + (size_t)((r >> 16) % (answer - 1)); /* inside the answer */
         switch (i % MODES) {
         case 0: /* before sending anything */
             leave(s, r >> 40 & 1);

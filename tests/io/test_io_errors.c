@@ -12,7 +12,7 @@
 
 #include "io_ops.h"
 
-#define T 0.05 /* the timeout asked for */
+#define T 0.05    /* the timeout asked for */
 #define SLACK 1.5 /* how much later than T a timeout may come on a loaded CI machine */
 
 static int sv[2];
@@ -23,11 +23,11 @@ static void unpair(void)
     close(sv[1]);
 }
 
-#define CHECK_TOOK(start, want)                                                           \
-    do {                                                                                  \
-        double took_ = monotonic_seconds() - (start);                                     \
-        if (took_ < (want) - 0.002 || took_ > (want) + SLACK)                             \
-            note_failure(__LINE__, "took %.3f s for a %.3f s timeout", took_, (want));     \
+#define CHECK_TOOK(start, want)                                                                    \
+    do {                                                                                           \
+        double took_ = monotonic_seconds() - (start);                                              \
+        if (took_ < (want)-0.002 || took_ > (want) + SLACK)                                        \
+            note_failure(__LINE__, "took %.3f s for a %.3f s timeout", took_, (want));             \
     } while (0)
 
 /* Each transfer waits for T, then fails with ETIMEDOUT. */
@@ -74,8 +74,8 @@ static void test_timeout_connections(void **state)
         fds[n] = socket(AF_INET, SOCK_STREAM, 0);
         start = monotonic_seconds();
         errno = 0;
-        timed_out = green_connect(fds[n++], (struct sockaddr *)&to, len, T) < 0 &&
-                    errno == ETIMEDOUT;
+        timed_out =
+            green_connect(fds[n++], (struct sockaddr *)&to, len, T) < 0 && errno == ETIMEDOUT;
     }
     assert_true(timed_out);
     CHECK_TOOK(start, T);
@@ -190,8 +190,8 @@ static void test_connect_name_budget(void **state)
     while (n < 64 && !timed_out) {
         fds[n] = socket(AF_INET, SOCK_STREAM, 0);
         errno = 0;
-        timed_out = green_connect(fds[n++], (struct sockaddr *)&to, len, T) < 0 &&
-                    errno == ETIMEDOUT;
+        timed_out =
+            green_connect(fds[n++], (struct sockaddr *)&to, len, T) < 0 && errno == ETIMEDOUT;
     }
     assert_true(timed_out);
     double start = monotonic_seconds();
@@ -306,9 +306,9 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* write and writev to a gone reader raise it otherwise */
     const struct CMUnitTest tests[] = {
-        HUB_TEST(test_timeout_each),         HUB_TEST(test_timeout_connections),
-        HUB_TEST(test_read_exactly_budget),  HUB_TEST(test_write_all_budget),
-        HUB_TEST(test_connect_name_budget),  HUB_TEST(test_eof_each),
+        HUB_TEST(test_timeout_each),        HUB_TEST(test_timeout_connections),
+        HUB_TEST(test_read_exactly_budget), HUB_TEST(test_write_all_budget),
+        HUB_TEST(test_connect_name_budget), HUB_TEST(test_eof_each),
         HUB_TEST(test_reset_each),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

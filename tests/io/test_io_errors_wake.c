@@ -308,9 +308,8 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        HUB_TEST(test_close_each),   HUB_TEST(test_close_connections),
-        HUB_TEST(test_kill_each),    HUB_TEST(test_partial_each),
-        HUB_TEST(test_emfile_accept4),
+        HUB_TEST(test_close_each),   HUB_TEST(test_close_connections), HUB_TEST(test_kill_each),
+        HUB_TEST(test_partial_each), HUB_TEST(test_emfile_accept4),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
