@@ -17,10 +17,10 @@ after a few whole answers.  Afterwards:
 The RSS bound (default 4096 KiB) and why: the warm-up brings the stack pool, the record
 slabs and malloc's arenas to the sizes this concurrency needs (a few hundred KiB; we saw
 +8 KiB after the warm-up), so what grows after it is what leaks.  On a 2-core machine the
-resetters open ~8,000 connections a second and http_fetch makes ~75,000 requests a second,
-so over the 60 s form a leak of 10 bytes per reset connection, or 1 byte per request,
-passes 4 MiB; over the short form (the meson test, 7 s per model) 80 bytes per reset
-connection or 8 per request do.
+resetters open 6,000-8,000 connections a second and http_fetch makes 40,000-75,000
+requests a second: over the 60 s form (~400,000 resets, ~2.5 million requests) a leak of
+about 10 bytes per reset connection, or 2 per request, passes 4 MiB; over the short form
+(the meson test, 7 s per model) about 80 bytes per reset connection or 10 per request do.
 
 Usage: soak.py --build-dir DIR [--duration S] [--models private,shared] [...]
 Exit status 0 when every check held, 1 otherwise.
