@@ -22,6 +22,7 @@ cd "$(dirname "$0")"
 
 BASE_PKGS=(gcc g++ meson ninja-build pkg-config libcmocka-dev libev-dev valgrind gdb python3-gevent)
 PEER_PKGS=(libboost-context-dev python3-greenlet golang-go libst-dev nginx wrk)
+PEER_PKGS+=(python3-matplotlib)
 
 SUDO=()
 [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
@@ -68,19 +69,55 @@ cmd_demo() {
     ./build-release/examples/shared_stack
     echo "== benchmark summary (full runs: ./dev.sh bench, results in docs/benchmarks.md)"
     ./build-release/bench/bench_switch --quick
+    demo_http
+}
+
+demo_http() { # examples/http_hello loaded for ~2 s by examples/http_fetch (and wrk), then SIGTERM
+    local dir=build-release/examples port pid out rc=0 i
+    out=$(mktemp)
+    for i in 1 2 3 4 5; do # a free port; one taken before the server binds it: another
+        port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        "$dir/http_hello" "$port" shared >"$out" &
+        pid=$!
+        while kill -0 "$pid" 2>/dev/null && ! grep -q '^version libgreen$' "$out"; do sleep 0.05; done
+        grep -q '^version libgreen$' "$out" && break
+        wait "$pid" || true
+        pid=
+    done
+    rm -f "$out"
+    [ -n "$pid" ] || { echo "dev.sh demo: http_hello did not start" >&2; return 1; }
+    echo "== examples/http_hello (shared stacks) on 127.0.0.1:$port, loaded 2 s by examples/http_fetch -c 64"
+    if "$dir/http_fetch" -c 64 -d 2 -e $'hello world\n' "http://127.0.0.1:$port/"; then
+        echo "every response was 200 with the body \"hello world\""
+    else
+        echo "dev.sh demo: http_fetch saw wrong or failed responses" >&2
+        rc=1
+    fi
+    if command -v wrk >/dev/null; then
+        echo "== the same server under wrk -t1 -c64 -d2s"
+        wrk -t1 -c64 -d2s "http://127.0.0.1:$port/" | grep -E 'requests in|Requests/sec|Non-2xx|Socket errors'
+    fi
+    kill -TERM "$pid"
+    if wait "$pid"; then
+        echo "http_hello stopped on SIGTERM, exit status 0"
+    else
+        echo "dev.sh demo: http_hello exited with status $? on SIGTERM" >&2
+        rc=1
+    fi
+    return "$rc"
 }
 
 cmd_asan() {
     need "${BASE_PKGS[@]}"
     setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        GREEN_TEST_SCALE=0.2 meson test -C build-asan --print-errorlogs --no-suite gdb
+        GREEN_TEST_SCALE=0.2 meson test -C build-asan --print-errorlogs --no-suite gdb --no-suite soak
 }
 
 cmd_valgrind() {
     need "${BASE_PKGS[@]}"
     setup build
-    GREEN_TEST_SCALE=0.01 meson test -C build --print-errorlogs --no-suite gdb \
+    GREEN_TEST_SCALE=0.01 meson test -C build --print-errorlogs --no-suite gdb --no-suite soak \
         --timeout-multiplier 4 \
         --wrapper 'valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect'
 }

@@ -27,10 +27,16 @@ directory) in it, pinned and started by the driver; it must serve the same 12-by
 entries run `http_hello PORT private|shared` (--libgreen, or else BUILD/examples/http_hello
 of --build-dir or of a build*/ directory of this checkout) and are skipped, with a note, when
 there is none.
+
+--json FILE writes the table's figures (medians, per-round values, ratios, notes, the
+machine) as JSON; --png FILE then renders them with bench/http_chart.py (matplotlib,
+Debian's python3-matplotlib; without it the table is still printed, with a note).
+`ninja -C BUILD bench-http` writes BUILD/bench/http_bench.json and http_bench.png.
 """
 import argparse
 import datetime
 import glob
+import json
 import os
 import platform
 import re
@@ -356,11 +362,15 @@ def main():
     ap.add_argument('--only', help='comma-separated keys of the servers to run '
                     '(libev, lg_private, lg_shared, nginx, gevent, go)')
     ap.add_argument('--quick', action='store_true', help='-r 2 -d 2 --conn-rounds 1')
+    ap.add_argument('--json', help="write the table's figures to this file")
+    ap.add_argument('--png', help='render the --json figures as a chart (bench/http_chart.py)')
     o = ap.parse_args()
     if o.quick:
         o.rounds, o.duration, o.conn_rounds = 2, 2, 1
     if not o.wrk:
         sys.exit('http_bench: wrk is not installed (Debian package wrk)')
+    if o.png and not o.json:
+        sys.exit('http_bench: --png needs --json')
 
     notes = []
     limit = raise_fd_limit(o.conns + 256)   # inherited by every server and hold_conns
@@ -425,6 +435,8 @@ def main():
           f'one request ({o.conn_rounds} rounds); growth / connections. Medians over rounds; '
           f'ratios = median of per-round ratios to the libev floor.\n')
 
+    machine = (f"{cpu_field('model name')}, {os.cpu_count()} CPUs online, "
+               f"Linux {platform.release()}")
     base = by_key.get('libev')
     print('| server | requests/s | ÷ libev | server CPU µs/request | ÷ libev | wrk busy | '
           f'others | RSS growth per connection ({o.conns:,} held), B |')
@@ -447,6 +459,8 @@ def main():
             notes.append(f'{s.title}: {e}')
     for n in notes:
         print(f'({n})')
+    if o.json:
+        write_json(o, servers, base, notes, machine, t0, seconds)
 
     print('\ntargets:')
 
@@ -483,7 +497,46 @@ def main():
             target(None if per is None else per <= SHARED_PER_CONN_MAX,
                    f'{name}: <= {SHARED_PER_CONN_MAX} B RSS growth per connection: '
                    f'{fmt(per, ",.0f")} B')
+    if o.png:
+        chart = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'http_chart.py')
+        p = subprocess.run([sys.executable, chart, o.json, o.png])
+        print(f'\nchart: {o.png}' if p.returncode == 0 else
+              f'\n(no chart: http_chart.py exited {p.returncode})')
     return 0
+
+
+def write_json(o, servers, base, notes, machine, t0, seconds):
+    """The table's figures, for bench/http_chart.py and for comparing runs."""
+    has_base = base is not None and not base.missing
+    rows = []
+    for s in servers:
+        row = {'key': s.key, 'title': s.title, 'version': s.version, 'missing': s.missing}
+        if not s.missing:
+            row.update({
+                'requests_per_s': median(s.rps), 'requests_per_s_rounds': s.rps,
+                'requests_per_s_vs_libev': ratio(s.rps, base.rps) if has_base else None,
+                'cpu_us_per_request': median(s.cpu_us), 'cpu_us_per_request_rounds': s.cpu_us,
+                'cpu_vs_libev': ratio(s.cpu_us, base.cpu_us) if has_base else None,
+                'wrk_busy': median(s.wrk_busy), 'others': median(s.others),
+                'rss_bytes_per_connection': median(s.rss_per_conn),
+                'rss_bytes_per_connection_rounds': s.rss_per_conn,
+                'errors': sorted(set(s.errors))})
+        rows.append(row)
+    doc = {'machine': machine, 'run_utc': f'{t0:%Y-%m-%d %H:%M}', 'seconds': round(seconds),
+           'method': {'rounds': o.rounds, 'duration_s': o.duration,
+                      'wrk_connections': o.connections, 'held_connections': o.conns,
+                      'conn_rounds': o.conn_rounds, 'server_cpu': o.server_cpu,
+                      'client_cpu': o.client_cpu},
+           'targets': {'cpu_per_request_vs_libev_max': CPU_PER_REQ_X,
+                       'requests_per_s_vs_nginx_min': NGINX_X,
+                       'requests_per_s_vs_gevent_min': GEVENT_X,
+                       'requests_per_s_vs_go_min': GO_X,
+                       'shared_rss_bytes_per_connection_max': SHARED_PER_CONN_MAX},
+           'servers': rows, 'notes': notes}
+    os.makedirs(os.path.dirname(os.path.abspath(o.json)), exist_ok=True)
+    with open(o.json, 'w') as f:
+        json.dump(doc, f, indent=1)
+        f.write('\n')
 
 
 sys.exit(main())
