@@ -40,6 +40,22 @@ typedef ssize_t (*green__io_op)(int fd, void *arg);
 /* Set O_NONBLOCK on fd if it is not set.  Returns 0, or -1 with errno EBADF naming api. */
 GREEN_HIDDEN int green__nonblock(int fd, const char *api);
 
+/* How a plain read or write on fd avoids blocking: 1, a socket (recv/send with MSG_DONTWAIT,
+ * no fcntl); 0, fd is O_NONBLOCK now (read/write).  -1 with errno EBADF naming api. */
+GREEN_HIDDEN int green__fd_mode(int fd, const char *api);
+
+/* One attempt of read(2) or write(2) in the mode green__fd_mode gave (*sock), which these
+ * correct if fd turned out not to be a socket.  Their result, or -1 with errno. */
+GREEN_HIDDEN ssize_t green__fd_read(int fd, void *buf, size_t len, bool *sock);
+GREEN_HIDDEN ssize_t green__fd_write(int fd, const void *buf, size_t len, bool *sock);
+
+/* The io bit of a non-blocking socket (green__fd_opened, green__fd_io_flags): MSG_DONTWAIT
+ * keeps its transfers from blocking. */
+#define GREEN__FD_SOCKET 1u
+
+/* fd is a new non-blocking socket the I/O layer made (accept, socket). */
+GREEN_HIDDEN void green__fd_opened_socket(int fd);
+
 /* Run op(fd, arg) until it does anything but fail with EAGAIN or EINTR, waiting for
  * `events` (GREEN_READ or GREEN_WRITE) within budget b after each EAGAIN.  Returns op's
  * result, or -1 with errno (op's, or the wait's). */

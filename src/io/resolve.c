@@ -164,10 +164,11 @@ GREEN_API int green_connect_name(const char *host, unsigned port, int type, doub
                 green__fail(errno, api, "socket: %s", strerror(errno));
                 continue;
             }
+            green__fd_opened_socket(fd);
             if (green__connect(fd, ai->ai_addr, ai->ai_addrlen, &b, api) == 0)
                 break;
             int e = errno;
-            close(fd);
+            green_close(fd); /* announced: the connect's wait kept fd's registration */
             fd = -1;
             errno = e;
             if (e == ETIMEDOUT || e == ECANCELED || e == EINTR || e == EDEADLK || e == EPERM)
@@ -191,10 +192,11 @@ GREEN_API int green_connect_unix(const char *path, int type, double timeout)
     int fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return green__fail(errno, api, "socket: %s", strerror(errno));
+    green__fd_opened_socket(fd);
     if (green_connect(fd, (struct sockaddr *)&sa, (socklen_t)len, timeout) == 0)
         return fd;
     int e = errno;
-    close(fd);
+    green_close(fd); /* announced: the connect's wait kept fd's registration */
     errno = e;
     return -1;
 }
