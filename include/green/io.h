@@ -195,6 +195,23 @@ GREEN_API int green_getaddrinfo(const char *host, const char *service,
                                 const struct addrinfo *hints, struct addrinfo **res,
                                 double timeout, int *gai_error);
 
+/* Translate a socket address to a host and service name with getnameinfo(3) on the hub's
+ * default threadpool, waiting cooperatively at most timeout seconds (flags as
+ * getnameinfo's; with NI_NUMERICHOST and NI_NUMERICSERV, or a numeric flag for the one
+ * buffer given, the answer is made at once, without a worker or a switch).  host (hostlen
+ * bytes) and serv (servlen bytes) receive NUL-terminated names; either may be NULL (or of
+ * length 0), not both.  Returns 0, or -1 with errno: ENOENT (no name for the address with
+ * NI_NAMEREQD: EAI_NONAME), EHOSTUNREACH (the name server failed: EAI_AGAIN, EAI_FAIL),
+ * EINVAL (addr NULL, addrlen 0 or larger than a sockaddr_storage, no buffer, bad flags or
+ * family: EAI_BADFLAGS, EAI_FAMILY), ENOMEM, the errno of EAI_SYSTEM and EAI_OVERFLOW's
+ * EINVAL (a buffer too small), and the blocking errors of green_threadpool_run()
+ * (ETIMEDOUT, ECANCELED, EPERM, EAGAIN: no worker thread); the getnameinfo code itself goes
+ * to *gai_error (0 when the failure is not the resolver's) if gai_error is not NULL, and
+ * its text to green_last_error(). */
+GREEN_API int green_getnameinfo(const struct sockaddr *addr, socklen_t addrlen, char *host,
+                                socklen_t hostlen, char *serv, socklen_t servlen, int flags,
+                                double timeout, int *gai_error);
+
 /* Connect to host:port (a name or a numeric address) with a socket of `type`: resolve it
  * (green_getaddrinfo), then try each address in the resolver's order until one connects
  * (gevent's create_connection); the timeout covers the whole, resolution included.  The

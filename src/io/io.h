@@ -79,6 +79,10 @@ GREEN_HIDDEN int green__connect(int fd, const struct sockaddr *addr, socklen_t l
  * EINVAL, ENAMETOOLONG naming api (listen.c). */
 GREEN_HIDDEN int green__unix_addr(struct sockaddr_un *sa, const char *path, const char *api);
 
+/* The errno for a getaddrinfo/getnameinfo code gai (sys: errno after EAI_SYSTEM), as
+ * green_getaddrinfo() documents it (resolve.c). */
+GREEN_HIDDEN int green__gai_errno(int gai, int sys);
+
 /* Stop the watchers of every green_poll() of this thread on fd and wake those callers
  * (poll.c; green_close calls it).  Never switches. */
 GREEN_HIDDEN void green__poll_closing(int fd);

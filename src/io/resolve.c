@@ -48,7 +48,7 @@ static void drop_lookup(void *arg, void *result)
     lookup_free(arg);
 }
 
-static int errno_of(int gai, int sys)
+int green__gai_errno(int gai, int sys)
 {
     switch (gai) {
     case EAI_NONAME:
@@ -117,7 +117,7 @@ static int resolve(const char *host, const char *service, const struct addrinfo 
     }
     int rc = l->rc;
     if (rc != 0) {
-        int e = errno_of(rc, l->sys_errno);
+        int e = green__gai_errno(rc, l->sys_errno);
         if (gai_error)
             *gai_error = rc;
         lookup_free(l);
