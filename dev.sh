@@ -21,6 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 BASE_PKGS=(gcc g++ meson ninja-build pkg-config libcmocka-dev libev-dev valgrind gdb python3-gevent)
+BASE_PKGS+=(libc-ares-dev) # the optional c-ares resolver (meson feature cares)
 PEER_PKGS=(libboost-context-dev python3-greenlet golang-go libst-dev nginx wrk)
 PEER_PKGS+=(python3-matplotlib)
 

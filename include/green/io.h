@@ -212,6 +212,24 @@ GREEN_API int green_getnameinfo(const struct sockaddr *addr, socklen_t addrlen, 
                                 socklen_t hostlen, char *serv, socklen_t servlen, int flags,
                                 double timeout, int *gai_error);
 
+/* Resolvers for green_resolver_set(). */
+#define GREEN_RESOLVER_THREADPOOL 0 /* libc's getaddrinfo/getnameinfo on the threadpool */
+#define GREEN_RESOLVER_CARES 1      /* c-ares on the hub's watchers (meson feature cares) */
+
+/* Choose the resolver of green_getaddrinfo() and green_getnameinfo() for the calling
+ * thread's hub (until its shutdown; then the threadpool again).  GREEN_RESOLVER_CARES runs
+ * every lookup on one c-ares channel of the hub, its sockets and timeouts on the hub's
+ * watchers: no thread per lookup.  It reads /etc/hosts and /etc/resolv.conf as c-ares does;
+ * servers, if not NULL, replaces the name servers ("host[:port],...", c-ares's
+ * ares_set_servers_ports_csv format).  A c-ares lookup that times out or is killed stays
+ * with c-ares until it ends by c-ares's own timeouts (or the hub's shutdown), its answer then
+ * dropped.  GREEN_RESOLVER_THREADPOOL (servers must be NULL) goes back to the default.
+ * Numeric hosts and addresses are converted at once by either.  Returns 0, or -1 with
+ * errno: ENOTSUP (built without c-ares), EINVAL (an unknown kind, servers with the
+ * threadpool, servers c-ares cannot parse), ENOMEM, EIO (c-ares could not start: no
+ * resolver configuration). */
+GREEN_API int green_resolver_set(int kind, const char *servers);
+
 /* Connect to host:port (a name or a numeric address) with a socket of `type`: resolve it
  * (green_getaddrinfo), then try each address in the resolver's order until one connects
  * (gevent's create_connection); the timeout covers the whole, resolution included.  The

@@ -9,6 +9,7 @@
 #ifndef GREEN_IO_IO_H
 #define GREEN_IO_IO_H
 
+#include <netdb.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -82,6 +83,18 @@ GREEN_HIDDEN int green__unix_addr(struct sockaddr_un *sa, const char *path, cons
 /* The errno for a getaddrinfo/getnameinfo code gai (sys: errno after EAI_SYSTEM), as
  * green_getaddrinfo() documents it (resolve.c). */
 GREEN_HIDDEN int green__gai_errno(int gai, int sys);
+
+/* The c-ares resolver (resolve_cares.c): whether green_resolver_set() chose it for this
+ * thread's hub, and the two lookups through it, with the arguments, results and errno of
+ * green_getaddrinfo() and green_getnameinfo() (already checked by those). */
+GREEN_HIDDEN bool green__cares_selected(void);
+GREEN_HIDDEN int green__cares_getaddrinfo(const char *host, const char *service,
+                                          const struct addrinfo *hints, struct addrinfo **res,
+                                          double timeout, int *gai_error, const char *api);
+GREEN_HIDDEN int green__cares_getnameinfo(const struct sockaddr *addr, socklen_t addrlen,
+                                          char *host, socklen_t hostlen, char *serv,
+                                          socklen_t servlen, int flags, double timeout,
+                                          int *gai_error, const char *api);
 
 /* Stop the watchers of every green_poll() of this thread on fd and wake those callers
  * (poll.c; green_close calls it).  Never switches. */

@@ -59,6 +59,9 @@ GREEN_API int green_getnameinfo(const struct sockaddr *addr, socklen_t addrlen, 
     bool numeric = (flags & NI_NUMERICHOST || !host || !hostlen) &&
                    (flags & NI_NUMERICSERV || !serv || !servlen);
     int rc, sys = 0;
+    if (!numeric && green__cares_selected())
+        return green__cares_getnameinfo(addr, addrlen, host, hostlen, serv, servlen, flags,
+                                        timeout, gai_error, api);
     if (numeric) {
         rc = getnameinfo(addr, addrlen, host, hostlen, serv, servlen, flags);
         sys = errno;

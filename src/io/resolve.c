@@ -108,7 +108,10 @@ static int resolve(const char *host, const char *service, const struct addrinfo 
     numeric.ai_flags |= AI_NUMERICHOST;
     if (host && l->has_hints && getaddrinfo(host, service, &numeric, &l->res) == 0)
         l->rc = 0;
-    else if (green_threadpool_run(run_lookup, l, drop_lookup, timeout, NULL) < 0) {
+    else if (green__cares_selected()) {
+        lookup_free(l);
+        return green__cares_getaddrinfo(host, service, hints, res, timeout, gai_error, api);
+    } else if (green_threadpool_run(run_lookup, l, drop_lookup, timeout, NULL) < 0) {
         int e = errno;
         if (e != ETIMEDOUT && e != ECANCELED && e != EINTR)
             lookup_free(l); /* not submitted: still ours */
