@@ -280,14 +280,19 @@ static int errno_of(int status, int *gai)
 static int await(struct cares *c, struct green_task *self, struct query *q, double timeout,
                  const char *api)
 {
-    rearm(c); /* the query's first timeout */
-    int rc = q->done ? 0 : green__watch_block(c->h, self, q, timeout, api);
-    if (rc == 0 || q->done) {
+    if (q->done) { /* answered at once (the files, a cached failure): no wait */
         green__callback_cancel(c->h, &q->wake);
         return 0;
     }
+    rearm(c); /* the query's first timeout */
+    if (green__watch_block(c->h, self, q, timeout, api) == 0)
+        return 0;
     int e = errno;
-    q->abandoned = true;
+    green__callback_cancel(c->h, &q->wake); /* an answer that came too late */
+    if (q->done)
+        query_free(q);
+    else
+        q->abandoned = true;
     errno = e;
     return green__io_refail(api);
 }
@@ -355,9 +360,17 @@ int green__cares_getaddrinfo(const char *host, const char *service, const struct
     struct query *q = query_new(&c, &self, timeout, api);
     if (!q)
         return -1;
+    static const int map[][2] = {
+        {AI_CANONNAME, ARES_AI_CANONNAME},   {AI_NUMERICHOST, ARES_AI_NUMERICHOST},
+        {AI_PASSIVE, ARES_AI_PASSIVE},       {AI_NUMERICSERV, ARES_AI_NUMERICSERV},
+        {AI_V4MAPPED, ARES_AI_V4MAPPED},     {AI_ALL, ARES_AI_ALL},
+        {AI_ADDRCONFIG, ARES_AI_ADDRCONFIG},
+    };
     struct ares_addrinfo_hints ah = {0};
     if (hints) {
-        ah.ai_flags = hints->ai_flags;
+        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+            if (hints->ai_flags & map[i][0])
+                ah.ai_flags |= map[i][1];
         ah.ai_family = hints->ai_family;
         ah.ai_socktype = hints->ai_socktype;
         ah.ai_protocol = hints->ai_protocol;

@@ -142,6 +142,13 @@ static void test_query_to_a_name_server(void **state)
     freeaddrinfo(res);
     assert_int_equal(r.queries, 1);
     assert_string_equal(r.qname, "host.green-test");
+    /* libc's flags reach c-ares as c-ares's (their values differ) */
+    hints.ai_flags = AI_CANONNAME;
+    assert_int_equal(green_getaddrinfo("host.green-test", NULL, &hints, &res, 5.0, NULL), 0);
+    assert_non_null(res->ai_canonname);
+    assert_string_equal(res->ai_canonname, "host.green-test");
+    freeaddrinfo(res);
+    assert_int_equal(r.queries, 2);
     assert_int_equal(green_close(r.fd), 0);
     JOIN(g);
     assert_no_failures();
