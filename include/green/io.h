@@ -13,15 +13,15 @@
  * Once read or write have seen that fd is a socket, they pass MSG_DONTWAIT too and skip
  * the fcntl (the hub remembers it per fd number until a close is announced).
  *
- * Closing.  Close the fds that green_accept(), green_accept4(), the green_listen*() calls
- * and green_connect_name()/_unix() return with green_close(), or announce the close with
+ * Closing.  Close the fds that green_accept(), green_accept4() and
+ * green_connect_name()/_unix() return with green_close(), or announce the close with
  * green_fd_close_notify() first: for those fds the hub keeps libev's registration between
  * waits (no epoll_ctl per wait), which is only right while the number still names that
  * file.  An fd of theirs closed without either, whose number then goes to a file made
  * outside libgreen, may never be seen ready by a wait (it times out) — unless a read or
  * write finds it is no longer a socket (ENOTSOCK), which they notice and recover from.
- * Other fds (socketpair(), pipe(), socket() of your own) are registered afresh at every
- * wait and may be closed with close().
+ * Other fds (listening sockets, socketpair(), pipe(), socket() of your own) are registered
+ * afresh at every wait and may be closed with close().
  *
  * Timeouts.  Every call takes a timeout in seconds: the budget of the whole call, however
  * many waits it takes (GREEN_FOREVER, or any negative value: no limit; 0: a zero-second

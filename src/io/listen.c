@@ -47,7 +47,6 @@ static int open_bound(const struct sockaddr *addr, socklen_t len, int type, int 
         green__fail(errno, api, "listen: %s", strerror(errno));
         goto fail;
     }
-    green__fd_opened_socket(fd);
     return fd;
 fail:;
     int e = errno;
