@@ -223,7 +223,8 @@ GREEN_API int green_getnameinfo(const struct sockaddr *addr, socklen_t addrlen, 
  * servers, if not NULL, replaces the name servers ("host[:port],...", c-ares's
  * ares_set_servers_ports_csv format).  A c-ares lookup that times out or is killed stays
  * with c-ares until it ends by c-ares's own timeouts (or the hub's shutdown), its answer then
- * dropped.  GREEN_RESOLVER_THREADPOOL (servers must be NULL) goes back to the default.
+ * dropped; meanwhile its socket and timer keep the hub's loop alive (a deadlock of main is
+ * reported, EDEADLK, only after that).  GREEN_RESOLVER_THREADPOOL (servers must be NULL) goes back to the default.
  * Numeric hosts and addresses are converted at once by either.  Returns 0, or -1 with
  * errno: ENOTSUP (built without c-ares), EINVAL (an unknown kind, servers with the
  * threadpool, servers c-ares cannot parse), ENOMEM, EIO (c-ares could not start: no

@@ -38,8 +38,11 @@ static size_t parse_question(const unsigned char *m, size_t len, char *name, siz
     return off + 5 <= len ? off + 5 : 0; /* the root label, type, class */
 }
 
-/* A name server for one name: answers every A query with answer_addr, anything else with
- * no records, until its socket is closed. */
+/* "host.green-test" as DNS labels, for the PTR answer. */
+static const unsigned char answer_name[] = "\4host\12green-test";
+
+/* A name server for one name: answers every A query with answer_addr, every PTR query with
+ * answer_name, anything else with no records, until its socket is closed. */
 static void *respond(void *arg)
 {
     struct responder *r = arg;
@@ -54,17 +57,18 @@ static void *respond(void *arg)
         size_t q = parse_question(m, (size_t)n, r->qname, sizeof r->qname);
         if (n < 12 || !q)
             continue;
-        bool a = m[q - 4] == 0 && m[q - 3] == 1;
+        bool a = m[q - 4] == 0 && m[q - 3] == 1, ptr = m[q - 4] == 0 && m[q - 3] == 12;
         m[2] = 0x81; /* a response, recursion desired */
         m[3] = 0x80; /* recursion available, no error */
-        m[6] = 0, m[7] = a;
+        m[6] = 0, m[7] = a || ptr;
         memset(m + 8, 0, 4); /* no authority or additional records */
         size_t len = q;
-        if (a) {
-            static const unsigned char rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4};
+        if (a || ptr) { /* the question's name (a pointer to it), its type, IN, 60 s */
+            unsigned char rr[] = {0xc0, 0x0c, 0, a ? 1 : 12, 0, 1,
+                                  0,    0,    0, 60,         0, a ? 4 : sizeof answer_name};
             memcpy(m + len, rr, sizeof rr);
-            memcpy(m + len + sizeof rr, answer_addr, 4);
-            len += sizeof rr + 4;
+            memcpy(m + len + sizeof rr, a ? answer_addr : answer_name, rr[11]);
+            len += sizeof rr + rr[11];
             r->queries++;
         }
         if (green_sendto(r->fd, m, len, 0, (struct sockaddr *)&from, fromlen, 1.0) < 0)
@@ -149,6 +153,17 @@ static void test_query_to_a_name_server(void **state)
     assert_string_equal(res->ai_canonname, "host.green-test");
     freeaddrinfo(res);
     assert_int_equal(r.queries, 2);
+    /* the reverse: a PTR query for the address (not in the host's files) */
+    struct sockaddr_in back = {.sin_family = AF_INET, .sin_port = htons(8080)};
+    memcpy(&back.sin_addr, answer_addr, 4);
+    char host[NI_MAXHOST] = "", serv[NI_MAXSERV] = "";
+    assert_int_equal(green_getnameinfo((struct sockaddr *)&back, sizeof back, host, sizeof host,
+                                       serv, sizeof serv, NI_NAMEREQD | NI_NUMERICSERV, 5.0, NULL),
+                     0);
+    assert_string_equal(host, "host.green-test");
+    assert_string_equal(serv, "8080");
+    assert_int_equal(r.queries, 3);
+    assert_string_equal(r.qname, "7.2.0.192.in-addr.arpa");
     assert_int_equal(green_close(r.fd), 0);
     JOIN(g);
     assert_no_failures();
