@@ -159,7 +159,7 @@ static void test_pg_sleep_overlap(void **state)
     print_message("100 connections in %.3f s; 100 pg_sleep(0.2) on one thread: %.3f s "
                   "(one after the other: 20 s)\n",
                   connect_took, took);
-    assert_true(took < 0.8);
+    assert_true(took < (RUNNING_ON_VALGRIND || UNDER_SANITIZER ? 4.0 : 0.8));
 }
 
 static char interrupted[256];
