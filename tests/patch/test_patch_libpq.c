@@ -66,12 +66,19 @@ static int start_pg(void **state)
                        NULL};
     server = server_spawn(pg_argv, log_path, true);
     snprintf(sock, sizeof sock, "%s/.s.PGSQL.5432", dir);
-    if (server < 0 || !server_wait_unix(server, sock, 30.0)) {
+    snprintf(conninfo, sizeof conninfo, "host=%s port=5432 user=postgres dbname=postgres", dir);
+    /* The socket accepts before the server takes connections ("starting up"): ready is
+     * when PQping says so. */
+    bool up = server >= 0 && server_wait_unix(server, sock, 30.0);
+    for (int i = 0; up && PQping(conninfo) != PQPING_OK; i++) {
+        struct timespec ten_ms = {0, 10000000};
+        up = i < 3000 && nanosleep(&ten_ms, NULL) == 0;
+    }
+    if (!up) {
         fprintf(stderr, "postgres did not start; its log:\n");
         server_print_log(log_path);
         return -1;
     }
-    snprintf(conninfo, sizeof conninfo, "host=%s port=5432 user=postgres dbname=postgres", dir);
     return 0;
 }
 
