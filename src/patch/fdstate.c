@@ -35,7 +35,7 @@ static unsigned classify(int fd, unsigned s)
     if (fl < 0 || fstat(fd, &st) < 0)
         return 0;
     unsigned sock = S_ISSOCK(st.st_mode) ? FD_SOCKET : 0;
-    unsigned created = s & FD_CREATED;
+    unsigned created = s & (FD_CREATED | FD_TIMEO);
     if (fl & O_NONBLOCK)
         s = FD_KNOWN | FD_USER_NB | sock | created;
     else if ((sock || created) && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) &&
@@ -81,7 +81,13 @@ void patch_fd_user_mode(int fd, bool nonblock)
 {
     if (!in_table(fd))
         return;
-    unsigned keep = load(fd) & (FD_SOCKET | FD_CREATED);
+    unsigned keep = load(fd) & (FD_SOCKET | FD_CREATED | FD_TIMEO);
     /* Cleared: unknown again, so the next call that may park makes it ours. */
     store(fd, nonblock ? FD_KNOWN | FD_USER_NB | keep : keep);
+}
+
+void patch_fd_timeo(int fd)
+{
+    if (in_table(fd))
+        __atomic_fetch_or(&table[fd], (uint8_t)FD_TIMEO, __ATOMIC_RELAXED);
 }

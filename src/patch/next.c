@@ -64,6 +64,7 @@ void patch_resolve(void)
     RESOLVE(pipe2);
     RESOLVE(waitpid);
     RESOLVE(sigaction);
+    RESOLVE(setsockopt);
     RESOLVE(wait);
     /* Whole pointers, each written once with the same value by whichever thread gets here:
      * a racing reader sees NULL (and resolves too) or the final value. */

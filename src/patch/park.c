@@ -63,7 +63,9 @@ static ssize_t park_loop(int fd, short events, patch_op op, void *arg, unsigned 
             errno = n >= 0 ? saved : e;
             return n;
         }
-        if (!asked && (st & FD_SOCKET)) { /* read now: a setsockopt since the last call counts */
+        /* Asked at each call's first wait, so a setsockopt since the last call counts; only
+         * of sockets the program gave a timeout (no system call per wait otherwise). */
+        if (!asked && (st & FD_TIMEO)) {
             double s = patch_sock_timeout(fd, events);
             asked = true;
             if (s >= 0 && !(limit = green_timeout_start(s)))
@@ -90,7 +92,7 @@ static ssize_t park_loop(int fd, short events, patch_op op, void *arg, unsigned 
 static ssize_t thread_loop(int fd, short events, patch_op op, void *arg, unsigned st,
                            struct patch_progress *p, int saved)
 {
-    double s = st & FD_SOCKET ? patch_sock_timeout(fd, events) : -1;
+    double s = st & FD_TIMEO ? patch_sock_timeout(fd, events) : -1;
     int ms = s < 0 ? -1 : (int)(s * 1000 + 0.5);
     for (;;) {
         struct pollfd pf = {.fd = fd, .events = events};

@@ -71,6 +71,7 @@ struct patch_next {
     int (*pipe2)(int[2], int);
     pid_t (*waitpid)(pid_t, int *, int);
     int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+    int (*setsockopt)(int, int, int, const void *, socklen_t);
     pid_t (*wait)(int *);
 };
 
@@ -93,12 +94,13 @@ static inline bool patch_gate(void) { return green__patch_gate() && !patch_in_si
 /* ---- the fd table (fdstate.c) ------------------------------------------------------- */
 
 enum {
-    FD_KNOWN = 1,   /* classified: the other bits are valid */
-    FD_OURS = 2,    /* O_NONBLOCK set by us; the program believes the fd blocks */
-    FD_USER_NB = 4, /* the program made it non-blocking itself: EAGAIN is its answer */
-    FD_SOCKET = 8,  /* SO_RCVTIMEO/SO_SNDTIMEO apply */
-    FD_PASS = 16,   /* never waited for (regular files, inherited pipes): libc's call */
-    FD_CREATED = 32 /* made in this process by a patched call (pipe, socket, accept...) */
+    FD_KNOWN = 1,    /* classified: the other bits are valid */
+    FD_OURS = 2,     /* O_NONBLOCK set by us; the program believes the fd blocks */
+    FD_USER_NB = 4,  /* the program made it non-blocking itself: EAGAIN is its answer */
+    FD_SOCKET = 8,   /* SO_RCVTIMEO/SO_SNDTIMEO apply */
+    FD_PASS = 16,    /* never waited for (regular files, inherited pipes): libc's call */
+    FD_CREATED = 32, /* made in this process by a patched call (pipe, socket, accept...) */
+    FD_TIMEO = 64    /* setsockopt(SO_RCVTIMEO or SO_SNDTIMEO) was called on it */
 };
 
 /* The fd's state for a call that may park: classified on first use (O_NONBLOCK set
@@ -116,6 +118,9 @@ GREEN_HIDDEN void patch_fd_forget(int fd);
 
 /* newfd now refers to oldfd's open file description (dup*): the same state. */
 GREEN_HIDDEN void patch_fd_copy(int oldfd, int newfd);
+
+/* The program set a socket timeout on fd: waits ask getsockopt for it from now on. */
+GREEN_HIDDEN void patch_fd_timeo(int fd);
 
 /* The program set (nonblock) or cleared O_NONBLOCK itself. */
 GREEN_HIDDEN void patch_fd_user_mode(int fd, bool nonblock);

@@ -198,3 +198,13 @@ PATCH_API int connect(int fd, __CONST_SOCKADDR_ARG to, socklen_t len)
         errno = EINPROGRESS; /* SO_SNDTIMEO expired: libc's answer */
     return rc;
 }
+
+/* ---- socket timeouts ----------------------------------------------------------------- */
+
+PATCH_API int setsockopt(int fd, int level, int name, const void *value, socklen_t len)
+{
+    int rc = NEXT(setsockopt)(fd, level, name, value, len);
+    if (rc == 0 && level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO))
+        patch_fd_timeo(fd);
+    return rc;
+}
