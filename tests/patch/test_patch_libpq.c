@@ -215,11 +215,63 @@ static void test_kill_and_timeout(void **state)
     assert_no_failures();
 }
 
+/* examples/redis_pg against this cluster and a redis-server started here: both answers,
+ * in about the time of one of its two 0.5 s waits (one after the other: 1 s and more). */
+static void test_example_redis_pg(void **state)
+{
+    (void)state;
+    need_server();
+    char redis[512], example[1024], rdir[256], rsock[300], rlog[300];
+    if (!server_find("redis-server", redis, sizeof redis)) {
+        print_message("redis-server is not installed (Debian: redis-server): skipped\n");
+        skip();
+    }
+    build_path(example, sizeof example, "examples/redis_pg");
+    assert_true(server_tmpdir(rdir, sizeof rdir, "redis", false));
+    snprintf(rsock, sizeof rsock, "%s/redis.sock", rdir);
+    snprintf(rlog, sizeof rlog, "%s/redis.log", rdir);
+    char *rargv[] = {redis,    "--port", "0",     "--unixsocket", rsock,
+                     "--save", "",       "--dir", rdir,           NULL};
+    pid_t rpid = server_spawn(rargv, rlog, false);
+    assert_true(server_wait_unix(rpid, rsock, 20.0));
+    int out[2];
+    assert_int_equal(pipe(out), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        execl(example, example, rsock, conninfo, (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    char buf[1024] = {0};
+    size_t n = 0;
+    ssize_t k;
+    while (n < sizeof buf - 1 && (k = read(out[0], buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)k;
+    close(out[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    server_stop(rpid);
+    server_rmtree(rdir);
+    print_message("%s", buf);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_non_null(strstr(buf, "redis: hello from redis\n"));
+    assert_non_null(strstr(buf, "postgres: hello from PostgreSQL\n"));
+    assert_non_null(strstr(buf, "(patched: yes)"));
+    double took = 0;
+    const char *at = strstr(buf, "both in ");
+    assert_non_null(at);
+    assert_int_equal(sscanf(at, "both in %lf", &took), 1);
+    assert_true(took < 0.9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         HUB_TEST(test_pg_sleep_overlap),
         HUB_TEST(test_kill_and_timeout),
+        cmocka_unit_test(test_example_redis_pg),
     };
     return cmocka_run_group_tests(tests, start_pg, stop_pg);
 }
