@@ -53,7 +53,7 @@ static int isolate(void)
             return -1;
     }
     /* Private first: our bind mount must not propagate to the system's namespace. */
-    if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+    if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0) {
         fprintf(stderr, "cannot make / private: %s\n", strerror(errno));
         return -1;
     }
@@ -74,7 +74,7 @@ static int point_resolver(const char *dir)
     snprintf(conf, sizeof conf, "%s/resolv.conf", dir);
     if (write_file(conf, "nameserver 127.0.0.1\noptions timeout:5 attempts:1\n") != 0)
         return -1;
-    if (mount(conf, "/etc/resolv.conf", NULL, MS_BIND, NULL) != 0) {
+    if (mount(conf, "/etc/resolv.conf", "none", MS_BIND, NULL) != 0) {
         fprintf(stderr, "cannot bind-mount resolv.conf: %s\n", strerror(errno));
         return -1;
     }
