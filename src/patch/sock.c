@@ -5,6 +5,9 @@
  * for all of len as libc's do. */
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
+
+#include "green/hub.h"
 
 #include "patch.h"
 
@@ -161,14 +164,31 @@ PATCH_API int accept(int fd, __SOCKADDR_ARG addr, socklen_t *addrlen)
 struct conn {
     const struct sockaddr *addr;
     socklen_t len;
-    bool started; /* in progress: its answer is SO_ERROR once writable */
+    bool started;   /* in progress: its answer is SO_ERROR once writable */
+    bool may_park;  /* the gate said yes */
+    double backoff; /* a Unix listener's full backlog: the next pause */
 };
 
-/* Start, or after a wait collect the result: libc's blocking connect in steps.  A Unix
- * socket whose listener's backlog is full answers EAGAIN (not EINPROGRESS): try again. */
+/* A Unix socket whose listener's backlog is full answers EAGAIN, and nothing can be
+ * waited for (the socket polls writable at once): libc's connect sleeps in the kernel
+ * until there is room; here, pauses of 1 ms doubling up to 50 ms between attempts. */
+static int backlog_pause(struct conn *c)
+{
+    c->backoff = c->backoff > 0 ? c->backoff * 2 : 0.001;
+    if (c->backoff > 0.05)
+        c->backoff = 0.05;
+    if (c->may_park)
+        return green_sleep(c->backoff);
+    struct timespec ts = {0, (long)(c->backoff * 1e9)};
+    return NEXT(nanosleep)(&ts, NULL) == 0 || errno == EINTR ? 0 : -1;
+}
+
+/* Start, or after a wait collect the result: libc's blocking connect in steps. */
 static ssize_t op_connect(int fd, void *a)
 {
     struct conn *c = a;
+    if (c->backoff && backlog_pause(c) < 0)
+        return -1; /* a kill or a timeout during the pause */
     if (c->started) {
         int err = 0;
         socklen_t len = sizeof err;
@@ -185,6 +205,8 @@ static ssize_t op_connect(int fd, void *a)
     if (errno == EINPROGRESS || errno == EALREADY) {
         c->started = true;
         errno = EAGAIN;
+    } else if (errno == EAGAIN && !c->backoff) {
+        c->backoff = -1; /* pause before the next attempt (backlog_pause starts at 1 ms) */
     }
     return -1;
 }
@@ -192,7 +214,7 @@ static ssize_t op_connect(int fd, void *a)
 PATCH_API int connect(int fd, __CONST_SOCKADDR_ARG to, socklen_t len)
 {
     const struct sockaddr *addr = to.__sockaddr__;
-    struct conn c = {addr, len, false};
+    struct conn c = {addr, len, false, patch_gate(), 0};
     int rc = (int)patch_io(fd, POLLOUT, op_connect, &c, NULL);
     if (rc < 0 && errno == EAGAIN && c.started)
         errno = EINPROGRESS; /* SO_SNDTIMEO expired: libc's answer */

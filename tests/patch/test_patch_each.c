@@ -10,6 +10,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 
 #include "patch_util.h"
 
@@ -246,12 +247,70 @@ static void test_files_and_names(void **state)
     assert_null(res);
 }
 
+/* connect() to a Unix listener whose backlog is full waits (as libc's) until there is
+ * room, and the thread runs on meanwhile; accept() then sees it. */
+static int ulisten;
+static int connected_fd = -1;
+
+static void *connector(void *arg)
+{
+    struct sockaddr_un *a = arg;
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    say("connect waits");
+    int rc = connect(s, (struct sockaddr *)a, sizeof *a);
+    say("connect %d", rc);
+    connected_fd = s;
+    return NULL;
+}
+
+static void test_unix_backlog(void **state)
+{
+    (void)state;
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "@green-backlog-%d", (int)getpid());
+    a.sun_path[0] = '\0'; /* abstract: no file to remove */
+    ulisten = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(bind(ulisten, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(ulisten, 0), 0);
+    int queued[4], nq = 0;
+    for (; nq < 4; nq++) { /* fill the backlog: a non-blocking connect says EAGAIN when full */
+        queued[nq] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (connect(queued[nq], (struct sockaddr *)&a, sizeof a) != 0) {
+            assert_int_equal(errno, EAGAIN);
+            close(queued[nq]);
+            break;
+        }
+    }
+    assert_true(nq < 4);
+    struct ticker t;
+    ticker_start(&t);
+    green_t *g = SPAWN(connector, &a);
+    assert_int_equal(green_sleep(0.03), 0);
+    say("main accepts");
+    for (int i = 0; i < nq; i++) { /* room again */
+        int c = accept(ulisten, NULL, NULL);
+        assert_true(c >= 0);
+        close(c);
+        close(queued[i]);
+    }
+    JOIN(g);
+    assert_true(ticker_stop(&t) > 3);
+    assert_no_failures();
+    assert_order("connect waits", "main accepts", "connect 0");
+    int c = accept(ulisten, NULL, NULL);
+    assert_true(c >= 0);
+    close(c);
+    close(connected_fd);
+    close(ulisten);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         HUB_TEST(test_each_call_parks),
         HUB_TEST(test_dups),
         HUB_TEST(test_files_and_names),
+        HUB_TEST(test_unix_backlog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
