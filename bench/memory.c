@@ -131,10 +131,8 @@ static void run_case(bool shared, long n, size_t stack, struct result *res)
     res->resume = t_resume;
     res->destroy = t_destroy;
     if (rss2 > rss1 + n / 100)
-        snprintf(res->note, sizeof res->note,
-                 "RSS grew by another %.1f B per greenlet during "
-                 "the random resumes",
-                 (double)(rss2 - rss1) / (double)n);
+        snprintf(res->note, sizeof res->note, "RSS grew by another %.1f B per greenlet during "
+                 "the random resumes", (double)(rss2 - rss1) / (double)n);
     res->ok = true;
     _exit(0);
 }

@@ -56,10 +56,11 @@ __attribute__((visibility("hidden"))) void *bench_floor_switch(void **save_sp, v
                                                                void *value);
 /* The same plus what the SysV ABI also asks for: the MXCSR and x87 control words, stored
  * on every switch and loaded only when they differ (as libgreen does). */
-__attribute__((visibility("hidden"))) void *bench_floor_fp_switch(void **save_sp, void *load_sp,
-                                                                  void *value);
+__attribute__((visibility("hidden"))) void *bench_floor_fp_switch(void **save_sp,
+                                                                  void *load_sp, void *value);
 /* The same with MXCSR loaded unconditionally (as libgreen's "load" variant, for AMD). */
-__attribute__((visibility("hidden"))) void *bench_floor_fpload_switch(void **save_sp, void *load_sp,
+__attribute__((visibility("hidden"))) void *bench_floor_fpload_switch(void **save_sp,
+                                                                      void *load_sp,
                                                                       void *value);
 
 __asm__(".pushsection .text\n"
@@ -313,11 +314,11 @@ static double run_shared_main(long iters) { return run_pingpong(iters, &attr_sha
  * frame above the switch, and checks after every switch that it came back intact. */
 struct slicer {
     green_t *partner;
-    long iters; /* switches to the partner per batch */
-    size_t buf; /* bytes of live local buffer; 0: none, frames only */
+    long iters;           /* switches to the partner per batch */
+    size_t buf;           /* bytes of live local buffer; 0: none, frames only */
     unsigned char pattern;
-    uintptr_t sp_entry; /* stack pointer in the run function, i.e. just below green_boot */
-    uintptr_t sp_call;  /* stack pointer at the green_switch() calls */
+    uintptr_t sp_entry;   /* stack pointer in the run function, i.e. just below green_boot */
+    uintptr_t sp_call;    /* stack pointer at the green_switch() calls */
 };
 
 static void corrupted(void)
@@ -326,7 +327,8 @@ static void corrupted(void)
     abort();
 }
 
-static __attribute__((noinline)) void *slice_loop(struct slicer *s, unsigned char *buf, size_t n)
+static __attribute__((noinline)) void *slice_loop(struct slicer *s, unsigned char *buf,
+                                                  size_t n)
 {
     if (n)
         memset(buf, s->pattern, n);
@@ -348,13 +350,13 @@ static __attribute__((noinline)) void *slice_loop(struct slicer *s, unsigned cha
 }
 
 /* One function per buffer size, so the buffer is a plain fixed-size local. */
-#define SLICE_WITH_BUFFER(N)                                                                       \
-    static __attribute__((noinline)) void *slice_with_##N(struct slicer *s)                        \
-    {                                                                                              \
-        unsigned char buf[N];                                                                      \
-        void *r = slice_loop(s, buf, sizeof buf);                                                  \
-        __asm__ volatile("" ::"r"(buf) : "memory");                                                \
-        return r;                                                                                  \
+#define SLICE_WITH_BUFFER(N)                                                                \
+    static __attribute__((noinline)) void *slice_with_##N(struct slicer *s)                 \
+    {                                                                                       \
+        unsigned char buf[N];                                                               \
+        void *r = slice_loop(s, buf, sizeof buf);                                           \
+        __asm__ volatile("" ::"r"(buf) : "memory");                                         \
+        return r;                                                                           \
     }
 SLICE_WITH_BUFFER(128)
 SLICE_WITH_BUFFER(1024)
@@ -366,18 +368,10 @@ static void *slice_body(void *arg)
     s->sp_entry = read_sp();
     void *r;
     switch (s->buf) {
-    case 128:
-        r = slice_with_128(s);
-        break;
-    case 1024:
-        r = slice_with_1024(s);
-        break;
-    case 4096:
-        r = slice_with_4096(s);
-        break;
-    default:
-        r = slice_loop(s, NULL, 0);
-        break;
+    case 128: r = slice_with_128(s); break;
+    case 1024: r = slice_with_1024(s); break;
+    case 4096: r = slice_with_4096(s); break;
+    default: r = slice_loop(s, NULL, 0); break;
     }
     __asm__ volatile("" ::: "memory"); /* not a tail call: the same frames either way */
     return r;
@@ -575,7 +569,7 @@ struct row {
     int ops;                   /* ops per iteration: 2 switches per round trip, or 1 */
     struct slice_row *slices;  /* shared A <-> B rows */
     long iters;
-    double *ns; /* one sample per round */
+    double *ns;                /* one sample per round */
     double median, lo, hi, x_floor, x_private;
     bool on;
 };
@@ -583,7 +577,8 @@ struct row {
 static struct row rows[R_COUNT] = {
 #if HAVE_FLOOR
     [R_FLOOR] = {"floor: register-only switch (asm in bench/switch.c)", run_floor, 2, NULL},
-    [R_FLOOR_FP] = {"floor + FP control stored, compared (as variant cmp)", run_floor_fp, 2, NULL},
+    [R_FLOOR_FP] = {"floor + FP control stored, compared (as variant cmp)", run_floor_fp, 2,
+                    NULL},
     [R_FLOOR_FPLOAD] = {"floor + FP control stored, MXCSR loaded (as variant load)",
                         run_floor_fpload, 2, NULL},
 #endif
@@ -591,11 +586,11 @@ static struct row rows[R_COUNT] = {
 #ifdef GREEN_ARCH_VARIANTS
     [R_PRIVATE_CMP] = {"libgreen switch, private stack, variant cmp forced", run_private_cmp, 2,
                        NULL},
-    [R_PRIVATE_LOAD] = {"libgreen switch, private stack, variant load forced", run_private_load, 2,
-                        NULL},
+    [R_PRIVATE_LOAD] = {"libgreen switch, private stack, variant load forced", run_private_load,
+                        2, NULL},
 #endif
-    [R_SHARED_MAIN] = {"libgreen switch, shared, main <-> g (0 B live slice)", run_shared_main, 2,
-                       NULL},
+    [R_SHARED_MAIN] = {"libgreen switch, shared, main <-> g (0 B live slice)", run_shared_main,
+                       2, NULL},
     [R_SHARED_0] = {"libgreen switch, shared, g <-> g, no buffer (frames only)", run_slices_0, 2,
                     &slice_rows[0]},
     [R_SHARED_128] = {"libgreen switch, shared, g <-> g, 128 B live buffer", run_slices_128, 2,
@@ -604,11 +599,14 @@ static struct row rows[R_COUNT] = {
                      &slice_rows[2]},
     [R_SHARED_4K] = {"libgreen switch, shared, g <-> g, 4 KiB live buffer", run_slices_4k, 2,
                      &slice_rows[3]},
-    [R_CREATE_PRIVATE] = {"libgreen create+run+finish, private stack", run_create_private, 1, NULL},
-    [R_CREATE_SHARED] = {"libgreen create+run+finish, shared stack", run_create_shared, 1, NULL},
+    [R_CREATE_PRIVATE] = {"libgreen create+run+finish, private stack", run_create_private, 1,
+                          NULL},
+    [R_CREATE_SHARED] = {"libgreen create+run+finish, shared stack", run_create_shared, 1,
+                         NULL},
     [R_UCONTEXT] = {"glibc swapcontext", run_ucontext, 2, NULL},
 #ifdef BENCH_HAVE_FCONTEXT
-    [R_FCONTEXT] = {"boost.context jump_fcontext, same MXCSR both sides", run_fcontext, 2, NULL},
+    [R_FCONTEXT] = {"boost.context jump_fcontext, same MXCSR both sides", run_fcontext, 2,
+                    NULL},
     [R_FCONTEXT_DIFFER] = {"boost.context jump_fcontext, MXCSR status flags differ",
                            run_fcontext_differ, 2, NULL},
 #endif
@@ -651,43 +649,44 @@ static long calibrate(struct row *r, double target_ns)
 
 /* ---- peer: Python greenlet, in a subprocess ----------------------------------------- */
 
-static const char py_script[] = "import sys, time\n"
-                                "try:\n"
-                                "    import greenlet\n"
-                                "except ImportError as e:\n"
-                                "    print('skip', e)\n"
-                                "    sys.exit(0)\n"
-                                "rounds, target = int(sys.argv[1]), float(sys.argv[2])\n"
-                                "main = greenlet.getcurrent()\n"
-                                "def ping():\n"
-                                "    m = main\n"
-                                "    while True:\n"
-                                "        m.switch()\n"
-                                "def switch_batch(n):\n"
-                                "    g = greenlet.greenlet(ping)\n"
-                                "    g.switch()\n"
-                                "    t = time.perf_counter()\n"
-                                "    for _ in range(n):\n"
-                                "        g.switch()\n"
-                                "    return (time.perf_counter() - t) / n / 2 * 1e9\n"
-                                "def noop():\n"
-                                "    pass\n"
-                                "def create_batch(n):\n"
-                                "    G = greenlet.greenlet\n"
-                                "    t = time.perf_counter()\n"
-                                "    for _ in range(n):\n"
-                                "        G(noop).switch()\n"
-                                "    return (time.perf_counter() - t) / n * 1e9\n"
-                                "def measure(batch, ops):\n"
-                                "    n = 1000\n"
-                                "    while batch(n) * n * ops < target * 1e9 / 8:\n"
-                                "        n *= 8\n"
-                                "    n = max(100, int(target * 1e9 / (batch(n) * ops)))\n"
-                                "    s = sorted(batch(n) for _ in range(rounds))\n"
-                                "    return s[len(s) // 2], s[0], s[-1]\n"
-                                "print('version', greenlet.__version__, sys.version.split()[0])\n"
-                                "print('switch %.3f %.3f %.3f' % measure(switch_batch, 2))\n"
-                                "print('create %.3f %.3f %.3f' % measure(create_batch, 1))\n";
+static const char py_script[] =
+    "import sys, time\n"
+    "try:\n"
+    "    import greenlet\n"
+    "except ImportError as e:\n"
+    "    print('skip', e)\n"
+    "    sys.exit(0)\n"
+    "rounds, target = int(sys.argv[1]), float(sys.argv[2])\n"
+    "main = greenlet.getcurrent()\n"
+    "def ping():\n"
+    "    m = main\n"
+    "    while True:\n"
+    "        m.switch()\n"
+    "def switch_batch(n):\n"
+    "    g = greenlet.greenlet(ping)\n"
+    "    g.switch()\n"
+    "    t = time.perf_counter()\n"
+    "    for _ in range(n):\n"
+    "        g.switch()\n"
+    "    return (time.perf_counter() - t) / n / 2 * 1e9\n"
+    "def noop():\n"
+    "    pass\n"
+    "def create_batch(n):\n"
+    "    G = greenlet.greenlet\n"
+    "    t = time.perf_counter()\n"
+    "    for _ in range(n):\n"
+    "        G(noop).switch()\n"
+    "    return (time.perf_counter() - t) / n * 1e9\n"
+    "def measure(batch, ops):\n"
+    "    n = 1000\n"
+    "    while batch(n) * n * ops < target * 1e9 / 8:\n"
+    "        n *= 8\n"
+    "    n = max(100, int(target * 1e9 / (batch(n) * ops)))\n"
+    "    s = sorted(batch(n) for _ in range(rounds))\n"
+    "    return s[len(s) // 2], s[0], s[-1]\n"
+    "print('version', greenlet.__version__, sys.version.split()[0])\n"
+    "print('switch %.3f %.3f %.3f' % measure(switch_batch, 2))\n"
+    "print('create %.3f %.3f %.3f' % measure(create_batch, 1))\n";
 
 struct py_result {
     bool ok;
@@ -778,12 +777,12 @@ static void machine_line(void)
     cpuinfo_field("model", modelno, sizeof modelno);
     struct utsname u;
     uname(&u);
-    printf("machine: %s (%s, family %s model %s), %ld CPUs online, Linux %s; compiler: %s\n", model,
-           vendor, family, modelno, sysconf(_SC_NPROCESSORS_ONLN), u.release, __VERSION__);
+    printf("machine: %s (%s, family %s model %s), %ld CPUs online, Linux %s; compiler: %s\n",
+           model, vendor, family, modelno, sysconf(_SC_NPROCESSORS_ONLN), u.release,
+           __VERSION__);
 #ifdef GREEN_ARCH_VARIANTS
     printf("switch: variant %s of src/arch/x86_64_sysv.S (chosen at load time; the \"variant "
-           "... forced\" rows run each one)\n",
-           green_arch_variant());
+           "... forced\" rows run each one)\n", green_arch_variant());
 #elif defined(GREEN_ARCH_PORTABLE)
     printf("switch: portable (ucontext)\n");
 #else
@@ -805,7 +804,8 @@ static void print_row(const char *name, double med, double lo, double hi, double
     char f[16], p[16];
     fmt_ratio(f, sizeof f, xf);
     fmt_ratio(p, sizeof p, xp);
-    printf("| %-58s | %8.1f | %7.1f … %-7.1f | %7s | %7s | %s |\n", name, med, lo, hi, f, p, note);
+    printf("| %-58s | %8.1f | %7.1f … %-7.1f | %7s | %7s | %s |\n", name, med, lo, hi, f, p,
+           note);
 }
 
 static void target(bool met, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -949,8 +949,8 @@ static void print_table(const struct options *o, double c_seconds, const struct 
     printf("| %-58s | %8s | %-17s | %7s | %7s | %s |\n", "benchmark", "ns/op", "min … max",
            "x floor", "x priv", "stack copied per switch");
     printf("|%s|%s|%s|%s|%s|%s|\n", "------------------------------------------------------------",
-           "---------:", "-------------------",
-           "--------:", "--------:", "-------------------------");
+           "---------:", "-------------------", "--------:", "--------:",
+           "-------------------------");
     for (int i = 0; i < R_COUNT; i++) {
         struct row *r = &rows[i];
         char note[128] = "";
@@ -959,8 +959,9 @@ static void print_table(const struct options *o, double c_seconds, const struct 
         if (i == R_SHARED_MAIN)
             snprintf(note, sizeof note, "0 B (g stays in the region)");
         else if (r->slices && r->slices->a_bytes >= 0)
-            snprintf(note, sizeof note, "%ld B out + %ld B in (slice %ld B)%s", r->slices->a_bytes,
-                     r->slices->b_bytes, r->slices->a_bytes, frame_bytes < 0 ? " approx." : "");
+            snprintf(note, sizeof note, "%ld B out + %ld B in (slice %ld B)%s",
+                     r->slices->a_bytes, r->slices->b_bytes, r->slices->a_bytes,
+                     frame_bytes < 0 ? " approx." : "");
         else if (r->slices)
             snprintf(note, sizeof note, "n/a on this CPU");
         print_row(r->name, r->median, r->lo, r->hi, r->x_floor, r->x_private, note);
@@ -971,8 +972,8 @@ static void print_table(const struct options *o, double c_seconds, const struct 
         char name[192];
         snprintf(name, sizeof name, "Python greenlet %s switch (py %s, incl. loop)", py->version,
                  py->pyversion);
-        print_row(name, py->sw[0], py->sw[1], py->sw[2], floor_med > 0 ? py->sw[0] / floor_med : -1,
-                  py->sw[0] / priv_med, "");
+        print_row(name, py->sw[0], py->sw[1], py->sw[2],
+                  floor_med > 0 ? py->sw[0] / floor_med : -1, py->sw[0] / priv_med, "");
         snprintf(name, sizeof name, "Python greenlet %s create+run+finish", py->version);
         print_row(name, py->create[0], py->create[1], py->create[2],
                   floor_med > 0 ? py->create[0] / floor_med : -1, py->create[0] / priv_med, "");
@@ -1013,36 +1014,27 @@ static void print_targets(const struct options *o)
         printf("- n/a    private switch <= 0.9x fcontext's best case: no fcontext row\n");
     if (fcd->on)
         printf("- (info) fcontext when MXCSR status flags differ: %.2f ns = %.1fx libgreen "
-               "private\n",
-               fcd->median, fcd->x_private);
+               "private\n", fcd->median, fcd->x_private);
     if (rows[R_FLOOR_FP].on && rows[R_FLOOR_FPLOAD].on)
         printf("- (info) private switch = %.2fx the floor (%.2f ns); the floors that keep FP "
                "control: %.2f ns comparing (cmp), %.2f ns loading MXCSR (load)\n",
                priv->x_floor, rows[R_FLOOR].median, rows[R_FLOOR_FP].median,
                rows[R_FLOOR_FPLOAD].median);
     if (rows[R_SHARED_128].on)
-        target(rows[R_SHARED_128].median <= 25,
-               "shared switch <= 25 ns at 128 B live: %.1f ns "
-               "(slice %ld B)",
-               rows[R_SHARED_128].median, slice_rows[1].a_bytes);
+        target(rows[R_SHARED_128].median <= 25, "shared switch <= 25 ns at 128 B live: %.1f ns "
+               "(slice %ld B)", rows[R_SHARED_128].median, slice_rows[1].a_bytes);
     if (rows[R_SHARED_4K].on)
-        target(rows[R_SHARED_4K].median <= 100,
-               "shared switch <= 100 ns at 4 KiB live: %.1f ns "
-               "(slice %ld B)",
-               rows[R_SHARED_4K].median, slice_rows[3].a_bytes);
+        target(rows[R_SHARED_4K].median <= 100, "shared switch <= 100 ns at 4 KiB live: %.1f ns "
+               "(slice %ld B)", rows[R_SHARED_4K].median, slice_rows[3].a_bytes);
     if (rows[R_SHARED_0].on)
         printf("- (info) the smallest possible slice (frames only, %ld B) switches in %.1f ns\n",
                slice_rows[0].a_bytes, rows[R_SHARED_0].median);
     if (rows[R_CREATE_PRIVATE].on)
-        target(rows[R_CREATE_PRIVATE].median <= 100,
-               "create+run+finish <= 100 ns, private "
-               "stack: %.1f ns",
-               rows[R_CREATE_PRIVATE].median);
+        target(rows[R_CREATE_PRIVATE].median <= 100, "create+run+finish <= 100 ns, private "
+               "stack: %.1f ns", rows[R_CREATE_PRIVATE].median);
     if (rows[R_CREATE_SHARED].on)
-        target(rows[R_CREATE_SHARED].median <= 100,
-               "create+run+finish <= 100 ns, shared "
-               "stack: %.1f ns",
-               rows[R_CREATE_SHARED].median);
+        target(rows[R_CREATE_SHARED].median <= 100, "create+run+finish <= 100 ns, shared "
+               "stack: %.1f ns", rows[R_CREATE_SHARED].median);
     printf("(10M suspended shared greenlets <= 2.5 GB: see bench_memory)\n");
 }
 
