@@ -32,7 +32,7 @@
  *
  *   int green_arch_switch_pivot(void **save_sp, void *pivot_top, void **result,
  *                               const struct green_arch_jump *(*pivot)(void));
- *       Optional (GREEN_ARCH_HAS_PIVOT).  Save the caller's frame exactly as
+ *       Optional (GREEN_ARCH_HAS_PIVOT; every hand-written switch has it).  Save the caller's frame exactly as
  *       green_arch_switch does (result as its result pointer) and store its stack pointer
  *       in *save_sp; then call pivot() on a stack whose top is pivot_top (16-byte aligned);
  *       then switch to the jump it returns: its sp, status and value mean what load_sp,
@@ -77,7 +77,7 @@ struct green_arch_jump {
     void *value;
     int status;
 };
-#if !defined(GREEN_ARCH_PORTABLE) && defined(__x86_64__)
+#if !defined(GREEN_ARCH_PORTABLE)
 #define GREEN_ARCH_HAS_PIVOT 1
 GREEN_HIDDEN int green_arch_switch_pivot(void **save_sp, void *pivot_top, void **result,
                                          const struct green_arch_jump *(*pivot)(void));
