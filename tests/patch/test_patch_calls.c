@@ -13,6 +13,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -140,6 +141,20 @@ static void test_so_rcvtimeo(void **state)
     CHECK_FAILS(send(sv[0], big, sizeof big, 0), EAGAIN);
     assert_no_failures();
     unpair();
+    /* accept: SO_RCVTIMEO of the listener, EAGAIN as libc's */
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    a.sun_path[1] = 'g'; /* abstract, "\0g<pid>" */
+    snprintf(a.sun_path + 2, sizeof a.sun_path - 2, "%d-rcvtimeo", (int)getpid());
+    assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(l, 1), 0);
+    tv.tv_usec = 30000;
+    assert_int_equal(setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    t0 = monotonic_seconds();
+    CHECK_FAILS(accept(l, NULL, NULL), EAGAIN);
+    assert_true(monotonic_seconds() - t0 >= 0.025);
+    close(l);
+    assert_no_failures();
 }
 
 /* ---- close, kills, timeouts, errno ----------------------------------------------------------- */
@@ -381,6 +396,40 @@ static void test_libc_elsewhere(void **state)
     unpair();
 }
 
+/* The mode is the greenlet's: one that turned patching off keeps it across switches, the
+ * others keep theirs. */
+static int seen_a, seen_b;
+
+static void *turns_off(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(green_patch_context(GREEN_PATCH_OFF), GREEN_PATCH_ON);
+    CHECK_EQ(green_sleep(0), 0); /* B runs meanwhile */
+    seen_a = green_patch_enabled();
+    return NULL;
+}
+
+static void *keeps_on(void *arg)
+{
+    (void)arg;
+    seen_b = green_patch_enabled();
+    return NULL;
+}
+
+static void test_context_per_greenlet(void **state)
+{
+    (void)state;
+    seen_a = seen_b = -1;
+    green_t *a = SPAWN(turns_off, NULL);
+    green_t *b = SPAWN(keeps_on, NULL);
+    JOIN(a);
+    JOIN(b);
+    assert_no_failures();
+    assert_int_equal(seen_a, 0);
+    assert_int_equal(seen_b, 1);
+    assert_true(green_patch_enabled()); /* main's own mode was never touched */
+}
+
 static volatile sig_atomic_t handler_saw = -1;
 
 static void on_usr1(int sig)
@@ -485,19 +534,13 @@ static void test_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        HUB_TEST(test_read_parks),
-        HUB_TEST(test_program_nonblocking),
-        HUB_TEST(test_so_rcvtimeo),
-        HUB_TEST(test_close_wakes),
-        HUB_TEST(test_kill_and_timeout),
-        HUB_TEST(test_errno_preserved),
-        HUB_TEST(test_sleeps_overlap),
-        HUB_TEST(test_poll_select_epoll),
-        HUB_TEST(test_accept_connect_write),
-        HUB_TEST(test_libc_elsewhere),
-        HUB_TEST(test_signal_handler),
-        HUB_TEST(test_fork_and_waitpid),
-        HUB_TEST(test_names),
+        HUB_TEST(test_read_parks),           HUB_TEST(test_program_nonblocking),
+        HUB_TEST(test_so_rcvtimeo),          HUB_TEST(test_close_wakes),
+        HUB_TEST(test_kill_and_timeout),     HUB_TEST(test_errno_preserved),
+        HUB_TEST(test_sleeps_overlap),       HUB_TEST(test_poll_select_epoll),
+        HUB_TEST(test_accept_connect_write), HUB_TEST(test_libc_elsewhere),
+        HUB_TEST(test_context_per_greenlet), HUB_TEST(test_signal_handler),
+        HUB_TEST(test_fork_and_waitpid),     HUB_TEST(test_names),
     };
     if (green_patch_enabled()) /* before any hub: libc's calls */
         return 1;
