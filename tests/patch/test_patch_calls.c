@@ -280,6 +280,9 @@ static void test_poll_select_epoll(void **state)
     ticker_start(&t);
     struct pollfd p = {.fd = sv[1], .events = POLLIN};
     assert_int_equal(poll(&p, 1, 30), 0); /* the timeout, with the ticker running */
+    double t0 = monotonic_seconds();
+    assert_int_equal(poll(NULL, 0, 20), 0); /* poll as a sleep */
+    assert_true(monotonic_seconds() - t0 >= 0.018);
     struct late_write w = {sv[0], 0.02, "a"};
     green_t *g = SPAWN(write_later, &w);
     assert_int_equal(poll(&p, 1, 1000), 1);
