@@ -195,6 +195,8 @@ cmd_bench() {
     ./build-release/bench/bench_memory
     ninja -C build-release bench-hub
     ninja -C build-release bench-http
+    ninja -C build-release bench-patch
+    ninja -C build-release bench-redis
 }
 
 # What CI runs, in order (.ci/run calls `./dev.sh ci`, so the two cannot drift).
