@@ -22,6 +22,8 @@ cd "$(dirname "$0")"
 
 BASE_PKGS=(gcc g++ meson ninja-build pkg-config libcmocka-dev libev-dev valgrind gdb python3-gevent)
 BASE_PKGS+=(libc-ares-dev) # the optional c-ares resolver (meson feature cares)
+# libgreen-patch's proof (tests/patch): real libraries against servers the tests start
+BASE_PKGS+=(redis-server libhiredis-dev postgresql libpq-dev libcurl4-openssl-dev)
 PEER_PKGS=(libboost-context-dev python3-greenlet golang-go libst-dev nginx wrk)
 PEER_PKGS+=(python3-matplotlib)
 
@@ -194,6 +196,8 @@ cmd_bench() {
     ./build-release/bench/bench_memory
     ninja -C build-release bench-hub
     ninja -C build-release bench-http
+    ninja -C build-release bench-patch
+    ninja -C build-release bench-redis
 }
 
 # What CI runs, in order (.ci/run calls `./dev.sh ci`, so the two cannot drift).
