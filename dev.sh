@@ -21,6 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 BASE_PKGS=(gcc g++ meson ninja-build pkg-config libcmocka-dev libev-dev valgrind gdb python3-gevent)
+BASE_PKGS+=(libssl-dev) # TLS (src/tls/, the tls test makes its certificates with its API)
 PEER_PKGS=(libboost-context-dev python3-greenlet golang-go libst-dev nginx wrk)
 PEER_PKGS+=(python3-matplotlib)
 
