@@ -94,6 +94,19 @@ static void test_exit_codes(void **state)
     assert_no_failures();
 }
 
+static void test_after_hub_shutdown(void **state)
+{
+    (void)state;
+    green_process_opts_t o = pipes(P, I, I);
+    green_process_t *p = green_process_spawn("cat", (char *[]){"cat", NULL}, NULL, &o);
+    assert_non_null(p);
+    assert_int_equal(green_hub_shutdown(), 0); /* the watch stops, the handle stays */
+    assert_int_equal(green_process_close(p, 0), 0);
+    assert_int_equal(exit_code(p), 0); /* waited with green_waitpid on the next hub */
+    assert_int_equal(exit_code(p), 0);
+    assert_int_equal(green_process_free(p), 0);
+}
+
 static void test_signals_and_timeouts(void **state)
 {
     (void)state;
@@ -423,6 +436,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         HUB_TEST(test_cat_echo),
         HUB_TEST(test_exit_codes),
+        HUB_TEST(test_after_hub_shutdown),
         HUB_TEST(test_signals_and_timeouts),
         HUB_TEST(test_waiters),
         HUB_TEST(test_communicate_big),
