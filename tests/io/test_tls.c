@@ -4,7 +4,7 @@
  * (a self-signed server is refused, the test CA accepted), hostname and IP mismatches,
  * handshake and read timeouts, a kill during a read, the two-way shutdown and an end
  * without close_notify, a peer that speaks no TLS, the contexts' refusals, and many
- * connections on one hub at once. */
+ * connections on one hub at once (echo and many: with each stack model). */
 #include <signal.h>
 
 #include "io_util.h"
@@ -109,10 +109,9 @@ static void *read_back(void *arg)
 
 static void test_echo(void **state)
 {
-    (void)state;
     pair();
     struct server s = {.fd = sv[1], .ctx = server_ctx};
-    green_t *g = SPAWN(echo_server, &s);
+    green_t *g = SPAWN_MODEL(echo_server, &s, model_of(state));
     green_tls_t *t = green_tls_connect(sv[0], client_ctx, "localhost", 10);
     assert_non_null(t);
     assert_int_equal(green_tls_fd(t), sv[0]);
@@ -127,7 +126,7 @@ static void test_echo(void **state)
     struct big_read r = {t, malloc(BIG), 0};
     for (size_t i = 0; i < BIG; i++)
         out[i] = (char)(i * 7 + i / 251);
-    green_t *rg = SPAWN(read_back, &r);
+    green_t *rg = SPAWN_MODEL(read_back, &r, model_of(state));
     size_t done = 0;
     assert_int_equal(green_tls_write_all(t, out, BIG, 10, &done), BIG);
     assert_int_equal(done, BIG);
@@ -466,15 +465,14 @@ static void *client_conv(void *arg)
 
 static void test_many_connections(void **state)
 {
-    (void)state;
     size_t n = (size_t)scaled(100, 8);
     struct conv *c = calloc(n, sizeof *c);
     green_t **g = calloc(2 * n, sizeof *g);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(tcp_pair(c[i].fd), 0);
         c[i].s = (struct server){.fd = c[i].fd[1], .ctx = server_ctx};
-        g[2 * i] = SPAWN(echo_server, &c[i].s);
-        g[2 * i + 1] = SPAWN(client_conv, &c[i]);
+        g[2 * i] = SPAWN_MODEL(echo_server, &c[i].s, model_of(state));
+        g[2 * i + 1] = SPAWN_MODEL(client_conv, &c[i], model_of(state));
     }
     JOIN_ALL(g, 2 * n);
     assert_no_failures();
@@ -491,7 +489,7 @@ static void test_many_connections(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        HUB_TEST(test_echo),
+        HUB_TEST_MODELS(test_echo),
         HUB_TEST(test_verify_default),
         HUB_TEST(test_ca_file_and_names),
         HUB_TEST(test_handshake_timeouts),
@@ -499,7 +497,7 @@ int main(void)
         HUB_TEST(test_end_without_close_notify),
         HUB_TEST(test_not_tls),
         HUB_TEST(test_refusals),
-        HUB_TEST(test_many_connections),
+        HUB_TEST_MODELS(test_many_connections),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
