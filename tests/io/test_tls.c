@@ -2,9 +2,9 @@
 /* TLS (include/green/tls.h) over loopback TCP pairs, with certificates made at run time
  * (tls_certs.h): handshake and echo (both ways at once, ALPN), verification on by default
  * (a self-signed server is refused, the test CA accepted), hostname and IP mismatches,
- * handshake and read timeouts, a kill during a read, the two-way shutdown and an end
- * without close_notify, a peer that speaks no TLS, the contexts' refusals, and many
- * connections on one hub at once (echo and many: with each stack model). */
+ * handshake, read, write and shutdown timeouts, a kill during a read, one reader at a time, the
+ * two-way shutdown and an end without close_notify, a peer that speaks no TLS, the contexts'
+ * refusals, and many connections on one hub at once (echo and many: with each stack model). */
 #include <signal.h>
 
 #include "io_util.h"
@@ -324,6 +324,70 @@ static void test_read_timeout_and_kill(void **state)
     assert_no_failures();
 }
 
+/* A peer that completes the handshake, then neither reads nor writes until released. */
+struct silent {
+    green_event_t *release;
+    bool accepted;
+};
+
+static void *silent_server(void *arg)
+{
+    struct silent *s = arg;
+    green_tls_t *t = green_tls_accept(sv[1], server_ctx, 10);
+    s->accepted = t != NULL;
+    CHECK_EQ(green_event_wait(s->release, 10), 0);
+    green_tls_free(t);
+    return NULL;
+}
+
+static void test_silent_peer(void **state)
+{
+    (void)state;
+    pair();
+    small_buffers(sv);
+    struct silent s = {green_event_new(), false};
+    green_t *g = SPAWN(silent_server, &s);
+    green_tls_t *t = green_tls_connect(sv[0], client_ctx, "localhost", 10);
+    assert_non_null(t);
+    /* a write the peer never takes: the timeout, with the bytes that did go out */
+    size_t big = 4 * 1024 * 1024, done = 0;
+    char *junk = calloc(1, big);
+    CHECK_FAILS(green_tls_write_all(t, junk, big, 0.1, &done), ETIMEDOUT);
+    assert_true(done > 0 && done < big);
+    free(junk);
+    /* one reader at a time */
+    struct blocked_read b = {t, 0, 0};
+    green_t *r = SPAWN(read_forever, &b);
+    assert_int_equal(green_sleep(0), 0); /* r waits */
+    char buf[8];
+    CHECK_FAILS(green_tls_read(t, buf, sizeof buf, 1), EBUSY);
+    assert_int_equal(green_kill(r, 1), 0);
+    assert_int_equal(green_release(r), 0);
+    assert_int_equal(b.err, ECANCELED);
+    green_tls_free(t); /* the unfinished write above forbids anything else on t */
+    green_close(sv[0]);
+    assert_int_equal(green_event_set(s.release), 0);
+    JOIN(g);
+    assert_true(s.accepted);
+    green_close(sv[1]);
+    assert_int_equal(green_event_destroy(s.release), 0);
+    /* again, for the shutdown's timeout: nothing written before it */
+    pair();
+    s = (struct silent){green_event_new(), false};
+    g = SPAWN(silent_server, &s);
+    t = green_tls_connect(sv[0], client_ctx, "localhost", 10);
+    assert_non_null(t);
+    double t0 = monotonic_seconds();
+    CHECK_FAILS(green_tls_shutdown(t, 0.05), ETIMEDOUT); /* ours went out, theirs never */
+    assert_true(monotonic_seconds() - t0 >= 0.05);
+    green_tls_free(t);
+    assert_int_equal(green_event_set(s.release), 0);
+    JOIN(g);
+    assert_int_equal(green_event_destroy(s.release), 0);
+    unpair();
+    assert_no_failures();
+}
+
 /* ---- ends ----------------------------------------------------------------------------- */
 
 static void *accept_and_read(void *arg)
@@ -494,6 +558,7 @@ int main(void)
         HUB_TEST(test_ca_file_and_names),
         HUB_TEST(test_handshake_timeouts),
         HUB_TEST(test_read_timeout_and_kill),
+        HUB_TEST(test_silent_peer),
         HUB_TEST(test_end_without_close_notify),
         HUB_TEST(test_not_tls),
         HUB_TEST(test_refusals),
