@@ -3,8 +3,8 @@
  * through cat, exit codes and a status kept while nobody waited, signals, wait timeouts,
  * kills of waiters, communicate with more than 1 MiB each way and with a program that
  * reads nothing, every stream mode, the environment and cwd, close-on-exec hygiene,
- * programs that do not exist, refusals, many processes at once, and a process on a
- * thread of its own (a pidfd watch). */
+ * programs that do not exist, refusals, examples/subprocess, many processes at once, and a
+ * process on a thread of its own (a pidfd watch). */
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -365,6 +365,35 @@ static void test_refusals(void **state)
     assert_no_failures();
 }
 
+/* examples/subprocess, run with the API it shows: three half-second jobs at once, then
+ * sort(1) through communicate. */
+static void test_example(void **state)
+{
+    (void)state;
+    char path[1024];
+    build_path(path, sizeof path, "examples/subprocess");
+    if (access(path, X_OK) != 0)
+        skip(); /* built without the examples */
+    green_process_opts_t o = pipes(N, P, P);
+    double t0 = monotonic_seconds();
+    green_process_t *p =
+        green_process_spawn(path, (char *[]){path, "kiwi", "Date", "cherry", NULL}, NULL, &o);
+    assert_non_null(p);
+    char *out = NULL, *err = NULL;
+    int st = -1;
+    assert_int_equal(green_process_communicate(p, NULL, 0, &out, NULL, &err, NULL, &st, 30), 0);
+    double took = monotonic_seconds() - t0;
+    assert_string_equal(err, "");
+    assert_string_equal(out, "job 0: hello from 0\njob 1: hello from 1\njob 2: hello from 2\n"
+                             "sorted: Date cherry kiwi\n");
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(took >= 0.5 &&
+                took < 1.45); /* the jobs ran at once: one after the other is 1.5 s */
+    free(out);
+    free(err);
+    assert_int_equal(green_process_free(p), 0);
+}
+
 /* ---- many at once, and another thread ------------------------------------------------- */
 
 static void *one_cat(void *arg)
@@ -444,6 +473,7 @@ int main(void)
         HUB_TEST(test_streams),
         HUB_TEST(test_cloexec),
         HUB_TEST(test_refusals),
+        HUB_TEST(test_example),
         HUB_TEST(test_many),
         HUB_TEST(test_other_thread),
     };
