@@ -95,36 +95,42 @@ fail:;
     return -1;
 }
 
-/* Whether path names a program we may run, as exec would judge it: 0, or an errno. */
-static int runnable(const char *path)
+/* Whether file names a program we may run, as exec would judge it after the chdir to cwd
+ * (NULL: none): 0, or an errno. */
+static int runnable(const char *file, const char *cwd)
 {
+    char buf[PATH_MAX];
+    if (file[0] != '/' && cwd) {
+        if (snprintf(buf, sizeof buf, "%s/%s", cwd, file) >= (int)sizeof buf)
+            return ENAMETOOLONG;
+        file = buf;
+    }
     struct stat st;
-    if (stat(path, &st) < 0)
+    if (stat(file, &st) < 0)
         return errno;
-    if (!S_ISREG(st.st_mode) || access(path, X_OK) < 0)
+    if (!S_ISREG(st.st_mode) || access(file, X_OK) < 0)
         return EACCES;
     return 0;
 }
 
-/* The program's file, checked here rather than left to the exec: a failed exec is only
+/* The file to exec, checked here rather than left to the exec: a failed exec is only
  * reported by posix_spawn where the child shares the parent's memory until it execs,
  * which is not so under valgrind.  A name without '/' is searched in PATH (execvp's
- * rule); a relative path is taken from cwd.  Returns 0 with the file in buf, or an errno. */
+ * rule).  Returns 0 with the file in buf, or an errno. */
 static int find_program(const char *path, const char *cwd, char *buf, size_t len)
 {
     if (strchr(path, '/')) {
-        if (path[0] != '/' && cwd)
-            snprintf(buf, len, "%s/%s", cwd, path);
-        else
-            snprintf(buf, len, "%s", path);
-        return runnable(buf);
+        if (snprintf(buf, len, "%s", path) >= (int)len)
+            return ENAMETOOLONG;
+        return runnable(buf, cwd);
     }
     const char *dirs = getenv("PATH");
     int found = ENOENT;
-    for (const char *d = dirs && *dirs ? dirs : "/bin:/usr/bin"; found != 0;) {
+    for (const char *d = dirs && *dirs ? dirs : "/bin:/usr/bin";;) {
         const char *end = strchrnul(d, ':');
-        int n = snprintf(buf, len, "%.*s/%s", (int)(end - d), end == d ? "." : d, path);
-        int e = n > 0 && (size_t)n < len ? runnable(buf) : ENAMETOOLONG;
+        int n = end == d ? snprintf(buf, len, "./%s", path) /* an empty entry: "." */
+                         : snprintf(buf, len, "%.*s/%s", (int)(end - d), d, path);
+        int e = n > 0 && (size_t)n < len ? runnable(buf, cwd) : ENAMETOOLONG;
         if (e == 0 || e == EACCES)
             found = e; /* execvp reports EACCES if only unrunnable files were found */
         if (e == 0 || !*end)

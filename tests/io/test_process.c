@@ -292,6 +292,15 @@ static void test_streams(void **state)
     assert_string_equal(buf, "forty-two\n/\n");
     assert_int_equal(exit_code(p), 0);
     assert_int_equal(green_process_free(p), 0);
+    /* a relative path is the program's after the chdir, as exec sees it */
+    p = green_process_spawn("bin/sh", SH("pwd"), NULL, &o);
+    assert_non_null(p);
+    slurp(green_process_stdout(p), buf, sizeof buf);
+    assert_string_equal(buf, "/\n");
+    assert_int_equal(exit_code(p), 0);
+    assert_int_equal(green_process_free(p), 0);
+    o.cwd = "/proc";
+    CHECK_NULL(green_process_spawn("bin/sh", SH("pwd"), NULL, &o), ENOENT);
     assert_no_failures();
 }
 
