@@ -66,9 +66,9 @@ typedef struct green_process_opts {
  * switches.  Returns the process (free it with green_process_free()), or NULL with errno
  * EINVAL (path or argv NULL, a bad stream mode, GREEN_PROCESS_FD with fd < 0,
  * GREEN_PROCESS_STDOUT for in or out), EBADF (a GREEN_PROCESS_FD fd is not open), ENOENT
- * (no such program, or cwd does not exist), EACCES, ENOEXEC, ENOTDIR, E2BIG (posix_spawn's
- * errors of the exec or the chdir), EMFILE, ENFILE (no fd for a pipe), EAGAIN (no process
- * could be made), ENOMEM. */
+ * (no such program, or cwd does not exist), EACCES, ENOEXEC, ENOTDIR, ENAMETOOLONG, E2BIG
+ * (posix_spawn's errors of the exec or the chdir), EMFILE, ENFILE (no fd for a pipe), EAGAIN (no
+ * process could be made), ENOMEM. */
 GREEN_API green_process_t *green_process_spawn(const char *path, char *const argv[],
                                                char *const envp[],
                                                const green_process_opts_t *opts);

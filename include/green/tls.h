@@ -69,7 +69,8 @@ typedef struct green_tls_opts {
  * and/or opts->ca_path if set, else the system's default CA store.  opts may be NULL
  * (defaults).  Never switches.  Returns the context, or NULL with errno EINVAL (a bad alpn
  * list: empty names or longer than 255 bytes), ENOENT (ca_file or ca_path does not exist),
- * EPROTO (they hold no usable certificate), ENOMEM, ENOSYS (built without TLS). */
+ * EACCES (cannot be read), EPROTO (they hold no usable certificate), ENOMEM, ENOSYS (built
+ * without TLS). */
 GREEN_API green_tls_ctx_t *green_tls_client_ctx_new(const green_tls_opts_t *opts);
 
 /* A server context presenting the certificate chain of cert_file (PEM: the server's
@@ -78,7 +79,8 @@ GREEN_API green_tls_ctx_t *green_tls_client_ctx_new(const green_tls_opts_t *opts
  * offer is answered with the first of the server's protocols it contains (none in common:
  * no ALPN, the handshake goes on).  Never switches.  Returns the context, or NULL with
  * errno EINVAL (cert_file or key_file NULL, opts with ca_file, ca_path or no_verify set,
- * a bad alpn list), ENOENT (a file does not exist), EPROTO (not a certificate or a key,
+ * a bad alpn list), ENOENT (a file does not exist), EACCES (cannot be read), EPROTO (not a
+ * certificate or a key,
  * or the key does not match the certificate), ENOMEM, ENOSYS. */
 GREEN_API green_tls_ctx_t *green_tls_server_ctx_new(const char *cert_file, const char *key_file,
                                                     const green_tls_opts_t *opts);
