@@ -14,6 +14,8 @@
 
 void green__server_acceptor_failed(green_server_t *s, int err)
 {
+    if (err == EBADF)
+        s->fd = -1; /* closed behind the server's back: its number may be reused already */
     if (s->state == SERVER_RUNNING && err != ECANCELED) {
         s->error = err;
         green_event_set(s->stopped); /* serve_forever returns the error */
