@@ -120,7 +120,8 @@ GREEN_API green_server_t *green_server_new_fd(int listen_fd, green_server_fn han
 
 /* A datagram (UDP) server bound to host and port as green_server_new(), that will run
  * handler(s, data, len, peer, peerlen, arg) for each datagram once started.  A datagram
- * longer than opts->max_datagram is cut to it (MSG_TRUNC).  Returns the server, or NULL
+ * longer than opts->max_datagram is cut to it (the rest is lost, as recvfrom(2)
+ * does).  Returns the server, or NULL
  * with errno as green_server_new(). */
 GREEN_API green_server_t *green_server_new_dgram(const char *host, unsigned port,
                                                  green_dgram_fn handler, void *arg,
