@@ -20,8 +20,8 @@ struct prog {
     unsigned port;
 };
 
-/* Start examples/NAME with args (NULL-terminated, at most 4) and read its "port N". */
-static struct prog start(const char *name, const char *a1, const char *a2)
+/* Start examples/NAME with up to three arguments (NULL: fewer) and read its "port N". */
+static struct prog start3(const char *name, const char *a1, const char *a2, const char *a3)
 {
     char path[1024], rel[64];
     snprintf(rel, sizeof rel, "examples/%s", name);
@@ -38,11 +38,11 @@ static struct prog start(const char *name, const char *a1, const char *a2)
         const char *wrapper = getenv("MESON_EXE_WRAPPER"); /* qemu-user in a cross build */
         if (wrapper && *wrapper) {
             char cmd[1400];
-            snprintf(cmd, sizeof cmd, "exec %s %s %s %s", wrapper, path, a1 ? a1 : "",
-                     a2 ? a2 : "");
+            snprintf(cmd, sizeof cmd, "exec %s %s %s %s %s", wrapper, path, a1 ? a1 : "",
+                     a2 ? a2 : "", a3 ? a3 : "");
             execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         } else {
-            execl(path, path, a1, a2, (char *)NULL);
+            execl(path, path, a1, a2, a3, (char *)NULL);
         }
         _exit(127);
     }
@@ -54,6 +54,16 @@ static struct prog start(const char *name, const char *a1, const char *a2)
     if (!up || sscanf(line, "port %u", &p.port) != 1)
         fail_msg("%s did not start (printed '%s')", name, line);
     return p;
+}
+
+static struct prog start(const char *name, const char *a1, const char *a2)
+{
+    return start3(name, a1, a2, NULL);
+}
+
+static struct prog start_forwarder(const char *target_port)
+{
+    return start3("port_forwarder", "0", "127.0.0.1", target_port);
 }
 
 /* SIGTERM: the program must exit with status 0. */
@@ -135,12 +145,108 @@ static void test_echo_server(void **state)
     close(b);
 }
 
+/* ---- chat_server ------------------------------------------------------------------------ */
+
+/* Three clients: joins announced to those present, each line to the others only, a
+ * departure announced; the clients still connected are closed by the stop. */
+static void test_chat_server(void **state)
+{
+    (void)state;
+    struct prog p = start("chat_server", "0", NULL);
+    int a = dial(p.port);
+    expect(a, "welcome guest1\n");
+    int b = dial(p.port);
+    expect(b, "welcome guest2\n");
+    expect(a, "* guest2 joined\n");
+    int c = dial(p.port);
+    expect(c, "welcome guest3\n");
+    expect(a, "* guest3 joined\n");
+    expect(b, "* guest3 joined\n");
+    send_text(a, "hello from a\n");
+    expect(b, "guest1: hello from a\n");
+    expect(c, "guest1: hello from a\n");
+    send_text(b, "one\ntwo\r\n"); /* two lines in one write; CRLF too */
+    expect(a, "guest2: one\nguest2: two\n");
+    expect(c, "guest2: one\nguest2: two\n");
+    close(c);
+    expect(a, "* guest3 left\n");
+    expect(b, "* guest3 left\n");
+    send_text(a, "bye\n");
+    expect(b, "guest1: bye\n");
+    stop(p);
+    expect_eof(a);
+    expect_eof(b);
+    close(a);
+    close(b);
+}
+
+/* ---- port_forwarder --------------------------------------------------------------------- */
+
+static void forward_and_check(unsigned port)
+{
+    int a = dial(port), b = dial(port);
+    static char big[200000], got[sizeof big];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)(i * 7);
+    for (int i = 0; i < 10; i++) {
+        send_text(a, "ping\n");
+        expect(a, "ping\n");
+    }
+    /* More than the socket buffers hold, while b talks too: both pumps keep moving. */
+    size_t sent = 0, have = 0;
+    while (have < sizeof big) {
+        if (sent < sizeof big) {
+            ssize_t w = send(a, big + sent, sizeof big - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (w > 0)
+                sent += (size_t)w;
+        }
+        ssize_t r = recv(a, got + have, sizeof got - have, sent < sizeof big ? MSG_DONTWAIT : 0);
+        if (r == 0)
+            fail_msg("EOF after %zu bytes", have);
+        if (r > 0)
+            have += (size_t)r;
+    }
+    assert_memory_equal(got, big, sizeof big);
+    send_text(b, "b\n");
+    expect(b, "b\n");
+    close(a);
+    close(b);
+}
+
+/* Through the forwarder to echo_server and back; a target that refuses closes the client;
+ * with a client still connected at SIGTERM both programs exit with 0. */
+static void test_port_forwarder(void **state)
+{
+    (void)state;
+    struct prog echo = start("echo_server", "0", NULL);
+    char tport[16];
+    snprintf(tport, sizeof tport, "%u", echo.port);
+    struct prog fwd = start_forwarder(tport);
+    forward_and_check(fwd.port);
+    int held = dial(fwd.port);
+    send_text(held, "held\n");
+    expect(held, "held\n");
+    stop(fwd);
+    expect_eof(held);
+    close(held);
+    stop(echo);
+
+    /* Nobody on the target port (echo_server is gone): the connection is closed. */
+    fwd = start_forwarder(tport);
+    int c = dial(fwd.port);
+    expect_eof(c);
+    close(c);
+    stop(fwd);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_prestate(test_echo_server, NULL),
         cmocka_unit_test_prestate(test_echo_server, (void *)1),
+        cmocka_unit_test(test_chat_server),
+        cmocka_unit_test(test_port_forwarder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
