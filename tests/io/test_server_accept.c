@@ -182,12 +182,17 @@ static void test_emfile_backoff(void **state)
     green_server_stats_t st = stats_of(s);
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
     assert_int_equal(st.accepted, 0);
-    assert_true(st.backoffs >= 2);
     assert_true((double)st.backoffs <= watched / BACKOFF + 2); /* a timer, not a spin */
-    assert_int_equal(accept_queue(green_server_fd(s)), 1);
-
-    assert_int_equal(green_event_wait(accepted_one, IO_BOUND), 0);
-    assert_int_equal(stats_of(s).accepted, 1);
+    if (RUNNING_ON_VALGRIND) {
+        /* valgrind enforces the soft limit itself: the kernel's accept4 succeeded and
+         * valgrind closed the new fd, so the connection is gone: one back-off, no more. */
+        assert_true(st.backoffs >= 1);
+    } else {
+        assert_true(st.backoffs >= 2);
+        assert_int_equal(accept_queue(green_server_fd(s)), 1);
+        assert_int_equal(green_event_wait(accepted_one, IO_BOUND), 0);
+        assert_int_equal(stats_of(s).accepted, 1);
+    }
     close(c);
     assert_int_equal(green_server_stop(s, IO_BOUND), 0);
     assert_int_equal(green_server_destroy(s), 0);
