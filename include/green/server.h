@@ -49,7 +49,10 @@ extern "C" {
 typedef struct green_server green_server_t;
 
 /* A connection's handler, run in its own greenlet: fd is the connected socket
- * (non-blocking, close-on-exec), peer its address (valid until the handler returns). */
+ * (non-blocking, close-on-exec), peer its address (valid until the handler returns).  The
+ * server closes fd when the handler ends: the handler must not close it itself (its
+ * number could be reused before the server's close) unless the server has
+ * GREEN_SERVER_KEEP_FD, which hands fd over to it. */
 typedef void (*green_server_fn)(int fd, const struct sockaddr *peer, socklen_t peerlen, void *arg);
 
 /* A datagram's handler, run in its own greenlet: data and peer are valid until it
@@ -154,9 +157,11 @@ GREEN_API int green_server_serve_forever(green_server_t *s);
  * half-stopped: call again from another greenlet). */
 GREEN_API int green_server_stop(green_server_t *s, double timeout);
 
-/* Free s, which must be stopped or never started (its listener is closed then).  Returns
- * 0, or -1 with errno EINVAL (NULL), EBUSY (running, or a greenlet still waits in
- * green_server_serve_forever()), EXDEV. */
+/* Free s, which must be stopped or never started; a listener still open is closed.  A hub
+ * shutdown (green_hub_shutdown(), thread exit) stops a running server on its own: it kills
+ * the acceptor and the handlers, whose connections are closed as after a stop.  Returns 0,
+ * or -1 with errno EINVAL (NULL), EBUSY (running, a stop is under way, or a greenlet still
+ * waits in green_server_serve_forever()), EXDEV. */
 GREEN_API int green_server_destroy(green_server_t *s);
 
 /* ---- looking at a server ---------------------------------------------------------------- */

@@ -24,10 +24,13 @@ void green__server_acceptor_failed(green_server_t *s, int err)
 
 int green__server_wait_turn(green_server_t *s)
 {
-    if (s->limit && green_group_free_count(s->limit) == 0) {
+    if (!green__server_has_room(s)) {
         /* Full: leave new connections in the kernel's backlog until a handler ends. */
         s->stats.pool_waits++;
-        return green_group_wait_available(s->limit, GREEN_FOREVER) < 0 ? -1 : 1;
+        if (s->opts.pool)
+            return green_group_wait_available(s->opts.pool, GREEN_FOREVER) < 0 ? -1 : 1;
+        green_event_clear(s->changed);
+        return green_event_wait(s->changed, GREEN_FOREVER) < 0 ? -1 : 1;
     }
     return green_wait_fd(s->fd, GREEN_READ, GREEN_FOREVER) < 0 ? -1 : 0;
 }
@@ -64,7 +67,7 @@ static int take_batch(green_server_t *s)
 {
     uint64_t taken = 0;
     while (taken < s->opts.accept_batch) {
-        if (s->limit && green_group_free_count(s->limit) == 0)
+        if (!green__server_has_room(s))
             break;
         struct green__conn *c = malloc(sizeof *c);
         if (!c) {

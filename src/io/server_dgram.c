@@ -19,7 +19,7 @@ static int take_batch(green_server_t *s, unsigned char *buf)
     uint64_t taken = 0;
     int rc = 0;
     while (taken < s->opts.accept_batch) {
-        if (s->limit && green_group_free_count(s->limit) == 0)
+        if (!green__server_has_room(s))
             break;
         struct sockaddr_storage peer;
         socklen_t peerlen = sizeof peer;

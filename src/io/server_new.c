@@ -70,15 +70,11 @@ static green_server_t *make(int fd, bool dgram, const green_server_opts_t *opts,
         s->port = ntohs(((struct sockaddr_in *)&s->addr)->sin_port);
     else if (s->addr.ss_family == AF_INET6)
         s->port = ntohs(((struct sockaddr_in6 *)&s->addr)->sin6_port);
-    s->handlers = green_group_new();
+    s->changed = green_event_new();
     s->stopped = green_event_new();
-    if (o.pool_size)
-        s->limit = s->own_pool = green_pool_new(o.pool_size);
-    else
-        s->limit = o.pool;
     if (dgram)
         s->send_lock = green_lock_new();
-    if (!s->handlers || !s->stopped || (o.pool_size && !s->own_pool) || (dgram && !s->send_lock)) {
+    if (!s->changed || !s->stopped || (dgram && !s->send_lock)) {
         green__fail(ENOMEM, api, "no memory for the server");
         goto fail;
     }
@@ -86,10 +82,8 @@ static green_server_t *make(int fd, bool dgram, const green_server_opts_t *opts,
 fail:;
     int e = errno;
     if (s) {
-        if (s->handlers)
-            green_group_destroy(s->handlers);
-        if (s->own_pool)
-            green_group_destroy(s->own_pool);
+        if (s->changed)
+            green_event_destroy(s->changed);
         if (s->stopped)
             green_event_destroy(s->stopped);
         if (s->send_lock)
@@ -218,15 +212,13 @@ GREEN_API int green_server_destroy(green_server_t *s)
     const char *api = "green_server_destroy";
     if (green__server_check(s, api) < 0)
         return -1;
-    if (s->state == SERVER_RUNNING || s->state == SERVER_STOPPING || s->acceptor)
+    if (s->state == SERVER_RUNNING || s->state == SERVER_STOPPING)
         return green__fail(EBUSY, api, "the server is running: stop it first");
     if (green_event_destroy(s->stopped) < 0)
         return green__fail(EBUSY, api, "a greenlet still waits in green_server_serve_forever");
     if (s->fd >= 0)
         green_close(s->fd);
-    green_group_destroy(s->handlers);
-    if (s->own_pool)
-        green_group_destroy(s->own_pool);
+    green_event_destroy(s->changed);
     if (s->send_lock)
         green_lock_destroy(s->send_lock);
     free(s);
@@ -253,6 +245,6 @@ GREEN_API int green_server_stats(const green_server_t *s, green_server_stats_t *
     if (!out)
         return green__fail(EINVAL, "green_server_stats", "out is NULL");
     *out = s->stats;
-    out->active = green_group_size(s->handlers);
+    out->active = s->active;
     return 0;
 }

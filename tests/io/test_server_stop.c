@@ -184,8 +184,6 @@ static void test_listener_closed(void **state)
     assert_int_equal(green_server_serve_forever(server), -1);
     assert_int_equal(errno, EBADF);
     JOIN(g);
-    assert_int_equal(green_server_destroy(server), -1); /* still running: stop first */
-    assert_int_equal(errno, EBUSY);
     assert_int_equal(green_server_fd(server), -1); /* the number is not the server's now */
     /* The stop must not close the number again: it may be a new file's by now. */
     int reused = dup(0);
@@ -193,6 +191,35 @@ static void test_listener_closed(void **state)
     assert_true(fcntl(reused, F_GETFD) >= 0);
     close(reused);
     assert_int_equal(green_server_destroy(server), 0);
+    assert_no_failures();
+}
+
+/* A hub shutdown without a stop kills the acceptor and the handlers (their cleanup runs,
+ * their fds are closed); the server can then be destroyed, and no fd is left. */
+static void test_hub_shutdown(void **state)
+{
+    assert_int_equal(green_hub_shutdown(), 0); /* the baseline without a hub's own fds */
+    long fds = count_fds();
+    in_handler = green_event_new();
+    answered = cleanups = cancelled = 0;
+    green_server_t *s = server_on(stubborn, NULL, NULL, model_of(state));
+    assert_non_null(s);
+    assert_int_equal(green_server_start(s), 0);
+    int c[3];
+    for (int i = 0; i < 3; i++)
+        assert_true((c[i] = dial(green_server_port(s))) >= 0);
+    assert_int_equal(green_event_wait(in_handler, IO_BOUND), 0);
+    assert_int_equal(green_hub_shutdown(), 0);
+    assert_int_equal(cancelled, 3);
+    assert_int_equal(cleanups, 3);
+    char b;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(read(c[i], &b, 1), 0);
+        close(c[i]);
+    }
+    assert_int_equal(green_server_destroy(s), 0);
+    assert_int_equal(green_event_destroy(in_handler), 0);
+    assert_int_equal(count_fds(), fds);
     assert_no_failures();
 }
 
@@ -204,6 +231,7 @@ int main(void)
         HUB_TEST_MODELS(test_timeout_then_kill),
         HUB_TEST_MODELS(test_serve_forever_and_refusals),
         HUB_TEST(test_listener_closed),
+        HUB_TEST_MODELS(test_hub_shutdown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
