@@ -76,6 +76,10 @@ static void *worker_main(void *arg)
     me->killed = green_server_stop(s, w->timeout);
     green_server_stats(s, &me->stats);
     green_server_destroy(s);
+    /* A send may still be returning in the stopping thread: it holds the lock meanwhile
+     * (green_async_send()'s handle must outlive the call). */
+    pthread_mutex_lock(&w->lock);
+    pthread_mutex_unlock(&w->lock);
     green_async_destroy(wake);
     green_event_destroy(stop);
     green_hub_shutdown();
@@ -84,9 +88,11 @@ static void *worker_main(void *arg)
 
 static void stop_started(struct green_workers *w, unsigned started, double timeout, int *killed)
 {
+    pthread_mutex_lock(&w->lock);
     w->timeout = timeout;
     for (unsigned i = 0; i < started; i++)
         green_async_send(w->workers[i].wake);
+    pthread_mutex_unlock(&w->lock);
     for (unsigned i = 0; i < started; i++) {
         pthread_join(w->workers[i].thread, NULL);
         if (killed && w->workers[i].killed > 0)
