@@ -214,6 +214,16 @@ typedef green_server_t *(*green_worker_setup_fn)(unsigned index, unsigned port, 
  * stopped then), EAGAIN (no thread), ENOMEM. */
 GREEN_API green_workers_t *green_workers_start(unsigned n, green_worker_setup_fn setup, void *arg);
 
+/* The stream server's multi-core option: green_workers_start() with a setup that makes
+ * green_server_new(host, port, handler, arg, opts) on each worker with
+ * GREEN_SERVER_REUSEPORT added (port 0: the kernel picks one for all; read it with
+ * green_workers_port()).  handler runs on the workers' threads, so what arg points to is
+ * shared between them.  Returns the workers, or NULL with errno as green_workers_start()
+ * and green_server_new(), EINVAL also for opts->pool (a pool belongs to one thread). */
+GREEN_API green_workers_t *green_workers_start_server(unsigned n, const char *host, unsigned port,
+                                                      green_server_fn handler, void *arg,
+                                                      const green_server_opts_t *opts);
+
 /* The port of worker 0's server (the one every worker shares).  Never fails (0 for NULL). */
 GREEN_API unsigned green_workers_port(const green_workers_t *w);
 

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "core/error.h"
+#include "io.h"
 #include "server.h"
 
 /* Receive up to a batch.  Returns 0 to wait again, -1 to end (errno). */
@@ -100,12 +101,22 @@ GREEN_API ssize_t green_server_sendto(green_server_t *s, const void *buf, size_t
     ssize_t n = sendto(s->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, to, tolen);
     if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
         return n < 0 ? green__fail(errno, api, "sendto: %s", strerror(errno)) : n;
-    /* The buffer is full: one sender waits on the fd, the others behind it on the lock. */
-    if (green_lock_acquire(s->send_lock, timeout) < 0)
-        return -1;
-    n = green_sendto(s->fd, buf, len, MSG_NOSIGNAL, to, tolen, timeout);
-    int e = errno;
-    green_lock_release(s->send_lock);
-    errno = e;
-    return n;
+    /* The buffer is full: one sender waits on the fd, the others behind it on the lock;
+     * one scoped timeout covers both waits. */
+    green_timeout_t *t = timeout >= 0 ? green_timeout_start(timeout) : NULL;
+    if (timeout >= 0 && !t)
+        return green__io_refail(api);
+    n = -1;
+    if (green_lock_acquire(s->send_lock, GREEN_FOREVER) == 0) {
+        n = green_sendto(s->fd, buf, len, MSG_NOSIGNAL, to, tolen, GREEN_FOREVER);
+        int e = errno;
+        green_lock_release(s->send_lock);
+        errno = e;
+    }
+    if (t) {
+        int e = errno;
+        green_timeout_end(t);
+        errno = e;
+    }
+    return n < 0 ? green__io_refail(api) : n;
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "io.h"
 #include "server.h"
 
 #define MAX_WORKERS 1024
@@ -145,6 +146,41 @@ GREEN_API green_workers_t *green_workers_start(unsigned n, green_worker_setup_fn
             return NULL;
         }
     }
+    return w;
+}
+
+struct server_setup {
+    const char *host;
+    unsigned port;
+    green_server_fn handler;
+    void *arg;
+    green_server_opts_t opts;
+};
+
+static green_server_t *setup_server(unsigned index, unsigned port, void *arg)
+{
+    struct server_setup *ss = arg;
+    return green_server_new(ss->host, index ? port : ss->port, ss->handler, ss->arg, &ss->opts);
+}
+
+GREEN_API green_workers_t *green_workers_start_server(unsigned n, const char *host, unsigned port,
+                                                      green_server_fn handler, void *arg,
+                                                      const green_server_opts_t *opts)
+{
+    const char *api = "green_workers_start_server";
+    /* Used by the setups only, which all run before green_workers_start() returns. */
+    struct server_setup ss = {.host = host, .port = port, .handler = handler, .arg = arg};
+    ss.opts = (green_server_opts_t)GREEN_SERVER_OPTS_INIT;
+    if (opts)
+        ss.opts = *opts;
+    if (ss.opts.pool)
+        return green__fail(EINVAL, api, "a pool belongs to one thread: use pool_size"), NULL;
+    if (!handler)
+        return green__fail(EINVAL, api, "the handler is NULL"), NULL;
+    ss.opts.flags |= GREEN_SERVER_REUSEPORT;
+    green_workers_t *w = green_workers_start(n, setup_server, &ss);
+    if (!w)
+        green__io_refail(api);
     return w;
 }
 

@@ -76,6 +76,61 @@ static void test_spread(void **state)
     assert_int_equal(st[0].killed + st[1].killed, killed);
 }
 
+static int shared_count; /* handlers of every worker bump it: arg is shared */
+static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void counted_echo(int fd, const struct sockaddr *peer, socklen_t peerlen, void *arg)
+{
+    pthread_mutex_lock(&count_lock);
+    (*(int *)arg)++;
+    pthread_mutex_unlock(&count_lock);
+    echo(fd, peer, peerlen, NULL);
+}
+
+/* The stream server's option: three workers made from one set of server arguments, a
+ * pool size per worker; every connection served, the shared arg counted by all. */
+static void test_start_server(void **state)
+{
+    (void)state;
+    enum { WORKERS = 3, N = 48 };
+    green_server_opts_t o = GREEN_SERVER_OPTS_INIT;
+    o.pool_size = 8;
+    o.handler_attr.stack_model = GREEN_STACK_SHARED;
+    shared_count = 0;
+    green_workers_t *w =
+        green_workers_start_server(WORKERS, "127.0.0.1", 0, counted_echo, &shared_count, &o);
+    assert_non_null(w);
+    for (int i = 0; i < N; i++) {
+        int c = blocking_dial(green_workers_port(w));
+        assert_true(c >= 0);
+        char got = 0;
+        assert_int_equal(send(c, "z", 1, 0), 1);
+        assert_int_equal(recv(c, &got, 1, 0), 1);
+        assert_int_equal(got, 'z');
+        close(c);
+    }
+    green_server_stats_t st[WORKERS];
+    assert_true(green_workers_stop(w, 5.0, st) >= 0);
+    uint64_t total = 0;
+    int busy = 0;
+    for (int i = 0; i < WORKERS; i++) {
+        total += st[i].accepted;
+        busy += st[i].accepted > 0;
+    }
+    assert_int_equal(total, N);
+    assert_true(busy >= 2); /* all 48 on one of three: a chance of 3^-47 */
+    assert_int_equal(shared_count, N);
+
+    green_group_t *pool = green_pool_new(2);
+    o.pool = pool;
+    o.pool_size = 0;
+    errno = 0;
+    assert_null(green_workers_start_server(2, "127.0.0.1", 0, counted_echo, NULL, &o));
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(green_group_destroy(pool), 0);
+    assert_int_equal(green_hub_shutdown(), 0);
+}
+
 static green_server_t *setup_fails_second(unsigned index, unsigned port, void *arg)
 {
     if (index == 1) {
@@ -105,6 +160,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spread),
         cmocka_unit_test(test_setup_fails),
+        cmocka_unit_test(test_start_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
