@@ -216,6 +216,43 @@ static void test_unix_and_fd(void **state)
     assert_no_failures();
 }
 
+/* An IPv6 server on ::1 (skipped where the host has no IPv6 loopback): the peer address
+ * the handler gets is an IPv6 one. */
+static int v6_peers;
+
+static void v6_echo(int fd, const struct sockaddr *peer, socklen_t peerlen, void *arg)
+{
+    (void)arg;
+    v6_peers += peer->sa_family == AF_INET6 && peerlen == sizeof(struct sockaddr_in6);
+    char c;
+    while (green_read(fd, &c, 1, IO_BOUND) == 1)
+        green_write(fd, &c, 1, IO_BOUND);
+}
+
+static void test_ipv6(void **state)
+{
+    green_server_opts_t o = GREEN_SERVER_OPTS_INIT;
+    o.handler_attr.stack_model = model_of(state);
+    o.backlog = 4;
+    v6_peers = 0;
+    green_server_t *s = green_server_new("::1", 0, v6_echo, NULL, &o);
+    if (!s && (errno == EADDRNOTAVAIL || errno == EAFNOSUPPORT))
+        skip();
+    assert_non_null(s);
+    assert_true(green_server_port(s) > 0);
+    assert_int_equal(green_server_start(s), 0);
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6,
+                             .sin6_port = htons((uint16_t)green_server_port(s)),
+                             .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    assert_int_equal(green_connect(fd, (struct sockaddr *)&a, sizeof a, IO_BOUND), 0);
+    talk(fd);
+    assert_int_equal(green_server_stop(s, IO_BOUND), 0);
+    assert_int_equal(green_server_destroy(s), 0);
+    assert_int_equal(v6_peers, 1);
+    assert_no_failures();
+}
+
 /* ---- serve_forever ---------------------------------------------------------------------- */
 
 static void *stop_later(void *arg)
@@ -318,13 +355,10 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        HUB_TEST_MODELS(test_echo),
-        HUB_TEST_MODELS(test_close_on_return),
-        HUB_TEST_MODELS(test_close_on_exit),
-        HUB_TEST_MODELS(test_keep_fd),
-        HUB_TEST_MODELS(test_unix_and_fd),
-        HUB_TEST_MODELS(test_serve_forever),
-        HUB_TEST(test_refusals),
+        HUB_TEST_MODELS(test_echo),          HUB_TEST_MODELS(test_close_on_return),
+        HUB_TEST_MODELS(test_close_on_exit), HUB_TEST_MODELS(test_keep_fd),
+        HUB_TEST_MODELS(test_unix_and_fd),   HUB_TEST_MODELS(test_ipv6),
+        HUB_TEST_MODELS(test_serve_forever), HUB_TEST(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
