@@ -180,6 +180,37 @@ static void test_chat_server(void **state)
     close(b);
 }
 
+/* A client that never reads is dropped once its queue is full (the others are not held
+ * up): it reads what was buffered for it, then EOF, and the room hears that it left. */
+static void test_chat_slow_reader(void **state)
+{
+    (void)state;
+    enum { LINES = 20000 }; /* 20 MB: more than its socket buffers (a few MB at most) and queue */
+    struct prog p = start("chat_server", "0", NULL);
+    int a = dial(p.port);
+    expect(a, "welcome guest1\n");
+    int slow = dial(p.port);
+    expect(slow, "welcome guest2\n");
+    expect(a, "* guest2 joined\n");
+    static char line[1001];
+    memset(line, 'x', sizeof line - 1);
+    line[sizeof line - 2] = '\n';
+    line[sizeof line - 1] = 0;
+    for (int i = 0; i < LINES; i++)
+        send_text(a, line);
+    expect(a, "* guest2 left\n"); /* dropped while a was still talking */
+    char buf[65536];
+    long got = 0;
+    ssize_t r;
+    while ((r = recv(slow, buf, sizeof buf, 0)) > 0)
+        got += r;
+    assert_int_equal(r, 0); /* EOF, not the receive bound */
+    assert_true(got < (long)LINES * (long)(sizeof line + 7));
+    close(slow);
+    close(a);
+    stop(p);
+}
+
 /* ---- port_forwarder --------------------------------------------------------------------- */
 
 static void forward_and_check(unsigned port)
@@ -246,6 +277,7 @@ int main(void)
         cmocka_unit_test_prestate(test_echo_server, NULL),
         cmocka_unit_test_prestate(test_echo_server, (void *)1),
         cmocka_unit_test(test_chat_server),
+        cmocka_unit_test(test_chat_slow_reader),
         cmocka_unit_test(test_port_forwarder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
