@@ -21,6 +21,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 BASE_PKGS=(gcc g++ meson ninja-build pkg-config libcmocka-dev libev-dev valgrind gdb python3-gevent)
+# libgreen-patch's proof (tests/patch): real libraries against servers the tests start
+BASE_PKGS+=(redis-server libhiredis-dev postgresql libpq-dev libcurl4-openssl-dev)
 PEER_PKGS=(libboost-context-dev python3-greenlet golang-go libst-dev nginx wrk)
 PEER_PKGS+=(python3-matplotlib)
 

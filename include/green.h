@@ -10,6 +10,7 @@
  *   green/watch.h every libev watcher kind: fds, signals, children, files, hooks...
  *   green/threadpool.h  blocking functions on worker threads, waited for cooperatively.
  *   green/io.h    cooperative fds and sockets: read/write, send/recv, accept/connect, poll.
+ *   green/patch.h libgreen-patch: unmodified blocking code made cooperative (interposition).
  *   green/server.h  stream and datagram servers; N worker threads on one port.
  */
 #ifndef GREEN_H
@@ -22,6 +23,7 @@
 #include "green/watch.h"
 #include "green/threadpool.h"
 #include "green/io.h"
+#include "green/patch.h"
 #include "green/server.h"
 
 #endif /* GREEN_H */

@@ -56,15 +56,9 @@
  */
     .text
 
-/* int green_arch_switch(void **save_sp, void *load_sp, int status, void *value,
- *                       void **result)
- *                       x0               x1             w2          x3
- *                       x4 */
-    .globl  green_arch_switch
-    .hidden green_arch_switch
-    .type   green_arch_switch, %function
-    .p2align 4
-green_arch_switch:
+/* Save the caller's frame (the layout above) and store its stack pointer in *x0; leaves
+ * our FPCR in x9. */
+.macro SAVE_FRAME result
     sub     sp, sp, #192
     stp     x19, x20, [sp, #0]
     stp     x21, x22, [sp, #16]
@@ -78,10 +72,23 @@ green_arch_switch:
     stp     d14, d15, [sp, #144]
     mrs     x9, fpcr
     stp     x9, x30, [sp, #160]         /* our FPCR; we resume where our caller returns */
-    str     x4, [sp, #176]              /* our result pointer */
+    str     \result, [sp, #176]         /* our result pointer */
     mov     x10, sp
     str     x10, [x0]
+.endm
+
+/* int green_arch_switch(void **save_sp, void *load_sp, int status, void *value,
+ *                       void **result)
+ *                       x0               x1             w2          x3
+ *                       x4 */
+    .globl  green_arch_switch
+    .hidden green_arch_switch
+    .type   green_arch_switch, %function
+    .p2align 4
+green_arch_switch:
+    SAVE_FRAME x4
     mov     sp, x1                      /* now on the other stack */
+.Lresume_frame:                         /* x9: our FPCR, w2/x3: status and value */
     ldp     x10, x17, [sp, #160]        /* its FPCR and resume address */
     ldr     x11, [sp, #176]             /* its result pointer */
     cmp     x10, x9
@@ -104,6 +111,29 @@ green_arch_switch:
 2:  msr     fpcr, x10
     b       1b
     .size   green_arch_switch, .-green_arch_switch
+
+/* int green_arch_switch_pivot(void **save_sp, void *pivot_top, void **result,
+ *                             const struct green_arch_jump *(*pivot)(void))
+ *                             x0               x1               x2
+ *                             x3
+ * arch.h: the frame saved as above, pivot() called on the pivot stack, then the jump it
+ * returns resumed by the common code.  Our FPCR waits in x19 (saved already). */
+    .globl  green_arch_switch_pivot
+    .hidden green_arch_switch_pivot
+    .type   green_arch_switch_pivot, %function
+    .p2align 4
+green_arch_switch_pivot:
+    SAVE_FRAME x2
+    mov     x19, x9
+    mov     sp, x1
+    blr     x3
+    ldr     w2, [x0, #16]               /* the jump: status, value, the stack to resume */
+    ldr     x3, [x0, #8]
+    ldr     x10, [x0]
+    mov     sp, x10
+    mov     x9, x19
+    b       .Lresume_frame
+    .size   green_arch_switch_pivot, .-green_arch_switch_pivot
 
 /* void *green_arch_init(void *stack_lo, void *stack_top, void (*entry)(void))
  *                             x0              x1                 x2

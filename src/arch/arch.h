@@ -30,6 +30,17 @@
  *       Returns the value to pass as load_sp.  stack_lo is the lowest usable address
  *       (the portable fallback needs it).
  *
+ *   int green_arch_switch_pivot(void **save_sp, void *pivot_top, void **result,
+ *                               const struct green_arch_jump *(*pivot)(void));
+ *       Optional (GREEN_ARCH_HAS_PIVOT; every hand-written switch has it).  Save the caller's frame exactly as
+ *       green_arch_switch does (result as its result pointer) and store its stack pointer
+ *       in *save_sp; then call pivot() on a stack whose top is pivot_top (16-byte aligned);
+ *       then switch to the jump it returns: its sp, status and value mean what load_sp,
+ *       status and value mean to green_arch_switch.  pivot() runs after the caller's
+ *       stack is no longer in use, so it may overwrite it: the shared-stack model moves
+ *       stack slices there, in one switch where it would otherwise need two (through a
+ *       helper context).  Without it, stack_shared.c uses that helper context.
+ *
  *   GREEN_ARCH_SP_SLACK
  *       Bytes below a saved stack pointer that still belong to the suspended context.
  *       Zero wherever the switch is hand-written; the portable fallback cannot know its
@@ -51,11 +62,30 @@
 #ifndef GREEN_ARCH_H
 #define GREEN_ARCH_H
 
+#include <stddef.h>
+
 #include "base.h"
 
 GREEN_HIDDEN int green_arch_switch(void **save_sp, void *load_sp, int status, void *value,
                                    void **result);
 GREEN_HIDDEN void *green_arch_init(void *stack_lo, void *stack_top, void (*entry)(void));
+
+/* Where green_arch_switch_pivot goes after its pivot call (field offsets fixed: the
+ * assembly reads them). */
+struct green_arch_jump {
+    void *sp;
+    void *value;
+    int status;
+};
+#if !defined(GREEN_ARCH_PORTABLE)
+#define GREEN_ARCH_HAS_PIVOT 1
+GREEN_HIDDEN int green_arch_switch_pivot(void **save_sp, void *pivot_top, void **result,
+                                         const struct green_arch_jump *(*pivot)(void));
+_Static_assert(offsetof(struct green_arch_jump, value) == 8, "jump layout");
+_Static_assert(offsetof(struct green_arch_jump, status) == 16, "jump layout");
+#else
+#define GREEN_ARCH_HAS_PIVOT 0
+#endif
 
 #if defined(GREEN_ARCH_PORTABLE)
 #define GREEN_ARCH_OUTERMOST_FRAME() ((void)0) /* libc's start trampoline ends unwinding */

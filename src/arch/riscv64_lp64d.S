@@ -56,15 +56,9 @@
  */
     .text
 
-/* int green_arch_switch(void **save_sp, void *load_sp, int status, void *value,
- *                       void **result)
- *                       a0               a1             a2          a3
- *                       a4 */
-    .globl  green_arch_switch
-    .hidden green_arch_switch
-    .type   green_arch_switch, @function
-    .p2align 2
-green_arch_switch:
+/* Save the caller's frame (the layout above) and store its stack pointer in *a0; leaves
+ * our rounding mode in t2. */
+.macro SAVE_FRAME result
     addi    sp, sp, -224
     sd      ra, 0(sp)
     sd      s0, 8(sp)
@@ -94,9 +88,22 @@ green_arch_switch:
     frrm    t2                          /* our rounding mode */
     sd      t2, 200(sp)
     sd      ra, 208(sp)                 /* we resume where our caller returns */
-    sd      a4, 216(sp)                 /* our result pointer */
+    sd      \result, 216(sp)            /* our result pointer */
     sd      sp, 0(a0)
+.endm
+
+/* int green_arch_switch(void **save_sp, void *load_sp, int status, void *value,
+ *                       void **result)
+ *                       a0               a1             a2          a3
+ *                       a4 */
+    .globl  green_arch_switch
+    .hidden green_arch_switch
+    .type   green_arch_switch, @function
+    .p2align 2
+green_arch_switch:
+    SAVE_FRAME a4
     mv      sp, a1                      /* now on the other stack */
+.Lresume_frame:                         /* t2: our rounding mode, a2/a3: status and value */
     ld      t3, 200(sp)                 /* its rounding mode */
     ld      t1, 208(sp)                 /* its resume address */
     ld      t4, 216(sp)                 /* its result pointer */
@@ -134,6 +141,29 @@ green_arch_switch:
 2:  fsrm    t3
     j       1b
     .size   green_arch_switch, .-green_arch_switch
+
+/* int green_arch_switch_pivot(void **save_sp, void *pivot_top, void **result,
+ *                             const struct green_arch_jump *(*pivot)(void))
+ *                             a0               a1               a2
+ *                             a3
+ * arch.h: the frame saved as above, pivot() called on the pivot stack, then the jump it
+ * returns resumed by the common code.  Our rounding mode waits in s0 (saved already). */
+    .globl  green_arch_switch_pivot
+    .hidden green_arch_switch_pivot
+    .type   green_arch_switch_pivot, @function
+    .p2align 2
+green_arch_switch_pivot:
+    SAVE_FRAME a2
+    mv      s0, t2
+    mv      sp, a1
+    jalr    a3
+    lw      a2, 16(a0)                  /* the jump: status, value, the stack to resume */
+    ld      a3, 8(a0)
+    ld      t0, 0(a0)
+    mv      sp, t0
+    mv      t2, s0
+    j       .Lresume_frame
+    .size   green_arch_switch_pivot, .-green_arch_switch_pivot
 
 /* void *green_arch_init(void *stack_lo, void *stack_top, void (*entry)(void))
  *                             a0              a1                 a2

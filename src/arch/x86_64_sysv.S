@@ -178,6 +178,52 @@ green_arch_switch_load:
     jmp     1b
     .size   green_arch_switch_load, .-green_arch_switch_load
 
+/* int green_arch_switch_pivot(void **save_sp, void *pivot_top, void **result,
+ *                             const struct green_arch_jump *(*pivot)(void))
+ *                             rdi              rsi              rdx
+ *                             rcx
+ * One switch with a C call in the middle (arch.h): save the frame as green_arch_switch
+ * does, run pivot() on the stack below pivot_top, then resume the jump it returns.  Our
+ * FP control words wait in r12/r13 across the call (saved in the frame already, and
+ * pivot() preserves them as any C function does); the jump's target gets them compared
+ * and loaded only if they differ, as in "cmp" (on Zen the read-back's stall overlaps the
+ * call, so one variant serves both vendors here). */
+    .globl  green_arch_switch_pivot
+    .hidden green_arch_switch_pivot
+    .type   green_arch_switch_pivot, @function
+    .p2align 4
+green_arch_switch_pivot:
+    ENDBR
+    pushq   %rdx                    /* the result pointer: the same frame as SAVE_FRAME */
+    pushq   %rbp
+    pushq   %rbx
+    pushq   %r12
+    pushq   %r13
+    pushq   %r14
+    pushq   %r15
+    pushq   $0
+    stmxcsr (%rsp)
+    fnstcw  4(%rsp)
+    movq    %rsp, (%rdi)
+    movl    (%rsp), %r12d
+    movzwl  4(%rsp), %r13d
+    movq    %rsi, %rsp              /* the pivot stack: 16-byte aligned, call makes 8 mod 16 */
+    call    *%rcx
+    movl    16(%rax), %edx          /* the jump: status, value, then the stack to resume */
+    movq    8(%rax), %rcx
+    movq    (%rax), %rsp
+    xorl    (%rsp), %r12d
+    testl   $0xffc0, %r12d
+    jnz     2f
+    cmpw    4(%rsp), %r13w
+    jne     2f
+1:  addq    $8, %rsp
+    RESUME
+2:  ldmxcsr (%rsp)
+    fldcw   4(%rsp)
+    jmp     1b
+    .size   green_arch_switch_pivot, .-green_arch_switch_pivot
+
 /* void *green_arch_init(void *stack_lo, void *stack_top, void (*entry)(void)) */
     .globl  green_arch_init
     .hidden green_arch_init

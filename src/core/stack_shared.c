@@ -35,11 +35,14 @@
  *
  * Who copies: to resume a shared greenlet we overwrite part of the region.  If the outgoing
  * greenlet runs on a private stack (or is main), that is done right here, before the
- * switch.  If it runs on the region itself, its own frames may be overwritten, so it first
- * switches to the *copier*, a tiny context on a private stack, which saves the outgoing
- * greenlet's slice (now that its stack pointer is known), restores the incoming one and
- * switches to it.  That costs one extra register switch (~3 ns) and keeps the assembly per
- * architecture down to a plain switch.
+ * switch.  If it runs on the region itself, its own frames may be overwritten, so the
+ * copying must happen elsewhere, after its stack pointer is known.  Where the arch file has
+ * green_arch_switch_pivot, that is inside the one switch: it saves the outgoing frame, calls
+ * pivot_job() on the copier's private stack, and resumes whatever that returns.  Elsewhere
+ * (and in sanitizer builds, whose fiber hooks must bracket each change of stack) the
+ * outgoing greenlet switches to the *copier*, a tiny context on that stack, which does the
+ * same work and switches on: one register switch more, and a mispredicted return on each
+ * side of it.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -197,30 +200,54 @@ GREEN_COLD static int region_create(struct green_thread *ts, const char *api)
     return 0;
 }
 
+/* The job ts->shared.job asks for, run where origin's stack is no longer in use (the
+ * copier, or the pivot): make the region ready for the target, or on failure send origin
+ * back with -1.  Returns where to go. */
+static struct green_arch_jump run_job(struct green_thread *ts)
+{
+    struct green_copier_job *job = &ts->shared.job;
+    struct green *origin = job->origin, *next = job->target;
+    struct green_arch_jump go = {.status = job->status, .value = job->value};
+    if (prepare(ts, origin, next, ts->shared.api) != 0) {
+        /* origin keeps running where it is: its stack is intact, forget the copy, and
+         * hand its *result back unchanged with the failure. */
+        ts->shared.copier_errno = errno;
+        go.status = -1;
+        go.value = job->result ? *job->result : NULL;
+        origin->stack_saved = 0;
+        next = origin;
+    }
+    set_current(ts, next);
+    go.sp = next->stack_start;
+    return go;
+}
+
 static GREEN_NORETURN void copier_main(void)
 {
     struct green_thread *ts = green__tls;
-    struct green_copier_job *job = &ts->shared.job;
     san_first_entry(ts, NULL);
     for (;;) {
-        struct green *origin = job->origin, *next = job->target;
-        int status = job->status;
-        void *value = job->value;
-        if (prepare(ts, origin, next, ts->shared.api) != 0) {
-            /* origin keeps running where it is: its stack is intact, forget the copy, and
-             * hand its *result back unchanged with the failure. */
-            ts->shared.copier_errno = errno;
-            status = -1;
-            value = job->result ? *job->result : NULL;
-            origin->stack_saved = 0;
-            next = origin;
-        }
-        set_current(ts, next);
-        san_switch_out(ts, NULL, next);
-        green_arch_switch((void **)&ts->shared.copier_sp, next->stack_start, status, value, NULL);
+        struct green_arch_jump go = run_job(ts);
+        san_switch_out(ts, NULL, ts->core.current);
+        green_arch_switch((void **)&ts->shared.copier_sp, go.sp, go.status, go.value, NULL);
         san_switch_in(ts, NULL);
     }
 }
+
+#if GREEN_ARCH_HAS_PIVOT && !GREEN_SAN_SWITCH
+/* The pivot (arch.h): the copier's work inside the one switch, on the copier's stack
+ * (no context of its own then; the sanitizer builds keep the copier, whose switches
+ * they can bracket). */
+#define USE_PIVOT 1
+static const struct green_arch_jump *pivot_job(void)
+{
+    struct green_thread *ts = green__tls;
+    ts->shared.jump = run_job(ts);
+    return &ts->shared.jump;
+}
+#else
+#define USE_PIVOT 0
+#endif
 
 GREEN_COLD static int copier_create(struct green_thread *ts, const char *api)
 {
@@ -228,6 +255,10 @@ GREEN_COLD static int copier_create(struct green_thread *ts, const char *api)
     if (green__stack_map(m, COPIER_STACK, GREEN_GUARD_BYTES, true) != 0)
         return green__fail(ENOMEM, api, "cannot map the shared-stack copier's stack: %s",
                            strerror(errno));
+    if (USE_PIVOT) {
+        ts->shared.copier_sp = m->lo + m->size; /* the pivot's stack top */
+        return 0;
+    }
     ts->shared.copier_sp = green_arch_init(m->lo, m->lo + m->size, copier_main);
     san_copier_created(ts);
     return 0;
@@ -257,9 +288,13 @@ int green__shared_transfer(struct green_thread *ts, struct green *origin, struct
         return green__resume(ts, origin, target->stack_start, target, status, value, result);
     }
     ts->shared.job = (struct green_copier_job){
-
         .origin = origin, .target = target, .status = status, .value = value, .result = result};
+#if USE_PIVOT
+    return green_arch_switch_pivot((void **)&origin->stack_start, ts->shared.copier_sp, result,
+                                   pivot_job);
+#else
     return green__resume(ts, origin, ts->shared.copier_sp, NULL, 0, NULL, result);
+#endif
 }
 
 void green__shared_forget(struct green_thread *ts, struct green *g)
@@ -284,7 +319,8 @@ void green__shared_term(struct green_thread *ts)
     if (ts->shared.copier_sp) {
         green__stack_unmap(&ts->shared.copier_stack);
         ts->shared.copier_sp = NULL;
-        san_copier_destroyed(ts);
+        if (!USE_PIVOT)
+            san_copier_destroyed(ts);
     }
     ts->shared.head = NULL;
 }

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "arch/arch.h"
 #include "greenlet.h"
 #include "stack_private.h"
 
@@ -25,8 +26,10 @@ struct green_shared_part {
     struct green_stack_map region;
     struct green *head; /* the greenlet whose frames are lowest in the region */
     struct green_stack_map copier_stack;
-    char *copier_sp; /* the copier's saved stack pointer; NULL until created */
+    char *copier_sp; /* the copier's saved stack pointer (with the pivot: its stack's
+                        top); NULL until created */
     struct green_copier_job job;
+    struct green_arch_jump jump; /* where the pivot goes (stack_shared.c) */
     int copier_errno; /* errno of a job that failed */
     const char *api;  /* the public call of the transfer in progress, for messages (set by
                          the caller of green__shared_transfer) */

@@ -66,6 +66,7 @@ struct green_task {
     bool reported;                  /* result known (gevent's ready()) */
     bool killed;                    /* GREEN_EXIT was delivered: blocking calls fail at once */
     bool released;                  /* the user gave up the handle */
+    bool patch_off;                 /* green_patch_context(GREEN_PATCH_OFF) (patch_hook.c) */
     int err;                        /* 0, or the code it died with */
     void *value;                    /* what it returned, or the error's payload */
     struct green_callback start;    /* the queued start */

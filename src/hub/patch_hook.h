@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/* The two entry points libgreen exports for libgreen-patch (src/patch/) alone: not public
+ * API (green__ names), but default visibility, since the patch library is another shared
+ * object.  Everything else the patch library calls is libgreen's public API. */
+#ifndef GREEN_HUB_PATCH_HOOK_H
+#define GREEN_HUB_PATCH_HOOK_H
+
+#include "green/core.h"
+
+/* Whether a blocking call made now may park the caller on the hub: the calling thread has
+ * a running hub, the caller is a greenlet of it (main or spawned) and not the hub itself
+ * (a callback, a watcher), not inside a trace hook, and has not turned patching off
+ * (green_patch_context).  A few loads: the patch library asks it on every call.  Never
+ * fails, never creates anything. */
+GREEN_API int green__patch_gate(void);
+
+/* An fd is about to be closed (close, dup2/dup3 onto it) by the calling thread: stop and
+ * wake (EBADF, POLLNVAL) every waiter of this thread's hub on it, as green_close() does
+ * before its close.  Never switches; does nothing without a hub. */
+GREEN_API void green__patch_closing(int fd);
+
+#endif /* GREEN_HUB_PATCH_HOOK_H */
