@@ -13,6 +13,7 @@
  *   green/patch.h libgreen-patch: unmodified blocking code made cooperative (interposition).
  *   green/tls.h   TLS clients and servers on OpenSSL (ENOSYS in a build without it).
  *   green/process.h  child programs with pipes: spawn, wait, kill, communicate.
+ *   green/server.h  stream and datagram servers; N worker threads on one port.
  */
 #ifndef GREEN_H
 #define GREEN_H
@@ -27,5 +28,6 @@
 #include "green/patch.h"
 #include "green/tls.h"
 #include "green/process.h"
+#include "green/server.h"
 
 #endif /* GREEN_H */
