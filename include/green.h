@@ -11,6 +11,9 @@
  *   green/threadpool.h  blocking functions on worker threads, waited for cooperatively.
  *   green/io.h    cooperative fds and sockets: read/write, send/recv, accept/connect, poll.
  *   green/patch.h libgreen-patch: unmodified blocking code made cooperative (interposition).
+ *   green/tls.h   TLS clients and servers on OpenSSL (ENOSYS in a build without it).
+ *   green/process.h  child programs with pipes: spawn, wait, kill, communicate.
+ *   green/server.h  stream and datagram servers; N worker threads on one port.
  */
 #ifndef GREEN_H
 #define GREEN_H
@@ -23,5 +26,8 @@
 #include "green/threadpool.h"
 #include "green/io.h"
 #include "green/patch.h"
+#include "green/tls.h"
+#include "green/process.h"
+#include "green/server.h"
 
 #endif /* GREEN_H */
