@@ -172,8 +172,9 @@ GREEN_API struct ev_loop *green_hub_loop(void);
 GREEN_API int green_hub_set_time_budget(bool on);
 
 /* Shut the calling thread's hub down: kill every greenlet still alive on it (their
- * blocking calls fail with ECANCELED, so their cleanup runs), wait for them to die, then
- * free the loop and the hub.  Also done at thread exit.  The thread's hub state itself is
+ * blocking calls fail with ECANCELED, so their cleanup runs), wait for them to die, run
+ * their death notifications (links: groups lose them, green_link callbacks are called;
+ * whatever those spawn is killed too), then free the loop and the hub.  Also done at thread exit.  The thread's hub state itself is
  * kept for the thread's next hub, so sync objects (sync.h), iterations (wait.h) and scoped
  * timeouts made before stay valid: they can be destroyed or ended after it.  Must be called from the main
  * greenlet.  Returns 0 (also if there was no hub), or -1 with errno EPERM (not from the

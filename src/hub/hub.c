@@ -210,6 +210,17 @@ static int hub_stop(struct green_hub_part *h, const char *api)
         struct green_task *t = h->live;
         while (t && t->phase == TASK_DEAD)
             t = t->next_live;
+        if (!t && h->head) {
+            /* All dead, but their death notifications (links: groups, joiners, the
+             * program's green_link callbacks) are still queued: run them, as the loop would
+             * have, behind main's own turn; they may spawn more, killed next round. */
+            if (green_sleep(0) < 0) {
+                char who[GREEN_DESCRIBE_MAX];
+                return green__fail(EBUSY, api, "the callbacks of %s's hub did not run",
+                                   green__describe(&ts->core.main, who, sizeof who));
+            }
+            continue;
+        }
         if (!t)
             break;
         if (t->phase == TASK_QUEUED || (!t->killed && !t->pins)) {

@@ -32,8 +32,8 @@ struct green_server {
     green_dgram_fn dgram_handler;
     void *arg;
     green_server_opts_t opts; /* defaults filled in; handler_attr.name points at "server" */
-    /* The live handlers, tracked here rather than in a green_group_t: a hub shutdown may
-     * drop death notifications, and the cleanup hook below must find what is left. */
+    /* The live handlers, tracked here rather than in a green_group_t: the cleanup hook
+     * below must find what a hub shutdown leaves. */
     struct green__conn *conns;
     uint64_t active;         /* handlers spawned and not yet cleaned up */
     green_event_t *changed;  /* set when a handler is cleaned up: a pool place, or idle */

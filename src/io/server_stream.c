@@ -4,9 +4,9 @@
  * The fd is closed right after the handler returns, in its own greenlet.  The record is
  * freed by a link on the handler's death, which also covers the ends that skip the code
  * after the call: green_exit(), or a kill before the handler ever ran (an unstarted
- * greenlet dies without running).  A hub shutdown may drop the death notifications of
- * greenlets it kills, so the records stay on the server's list until cleaned up, and the
- * server's cleanup hook (server_stop.c) drops whatever is left. */
+ * greenlet dies without running).  The records stay on the server's own list until
+ * cleaned up, so the server's cleanup hook (server_stop.c) can drop whatever a hub
+ * shutdown leaves, without relying on the order in which the hub runs what it kills. */
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>

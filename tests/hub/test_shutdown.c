@@ -99,6 +99,40 @@ static void test_shutdown_kills_late_spawns(void **state)
     assert_no_failures();
 }
 
+/* The death notifications of what shutdown kills run before the hub goes: a group's
+ * members leave it (regression: they stayed, their records freed, and the group could not
+ * be destroyed), and a link added by the program is called. */
+static void *sleep_long(void *arg)
+{
+    (void)arg;
+    CHECK_FAILS(green_sleep(100), ECANCELED);
+    return NULL;
+}
+
+static void note_death(green_t *g, void *arg)
+{
+    (void)g;
+    say("%s linked", (const char *)arg);
+}
+
+static void test_shutdown_runs_death_notifications(void **state)
+{
+    (void)state;
+    green_group_t *grp = green_group_new();
+    assert_non_null(grp);
+    for (int i = 0; i < 3; i++)
+        assert_non_null(green_group_spawn(grp, sleep_long, NULL, NULL, GREEN_FOREVER));
+    green_t *g = SPAWN(sleep_long, NULL);
+    assert_int_equal(green_link(g, note_death, "L"), 0);
+    assert_int_equal(green_sleep(0), 0); /* all four sleep now */
+    assert_int_equal(green_group_size(grp), 3);
+    assert_int_equal(green_hub_shutdown(), 0);
+    assert_int_equal(green_group_size(grp), 0);
+    assert_int_equal(green_group_destroy(grp), 0);
+    assert_order("L linked");
+    assert_no_failures();
+}
+
 /* After a shutdown the next call makes a new hub, which works as the first did. */
 static void test_hub_recreated(void **state)
 {
@@ -234,6 +268,7 @@ int main(void)
         HUB_TEST(test_shutdown_kills),
         HUB_TEST(test_shutdown_after_loopexit),
         HUB_TEST(test_shutdown_kills_late_spawns),
+        HUB_TEST(test_shutdown_runs_death_notifications),
         HUB_TEST(test_hub_recreated),
         HUB_TEST(test_shutdown_from_greenlet),
         HUB_TEST(test_blocking_from_hub),
