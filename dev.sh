@@ -21,6 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 BASE_PKGS=(gcc g++ meson ninja-build pkg-config libcmocka-dev libev-dev valgrind gdb python3-gevent)
+BASE_PKGS+=(libc-ares-dev) # the optional c-ares resolver (meson feature cares)
 # libgreen-patch's proof (tests/patch): real libraries against servers the tests start
 BASE_PKGS+=(redis-server libhiredis-dev postgresql libpq-dev libcurl4-openssl-dev)
 BASE_PKGS+=(libssl-dev) # TLS (src/tls/, the tls test makes its certificates with its API)

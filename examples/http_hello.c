@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,36 +55,48 @@ struct conn {
 
 enum verdict { KEEP, CLOSE_AFTER, BAD };
 
-/* The value of header `name` in the header block [p, end), or NULL.  Header names are
- * case-insensitive (RFC 9110). */
-static const char *header(const char *p, const char *end, const char *name, size_t *vlen)
+/* The value of a header line [h, eol) named `name` (nlen bytes, case-insensitive as RFC 9110
+ * says), or NULL. */
+static const char *value_of(const char *h, const char *eol, const char *name, size_t nlen,
+                            size_t *vlen)
 {
-    size_t nlen = strlen(name);
-    for (const char *line = memchr(p, '\n', (size_t)(end - p)); line && line + 1 < end;
-         line = memchr(line + 1, '\n', (size_t)(end - line - 1))) {
-        const char *h = line + 1;
-        if ((size_t)(end - h) > nlen && h[nlen] == ':' && strncasecmp(h, name, nlen) == 0) {
-            const char *v = h + nlen + 1, *e = memchr(v, '\r', (size_t)(end - v));
-            while (v < e && (*v == ' ' || *v == '\t'))
-                v++;
-            *vlen = (size_t)(e - v);
-            return v;
-        }
-    }
-    return NULL;
+    if ((size_t)(eol - h) <= nlen || h[nlen] != ':' || strncasecmp(h, name, nlen) != 0)
+        return NULL;
+    const char *v = h + nlen + 1, *e = eol[-1] == '\r' ? eol - 1 : eol;
+    while (v < e && (*v == ' ' || *v == '\t'))
+        v++;
+    *vlen = (size_t)(e - v);
+    return v;
 }
 
-/* What the request [p, end) (its header block, blank line included) asks for. */
-static enum verdict judge(const char *p, const char *end)
+/* The end of the request that starts at p (past its blank line "\r\n\r\n"), or NULL while it
+ * is incomplete in [p, end); *verdict says what it asks for (the first Content-Length and
+ * Connection headers count).  One pass over its lines: this runs for every request. */
+static char *request_end(char *p, const char *end, enum verdict *verdict)
 {
-    size_t n;
-    const char *v = header(p, end, "Content-Length", &n);
-    if (v && !(n == 1 && *v == '0'))
-        return BAD; /* no body support: this server only answers GETs */
-    v = header(p, end, "Connection", &n);
-    if (v && n == 5 && strncasecmp(v, "close", 5) == 0)
-        return CLOSE_AFTER;
-    return KEEP;
+    bool length_seen = false, connection_seen = false;
+    *verdict = KEEP;
+    for (char *line = p;;) {
+        char *eol = memchr(line, '\n', (size_t)(end - line));
+        if (!eol)
+            return NULL;
+        if (eol == line + 1 && *line == '\r' && line - p >= 2 && line[-2] == '\r')
+            return eol + 1;
+        size_t n;
+        const char *v;
+        if (line != p && (*line | 0x20) == 'c') {
+            if (!length_seen && (v = value_of(line, eol, "Content-Length", 14, &n))) {
+                length_seen = true;
+                if (!(n == 1 && *v == '0'))
+                    *verdict = BAD; /* no body support: this server only answers GETs */
+            } else if (!connection_seen && (v = value_of(line, eol, "Connection", 10, &n))) {
+                connection_seen = true;
+                if (n == 5 && strncasecmp(v, "close", 5) == 0 && *verdict == KEEP)
+                    *verdict = CLOSE_AFTER;
+            }
+        }
+        line = eol + 1;
+    }
 }
 
 static int answer(int fd, size_t count)
@@ -104,11 +117,10 @@ static int serve_buffered(struct conn *c)
     size_t off = 0, count = 0;
     int result = 0;
     for (;;) {
-        char *end = memmem(c->buf + off, c->len - off, "\r\n\r\n", 4);
+        enum verdict v;
+        char *end = request_end(c->buf + off, c->buf + c->len, &v);
         if (!end)
             break;
-        end += 4;
-        enum verdict v = judge(c->buf + off, end);
         off = (size_t)(end - c->buf);
         if (v == KEEP) {
             count++;

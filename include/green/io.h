@@ -10,6 +10,18 @@
  * Non-blocking mode.  read, write, readv, writev, accept and connect set O_NONBLOCK on fd
  * (and leave it set, as gevent does); the recv/send family passes MSG_DONTWAIT instead, so
  * it never changes fd's flags.  A regular file never reports EAGAIN: its calls never wait.
+ * Once read or write have seen that fd is a socket, they pass MSG_DONTWAIT too and skip
+ * the fcntl (the hub remembers it per fd number until a close is announced).
+ *
+ * Closing.  Close the fds that green_accept(), green_accept4() and
+ * green_connect_name()/_unix() return with green_close(), or announce the close with
+ * green_fd_close_notify() first: for those fds the hub keeps libev's registration between
+ * waits (no epoll_ctl per wait), which is only right while the number still names that
+ * file.  An fd of theirs closed without either, whose number then goes to a file made
+ * outside libgreen, may never be seen ready by a wait (it times out) — unless a read or
+ * write finds it is no longer a socket (ENOTSOCK), which they notice and recover from.
+ * Other fds (listening sockets, socketpair(), pipe(), socket() of your own) are registered
+ * afresh at every wait and may be closed with close().
  *
  * Timeouts.  Every call takes a timeout in seconds: the budget of the whole call, however
  * many waits it takes (GREEN_FOREVER, or any negative value: no limit; 0: a zero-second
@@ -182,6 +194,42 @@ GREEN_API int green_listen_unix(const char *path, int type, int backlog, int fla
 GREEN_API int green_getaddrinfo(const char *host, const char *service,
                                 const struct addrinfo *hints, struct addrinfo **res,
                                 double timeout, int *gai_error);
+
+/* Translate a socket address to a host and service name with getnameinfo(3) on the hub's
+ * default threadpool, waiting cooperatively at most timeout seconds (flags as
+ * getnameinfo's; with NI_NUMERICHOST and NI_NUMERICSERV, or a numeric flag for the one
+ * buffer given, the answer is made at once, without a worker or a switch).  host (hostlen
+ * bytes) and serv (servlen bytes) receive NUL-terminated names; either may be NULL (or of
+ * length 0), not both.  Returns 0, or -1 with errno: ENOENT (no name for the address with
+ * NI_NAMEREQD: EAI_NONAME), EHOSTUNREACH (the name server failed: EAI_AGAIN, EAI_FAIL),
+ * EINVAL (addr NULL, addrlen 0 or larger than a sockaddr_storage, no buffer, bad flags or
+ * family: EAI_BADFLAGS, EAI_FAMILY), ENOMEM, the errno of EAI_SYSTEM and EAI_OVERFLOW's
+ * EINVAL (a buffer too small), and the blocking errors of green_threadpool_run()
+ * (ETIMEDOUT, ECANCELED, EPERM, EAGAIN: no worker thread); the getnameinfo code itself goes
+ * to *gai_error (0 when the failure is not the resolver's) if gai_error is not NULL, and
+ * its text to green_last_error(). */
+GREEN_API int green_getnameinfo(const struct sockaddr *addr, socklen_t addrlen, char *host,
+                                socklen_t hostlen, char *serv, socklen_t servlen, int flags,
+                                double timeout, int *gai_error);
+
+/* Resolvers for green_resolver_set(). */
+#define GREEN_RESOLVER_THREADPOOL 0 /* libc's getaddrinfo/getnameinfo on the threadpool */
+#define GREEN_RESOLVER_CARES 1      /* c-ares on the hub's watchers (meson feature cares) */
+
+/* Choose the resolver of green_getaddrinfo() and green_getnameinfo() for the calling
+ * thread's hub (until its shutdown; then the threadpool again).  GREEN_RESOLVER_CARES runs
+ * every lookup on one c-ares channel of the hub, its sockets and timeouts on the hub's
+ * watchers: no thread per lookup.  It reads /etc/hosts and /etc/resolv.conf as c-ares does;
+ * servers, if not NULL, replaces the name servers ("host[:port],...", c-ares's
+ * ares_set_servers_ports_csv format).  A c-ares lookup that times out or is killed stays
+ * with c-ares until it ends by c-ares's own timeouts (or the hub's shutdown), its answer then
+ * dropped; meanwhile its socket and timer keep the hub's loop alive (a deadlock of main is
+ * reported, EDEADLK, only after that).  GREEN_RESOLVER_THREADPOOL (servers must be NULL) goes back to the default.
+ * Numeric hosts and addresses are converted at once by either.  Returns 0, or -1 with
+ * errno: ENOTSUP (built without c-ares), EINVAL (an unknown kind, servers with the
+ * threadpool, servers c-ares cannot parse), ENOMEM, EIO (c-ares could not start: no
+ * resolver configuration). */
+GREEN_API int green_resolver_set(int kind, const char *servers);
 
 /* Connect to host:port (a name or a numeric address) with a socket of `type`: resolve it
  * (green_getaddrinfo), then try each address in the resolver's order until one connects

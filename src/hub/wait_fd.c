@@ -7,6 +7,15 @@
  * close can find its waiters.  Closing stops their watchers at once — libev must not poll
  * an fd number that may be reused the moment it is closed — and queues their wake-up with
  * EBADF (gevent's cancel_wait queues it too).
+ *
+ * The hot path of a keep-alive server is one wait per request on the same fd, so each fd
+ * number has a record that lives as long as the hub: its two watchers (one for reads and
+ * READ|WRITE waits, one for writes) are reused, started only while someone waits.  A reused
+ * libev watcher that was never re-set costs no epoll_ctl; ev_io_set() on every wait would
+ * cost one (libev must assume the fd may be a new file).  Skipping it is only safe while
+ * the number still names the file libev registered, so it is skipped for fds the I/O layer
+ * made (green__fd_opened: it closes them through green_close), until a close is announced.
+ * An fd made elsewhere is re-set on every wait, as before: its owner may close() it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,85 +27,174 @@
 
 #define API_WAIT "green_wait_fd"
 
+struct fd_rec;
+
 struct fd_wait {
-    ev_io io;
-    struct green_hub_part *h;
-    struct green_task *self;
+    ev_io io; /* first: on_io gets the wait from its watcher */
+    struct fd_rec *rec;
+    struct green_task *self;      /* the waiter, NULL while none */
     struct green_callback cancel; /* queued by a close: wakes the waiter with EBADF */
     int revents;
     int err;
-    bool registered; /* in the table */
+    bool registered; /* its waiter is in rec->dir: a close has not unhooked it */
+    bool kept;       /* set since the fd was opened: libev's registration is the file's */
+    bool heap;       /* a one-off (the record's own was taken): freed after the wait */
 };
 
-struct fd_slot {
-    struct fd_wait *dir[2]; /* [0] reader, [1] writer */
+struct fd_rec {
+    struct fd_wait *dir[2]; /* who waits: [0] reader, [1] writer (one wait in both: READ|WRITE) */
+    struct fd_wait w[2];    /* [0] for waits with GREEN_READ, [1] for GREEN_WRITE alone */
+    bool opened;            /* made by the I/O layer, not yet announced closed */
+    unsigned char io_flags; /* the I/O layer's (green__fd_io_flags) */
 };
 
 struct green_fd_waits {
-    struct fd_slot *slots;
+    struct fd_rec **recs; /* by fd; NULL: never waited on */
     int count;
 };
 
-static struct fd_slot *slot_of(struct green_watch_part *w, int fd)
+static void on_io(struct ev_loop *loop, ev_io *io, int revents);
+static void run_cancel(struct green_hub_part *h, struct green_callback *cb);
+
+static void wait_init(struct fd_wait *fw, struct fd_rec *r, int fd)
 {
-    struct green_fd_waits *t = w->fds;
-    return t && fd < t->count ? &t->slots[fd] : NULL;
+    ev_io_init(&fw->io, on_io, fd, EV_READ);
+    fw->rec = r;
+    fw->cancel.run = run_cancel;
 }
 
-static struct fd_slot *slot_make(struct green_watch_part *w, int fd)
+static struct fd_rec *rec_of(struct green_watch_part *w, int fd)
 {
-    struct fd_slot *s = slot_of(w, fd);
-    if (s)
-        return s;
+    struct green_fd_waits *t = w ? w->fds : NULL;
+    return t && fd < t->count ? t->recs[fd] : NULL;
+}
+
+static struct fd_rec *rec_make(struct green_watch_part *w, int fd)
+{
+    struct fd_rec *r = rec_of(w, fd);
+    if (r)
+        return r;
     if (!w->fds && !(w->fds = calloc(1, sizeof *w->fds)))
         return NULL;
     struct green_fd_waits *t = w->fds;
-    int count = t->count ? t->count : 64;
-    while (count <= fd)
-        count *= 2;
-    struct fd_slot *grown = realloc(t->slots, (size_t)count * sizeof *grown);
-    if (!grown)
+    if (fd >= t->count) {
+        int count = t->count ? t->count : 64;
+        while (count <= fd)
+            count *= 2;
+        struct fd_rec **grown = realloc(t->recs, (size_t)count * sizeof *grown);
+        if (!grown)
+            return NULL;
+        for (int i = t->count; i < count; i++)
+            grown[i] = NULL;
+        t->recs = grown;
+        t->count = count;
+    }
+    if (!(r = calloc(1, sizeof *r)))
         return NULL;
-    for (int i = t->count; i < count; i++)
-        grown[i].dir[0] = grown[i].dir[1] = NULL;
-    t->slots = grown;
-    t->count = count;
-    return &t->slots[fd];
+    for (int d = 0; d < 2; d++)
+        wait_init(&r->w[d], r, fd);
+    t->recs[fd] = r;
+    return r;
 }
 
-static void unregister(struct green_watch_part *w, struct fd_wait *fw)
+static void unregister(struct fd_wait *fw)
 {
     if (!fw->registered)
         return;
-    struct fd_slot *s = slot_of(w, fw->io.fd);
     for (int d = 0; d < 2; d++)
-        if (s->dir[d] == fw)
-            s->dir[d] = NULL;
+        if (fw->rec->dir[d] == fw)
+            fw->rec->dir[d] = NULL;
     fw->registered = false;
 }
 
 void green__fd_waits_free(struct green_watch_part *w)
 {
-    if (w->fds)
-        free(w->fds->slots);
-    free(w->fds);
+    struct green_fd_waits *t = w->fds;
+    if (t) {
+        for (int i = 0; i < t->count; i++) {
+            GREEN_ASSERT(!t->recs[i] || (!t->recs[i]->w[0].self && !t->recs[i]->w[1].self));
+            free(t->recs[i]);
+        }
+        free(t->recs);
+    }
+    free(t);
     w->fds = NULL;
 }
 
 static void on_io(struct ev_loop *loop, ev_io *io, int revents)
 {
-    (void)loop;
-    struct fd_wait *fw = io->data;
+    struct fd_wait *fw = (struct fd_wait *)io;
     if (revents & EV_ERROR) /* libev found the fd closed under it */
         fw->err = EBADF;
     fw->revents = revents & (EV_READ | EV_WRITE);
-    green__hub_resume(fw->h, fw->self->g, 0, fw);
+    green__hub_resume(ev_userdata(loop), fw->self->g, 0, fw);
 }
 
 static void run_cancel(struct green_hub_part *h, struct green_callback *cb)
 {
     struct fd_wait *fw = (struct fd_wait *)((char *)cb - offsetof(struct fd_wait, cancel));
     green__hub_resume(h, fw->self->g, 0, fw);
+}
+
+/* The watcher for this wait: the record's own, or a one-off while a waiter woken by a
+ * close still holds it (the number was reused before that waiter ran again). */
+static struct fd_wait *wait_take(struct fd_rec *r, int fd, int events)
+{
+    struct fd_wait *fw = &r->w[events & GREEN_READ ? 0 : 1];
+    if (GREEN_LIKELY(!fw->self)) {
+        if (!(r->opened && fw->kept && (fw->io.events & (EV_READ | EV_WRITE)) == events)) {
+            ev_io_set(&fw->io, fd, events); /* GREEN_READ/WRITE are EV_READ/WRITE */
+            fw->kept = r->opened;
+        }
+        return fw;
+    }
+    if (!(fw = calloc(1, sizeof *fw)))
+        return NULL;
+    wait_init(fw, r, fd);
+    ev_io_set(&fw->io, fd, events);
+    fw->heap = true;
+    return fw;
+}
+
+static int wait_fd(int fd, int events, double timeout)
+{
+    struct green_hub_part *h;
+    struct green_task *self = green__watch_self(&h, timeout, API_WAIT);
+    if (!self)
+        return -1;
+    struct fd_rec *r = rec_make(h->watch, fd);
+    if (!r)
+        return green__fail(ENOMEM, API_WAIT, "no memory for the fd table");
+    for (int d = 0; d < 2; d++)
+        if ((events & (1 << d)) && r->dir[d])
+            return green__fail(EBUSY, API_WAIT, "another greenlet already waits on fd %d for %s",
+                               fd, d ? "writing" : "reading");
+    struct fd_wait *fw = wait_take(r, fd, events);
+    if (!fw)
+        return green__fail(ENOMEM, API_WAIT, "no memory for the wait");
+    fw->self = self;
+    fw->revents = fw->err = 0;
+    for (int d = 0; d < 2; d++)
+        if (events & (1 << d))
+            r->dir[d] = fw;
+    fw->registered = true;
+    ev_io_start(h->loop, &fw->io);
+    int rc = green__watch_block(h, self, fw, timeout, API_WAIT);
+    int e = errno;
+    ev_io_stop(h->loop, &fw->io);
+    green__callback_cancel(h, &fw->cancel);
+    unregister(fw);
+    fw->self = NULL;
+    int err = fw->err, ready = fw->revents;
+    if (fw->heap)
+        free(fw);
+    if (rc < 0) {
+        errno = e;
+        return -1;
+    }
+    if (err)
+        return green__fail(EBADF, API_WAIT, "fd %d was closed while waiting", fd);
+    return ready;
 }
 
 GREEN_API int green_wait_fd(int fd, int events, double timeout)
@@ -108,59 +206,64 @@ GREEN_API int green_wait_fd(int fd, int events, double timeout)
                            (unsigned)events);
     if (fd < 0 || fcntl(fd, F_GETFD) < 0)
         return green__fail(EBADF, API_WAIT, "fd %d is not open", fd);
-    struct green_hub_part *h;
-    struct green_task *self = green__watch_self(&h, timeout, API_WAIT);
-    if (!self)
-        return -1;
-    struct fd_slot *s = slot_make(h->watch, fd);
-    if (!s)
-        return green__fail(ENOMEM, API_WAIT, "no memory for the fd table");
-    for (int d = 0; d < 2; d++)
-        if ((events & (1 << d)) && s->dir[d])
-            return green__fail(EBUSY, API_WAIT, "another greenlet already waits on fd %d for %s",
-                               fd, d ? "writing" : "reading");
-    struct fd_wait *fw = calloc(1, sizeof *fw);
-    if (!fw)
-        return green__fail(ENOMEM, API_WAIT, "no memory for the wait");
-    ev_io_init(&fw->io, on_io, fd, events); /* GREEN_READ/WRITE are EV_READ/WRITE */
-    fw->io.data = fw;
-    fw->h = h;
-    fw->self = self;
-    fw->cancel.run = run_cancel;
-    for (int d = 0; d < 2; d++)
-        if (events & (1 << d))
-            s->dir[d] = fw;
-    fw->registered = true;
-    ev_io_start(h->loop, &fw->io);
-    int rc = green__watch_block(h, self, fw, timeout, API_WAIT);
-    int e = errno;
-    ev_io_stop(h->loop, &fw->io);
-    green__callback_cancel(h, &fw->cancel);
-    unregister(h->watch, fw);
-    int err = fw->err, ready = fw->revents;
-    free(fw);
-    if (rc < 0) {
-        errno = e;
-        return -1;
-    }
-    if (err)
-        return green__fail(EBADF, API_WAIT, "fd %d was closed while waiting", fd);
-    return ready;
+    return wait_fd(fd, events, timeout);
+}
+
+int green__wait_fd_open(int fd, int events, double timeout)
+{
+    GREEN_ASSERT(fd >= 0 && (events == GREEN_READ || events == GREEN_WRITE));
+    return wait_fd(fd, events, timeout);
+}
+
+/* fd's record on the calling thread's hub, made if need be; NULL without a hub or memory. */
+static struct fd_rec *rec_here(int fd)
+{
+    struct green_hub_part *h = green__hub_peek();
+    if (!h || fd < 0 || !green__watch_get(h, "libgreen"))
+        return NULL;
+    return rec_make(h->watch, fd);
+}
+
+void green__fd_opened(int fd, unsigned io_flags)
+{
+    struct fd_rec *r = rec_here(fd);
+    if (!r)
+        return; /* no hub (or no memory) yet: fd is treated as made elsewhere */
+    r->opened = true;
+    r->w[0].kept = r->w[1].kept = false; /* a new file: libev registers it at its first wait */
+    r->io_flags = (unsigned char)io_flags;
+}
+
+unsigned green__fd_io_flags(int fd)
+{
+    struct green_hub_part *h = green__hub_peek();
+    struct fd_rec *r = h && fd >= 0 ? rec_of(h->watch, fd) : NULL;
+    return r ? r->io_flags : 0;
+}
+
+void green__fd_set_io_flags(int fd, unsigned io_flags)
+{
+    struct fd_rec *r = rec_here(fd);
+    if (r)
+        r->io_flags = (unsigned char)io_flags;
 }
 
 int green__fd_closing(int fd)
 {
     struct green_hub_part *h = green__hub_peek();
-    struct fd_slot *s = h && h->watch ? slot_of(h->watch, fd) : NULL;
-    if (!s)
+    struct fd_rec *r = h ? rec_of(h->watch, fd) : NULL;
+    if (!r)
         return 0;
+    r->opened = false;
+    r->io_flags = 0;
+    r->w[0].kept = r->w[1].kept = false;
     int woken = 0;
     for (int d = 0; d < 2; d++) {
-        struct fd_wait *fw = s->dir[d];
+        struct fd_wait *fw = r->dir[d];
         if (!fw)
             continue;
         ev_io_stop(h->loop, &fw->io);
-        unregister(h->watch, fw); /* clears both directions of a READ|WRITE wait */
+        unregister(fw); /* clears both directions of a READ|WRITE wait */
         fw->err = EBADF;
         green__callback_queue(h, &fw->cancel);
         woken++;

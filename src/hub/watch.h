@@ -70,6 +70,23 @@ GREEN_HIDDEN void green__fd_waits_free(struct green_watch_part *w);
  * closing fd. */
 GREEN_HIDDEN int green__fd_closing(int fd);
 
+/* Greenlet only: green_wait_fd() for one direction, for the I/O layer, which has just seen
+ * a system call on fd fail with EAGAIN (so fd is open: no check).  Returns as
+ * green_wait_fd(). */
+GREEN_HIDDEN int green__wait_fd_open(int fd, int events, double timeout);
+
+/* The I/O layer made a new file under fd (accept, socket) and closes it through green_close:
+ * libev keeps its registration between waits (no epoll_ctl per wait) until a close is
+ * announced.  io_flags: the I/O layer's bits for it.  Never fails (without a hub, or memory,
+ * fd is treated as made elsewhere). */
+GREEN_HIDDEN void green__fd_opened(int fd, unsigned io_flags);
+
+/* The I/O layer's bits for fd (fd.c says what they mean), kept in the hub's record of fd and
+ * cleared when its close is announced: 0 when none were set.  Setting never fails (without
+ * a hub or memory, nothing is kept). */
+GREEN_HIDDEN unsigned green__fd_io_flags(int fd);
+GREEN_HIDDEN void green__fd_set_io_flags(int fd, unsigned io_flags);
+
 /* The signal table across fork() (signal.c, called by fork.c's handlers): locked around
  * the fork; in the child, only the forking thread's hub h (NULL: none) keeps its signals. */
 GREEN_HIDDEN void green__signal_atfork_prepare(void);

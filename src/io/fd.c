@@ -6,8 +6,12 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/error.h"
+#include "hub/hub.h"
+#include "hub/watch.h"
 #include "io.h"
 
 int green__budget_begin(struct green__budget *b, double seconds, const char *api)
@@ -48,6 +52,71 @@ int green__nonblock(int fd, const char *api)
     return 0;
 }
 
+/* The io bits of a fd in the hub's record (green__fd_io_flags): what the I/O layer learnt
+ * about it since it was opened or last announced closed. */
+#define FD_SOCKET GREEN__FD_SOCKET
+#define FD_OTHER 2u /* not a socket */
+
+void green__fd_opened_socket(int fd) { green__fd_opened(fd, FD_SOCKET); }
+
+/* A socket is made non-blocking once, when the I/O layer first sees it (the documented
+ * O_NONBLOCK it leaves set); after that its transfers pass MSG_DONTWAIT and need no fcntl.
+ * If the number was closed behind our back meanwhile and names another socket now, that
+ * socket is still never blocked on; if it names something else, recv/send say ENOTSOCK
+ * and green__fd_read/write learn it again.  Anything else pays the fcntl on every call. */
+int green__fd_mode(int fd, const char *api)
+{
+    unsigned bits = green__fd_io_flags(fd);
+    if (GREEN_LIKELY(bits & FD_SOCKET))
+        return 1;
+    if (green__nonblock(fd, api) < 0)
+        return -1;
+    if (!bits && green__hub_peek()) { /* without a hub nothing is kept: no probe */
+        int type;
+        socklen_t len = sizeof type;
+        bits = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 ? FD_SOCKET : FD_OTHER;
+        green__fd_set_io_flags(fd, bits);
+    }
+    return bits == FD_SOCKET;
+}
+
+/* A socket that turned out not to be one (its number was closed behind our back and
+ * reused): forget what the hub kept for the old file, fall back to read/write on O_NONBLOCK.  Returns 0, or -1 with errno EBADF (the message is the loop's). */
+static int not_a_socket(int fd, bool *sock)
+{
+    green__fd_closing(fd); /* proof the old file is gone: libev must register the new one */
+    green__fd_set_io_flags(fd, FD_OTHER);
+    *sock = false;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
+        return -1;
+    return 0;
+}
+
+ssize_t green__fd_read(int fd, void *buf, size_t len, bool *sock)
+{
+    if (*sock) {
+        ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
+        if (GREEN_LIKELY(n >= 0 || errno != ENOTSOCK))
+            return n;
+        if (not_a_socket(fd, sock) < 0)
+            return -1;
+    }
+    return read(fd, buf, len);
+}
+
+ssize_t green__fd_write(int fd, const void *buf, size_t len, bool *sock)
+{
+    if (*sock) {
+        ssize_t n = send(fd, buf, len, MSG_DONTWAIT);
+        if (GREEN_LIKELY(n >= 0 || errno != ENOTSOCK))
+            return n;
+        if (not_a_socket(fd, sock) < 0)
+            return -1;
+    }
+    return write(fd, buf, len);
+}
+
 ssize_t green__io_loop(int fd, int events, green__io_op op, void *arg, struct green__budget *b,
                        const char *api)
 {
@@ -60,7 +129,7 @@ ssize_t green__io_loop(int fd, int events, green__io_op op, void *arg, struct gr
             continue;
         if (e != EAGAIN && e != EWOULDBLOCK)
             return green__fail(e, api, "fd %d: %s", fd, strerror(e));
-        if (green__budget_arm(b) < 0 || green_wait_fd(fd, events, GREEN_FOREVER) < 0)
+        if (green__budget_arm(b) < 0 || green__wait_fd_open(fd, events, GREEN_FOREVER) < 0)
             return green__io_refail(api); /* after EBADF fd is not touched again */
     }
 }

@@ -9,6 +9,7 @@
 #ifndef GREEN_IO_IO_H
 #define GREEN_IO_IO_H
 
+#include <netdb.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -40,6 +41,22 @@ typedef ssize_t (*green__io_op)(int fd, void *arg);
 /* Set O_NONBLOCK on fd if it is not set.  Returns 0, or -1 with errno EBADF naming api. */
 GREEN_HIDDEN int green__nonblock(int fd, const char *api);
 
+/* How a plain read or write on fd avoids blocking: 1, a socket (recv/send with MSG_DONTWAIT,
+ * no fcntl); 0, fd is O_NONBLOCK now (read/write).  -1 with errno EBADF naming api. */
+GREEN_HIDDEN int green__fd_mode(int fd, const char *api);
+
+/* One attempt of read(2) or write(2) in the mode green__fd_mode gave (*sock), which these
+ * correct if fd turned out not to be a socket.  Their result, or -1 with errno. */
+GREEN_HIDDEN ssize_t green__fd_read(int fd, void *buf, size_t len, bool *sock);
+GREEN_HIDDEN ssize_t green__fd_write(int fd, const void *buf, size_t len, bool *sock);
+
+/* The io bit of a non-blocking socket (green__fd_opened, green__fd_io_flags): MSG_DONTWAIT
+ * keeps its transfers from blocking. */
+#define GREEN__FD_SOCKET 1u
+
+/* fd is a new non-blocking socket the I/O layer made (accept, socket). */
+GREEN_HIDDEN void green__fd_opened_socket(int fd);
+
 /* Run op(fd, arg) until it does anything but fail with EAGAIN or EINTR, waiting for
  * `events` (GREEN_READ or GREEN_WRITE) within budget b after each EAGAIN.  Returns op's
  * result, or -1 with errno (op's, or the wait's). */
@@ -62,6 +79,22 @@ GREEN_HIDDEN int green__connect(int fd, const struct sockaddr *addr, socklen_t l
 /* A Unix socket address for path ('@': abstract).  Returns its length, or -1 with errno
  * EINVAL, ENAMETOOLONG naming api (listen.c). */
 GREEN_HIDDEN int green__unix_addr(struct sockaddr_un *sa, const char *path, const char *api);
+
+/* The errno for a getaddrinfo/getnameinfo code gai (sys: errno after EAI_SYSTEM), as
+ * green_getaddrinfo() documents it (resolve.c). */
+GREEN_HIDDEN int green__gai_errno(int gai, int sys);
+
+/* The c-ares resolver (resolve_cares.c): whether green_resolver_set() chose it for this
+ * thread's hub, and the two lookups through it, with the arguments, results and errno of
+ * green_getaddrinfo() and green_getnameinfo() (already checked by those). */
+GREEN_HIDDEN bool green__cares_selected(void);
+GREEN_HIDDEN int green__cares_getaddrinfo(const char *host, const char *service,
+                                          const struct addrinfo *hints, struct addrinfo **res,
+                                          double timeout, int *gai_error, const char *api);
+GREEN_HIDDEN int green__cares_getnameinfo(const struct sockaddr *addr, socklen_t addrlen,
+                                          char *host, socklen_t hostlen, char *serv,
+                                          socklen_t servlen, int flags, double timeout,
+                                          int *gai_error, const char *api);
 
 /* Stop the watchers of every green_poll() of this thread on fd and wake those callers
  * (poll.c; green_close calls it).  Never switches. */

@@ -48,7 +48,7 @@ static void drop_lookup(void *arg, void *result)
     lookup_free(arg);
 }
 
-static int errno_of(int gai, int sys)
+int green__gai_errno(int gai, int sys)
 {
     switch (gai) {
     case EAI_NONAME:
@@ -108,7 +108,10 @@ static int resolve(const char *host, const char *service, const struct addrinfo 
     numeric.ai_flags |= AI_NUMERICHOST;
     if (host && l->has_hints && getaddrinfo(host, service, &numeric, &l->res) == 0)
         l->rc = 0;
-    else if (green_threadpool_run(run_lookup, l, drop_lookup, timeout, NULL) < 0) {
+    else if (green__cares_selected()) {
+        lookup_free(l);
+        return green__cares_getaddrinfo(host, service, hints, res, timeout, gai_error, api);
+    } else if (green_threadpool_run(run_lookup, l, drop_lookup, timeout, NULL) < 0) {
         int e = errno;
         if (e != ETIMEDOUT && e != ECANCELED && e != EINTR)
             lookup_free(l); /* not submitted: still ours */
@@ -117,7 +120,7 @@ static int resolve(const char *host, const char *service, const struct addrinfo 
     }
     int rc = l->rc;
     if (rc != 0) {
-        int e = errno_of(rc, l->sys_errno);
+        int e = green__gai_errno(rc, l->sys_errno);
         if (gai_error)
             *gai_error = rc;
         lookup_free(l);
@@ -164,10 +167,11 @@ GREEN_API int green_connect_name(const char *host, unsigned port, int type, doub
                 green__fail(errno, api, "socket: %s", strerror(errno));
                 continue;
             }
+            green__fd_opened_socket(fd);
             if (green__connect(fd, ai->ai_addr, ai->ai_addrlen, &b, api) == 0)
                 break;
             int e = errno;
-            close(fd);
+            green_close(fd); /* announced: the connect's wait kept fd's registration */
             fd = -1;
             errno = e;
             if (e == ETIMEDOUT || e == ECANCELED || e == EINTR || e == EDEADLK || e == EPERM)
@@ -191,10 +195,11 @@ GREEN_API int green_connect_unix(const char *path, int type, double timeout)
     int fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return green__fail(errno, api, "socket: %s", strerror(errno));
+    green__fd_opened_socket(fd);
     if (green_connect(fd, (struct sockaddr *)&sa, (socklen_t)len, timeout) == 0)
         return fd;
     int e = errno;
-    close(fd);
+    green_close(fd); /* announced: the connect's wait kept fd's registration */
     errno = e;
     return -1;
 }

@@ -13,18 +13,35 @@ struct transfer {
     struct sockaddr *addr; /* recvfrom's source, sendto's target */
     socklen_t *addrlen;    /* recvfrom */
     socklen_t tolen;       /* sendto */
+    bool sock;             /* read/write: green__fd_mode's answer */
 };
 
 static ssize_t do_read(int fd, void *a)
 {
     struct transfer *t = a;
-    return read(fd, t->buf, t->len);
+    return green__fd_read(fd, t->buf, t->len, &t->sock);
 }
 
 static ssize_t do_write(int fd, void *a)
 {
     struct transfer *t = a;
-    return write(fd, t->buf, t->len);
+    return green__fd_write(fd, t->buf, t->len, &t->sock);
+}
+
+/* read and write: green__io_call, in the mode green__fd_mode picks for fd. */
+static ssize_t plain(int fd, int events, green__io_op op, struct transfer *t, double timeout,
+                     const char *api)
+{
+    struct green__budget b;
+    if (green__budget_begin(&b, timeout, api) < 0)
+        return -1;
+    int sock = green__fd_mode(fd, api);
+    if (sock < 0)
+        return -1;
+    t->sock = sock;
+    ssize_t n = green__io_loop(fd, events, op, t, &b, api);
+    green__budget_end(&b);
+    return n;
 }
 
 static ssize_t do_recvfrom(int fd, void *a)
@@ -42,13 +59,13 @@ static ssize_t do_sendto(int fd, void *a)
 GREEN_API ssize_t green_read(int fd, void *buf, size_t len, double timeout)
 {
     struct transfer t = {.buf = buf, .len = len};
-    return green__io_call(fd, GREEN_READ, true, do_read, &t, timeout, "green_read");
+    return plain(fd, GREEN_READ, do_read, &t, timeout, "green_read");
 }
 
 GREEN_API ssize_t green_write(int fd, const void *buf, size_t len, double timeout)
 {
     struct transfer t = {.buf = (void *)buf, .len = len};
-    return green__io_call(fd, GREEN_WRITE, true, do_write, &t, timeout, "green_write");
+    return plain(fd, GREEN_WRITE, do_write, &t, timeout, "green_write");
 }
 
 GREEN_API ssize_t green_recv(int fd, void *buf, size_t len, int flags, double timeout)

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <sys/socket.h>
 
+#include "hub/watch.h"
 #include "io.h"
 
 struct accepting {
@@ -14,7 +15,10 @@ struct accepting {
 static ssize_t do_accept(int fd, void *a)
 {
     struct accepting *ac = a;
-    return accept4(fd, ac->addr, ac->addrlen, ac->flags);
+    int s = accept4(fd, ac->addr, ac->addrlen, ac->flags);
+    if (s >= 0) /* a new file under that number */
+        green__fd_opened(s, ac->flags & SOCK_NONBLOCK ? GREEN__FD_SOCKET : 0);
+    return s;
 }
 
 GREEN_API int green_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
