@@ -13,8 +13,8 @@
  * Once read or write have seen that fd is a socket, they pass MSG_DONTWAIT too and skip
  * the fcntl (the hub remembers it per fd number until a close is announced).
  *
- * Closing.  Close the fds that green_accept(), green_accept4() and
- * green_connect_name()/_unix() return with green_close(), or announce the close with
+ * Closing.  Close the fds that green_accept(), green_accept4(),
+ * green_connect_name()/_unix() and the stream servers of server.h return with green_close(), or announce the close with
  * green_fd_close_notify() first: for those fds the hub keeps libev's registration between
  * waits (no epoll_ctl per wait), which is only right while the number still names that
  * file.  An fd of theirs closed without either, whose number then goes to a file made

@@ -61,7 +61,7 @@ typedef void (*green_dgram_fn)(green_server_t *s, const void *data, size_t len,
                                const struct sockaddr *peer, socklen_t peerlen, void *arg);
 
 /* Flags of green_server_opts_t. */
-#define GREEN_SERVER_KEEP_FD 0x01   /* the handler owns fd: the server never closes it */
+#define GREEN_SERVER_KEEP_FD 0x01   /* the handler owns fd (close it with green_close) */
 #define GREEN_SERVER_REUSEPORT 0x02 /* SO_REUSEPORT on the listener (green_workers_start) */
 
 typedef struct green_server_opts {

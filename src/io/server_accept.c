@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
+#include "io.h"
 #include "server.h"
 
 void green__server_acceptor_failed(green_server_t *s, int err)
@@ -92,6 +93,7 @@ static int take_batch(green_server_t *s)
             s->stats.accept_errors++;
             continue;
         }
+        green__fd_opened_socket(c->fd); /* as green_accept's: closed with green_close */
         taken++;
         s->stats.accepted++;
         green__server_spawn(s, c);
