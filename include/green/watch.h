@@ -59,8 +59,10 @@ GREEN_API int green_wait_fd(int fd, int events, double timeout);
  * waiting on fd stops watching it now (its libev watcher is stopped before the real close)
  * and is woken, through the callback queue, with EBADF; and the hub forgets what it kept
  * about the file (io.h: fds the I/O layer made keep their libev registration between
- * waits).  Call it before close(fd).  Never switches.  Returns the number of waiters woken (0, 1 or 2), or -1 with errno EBADF
- * (fd < 0). */
+ * waits).  Callers of green_poll()/green_select() (io.h) watching fd are woken too: their
+ * entry for fd reports POLLNVAL.  Call it before close(fd).  Never switches.  Returns the
+ * number of waiters woken (green_wait_fd callers, one per direction, plus the polls), or
+ * -1 with errno EBADF (fd < 0). */
 GREEN_API int green_fd_close_notify(int fd);
 
 /* ---- Wall-clock time (ev_periodic) ---------------------------------------------------- */

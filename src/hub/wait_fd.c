@@ -271,9 +271,20 @@ int green__fd_closing(int fd)
     return woken;
 }
 
+/* The I/O layer's own waiters on fds (green_poll's), which a close announced here must
+ * reach too: the hub does not call the layer above it by name, so that layer registers. */
+static int (*io_closing)(int fd);
+
+void green__fd_closing_register(int (*fn)(int fd))
+{
+    __atomic_store_n(&io_closing, fn, __ATOMIC_RELAXED);
+}
+
 GREEN_API int green_fd_close_notify(int fd)
 {
     if (fd < 0)
         return green__fail(EBADF, "green_fd_close_notify", "fd %d is not a descriptor", fd);
-    return green__fd_closing(fd);
+    int woken = green__fd_closing(fd);
+    int (*also)(int) = __atomic_load_n(&io_closing, __ATOMIC_RELAXED);
+    return also ? woken + also(fd) : woken;
 }

@@ -70,6 +70,10 @@ GREEN_HIDDEN void green__fd_waits_free(struct green_watch_part *w);
  * closing fd. */
 GREEN_HIDDEN int green__fd_closing(int fd);
 
+/* The I/O layer's waiters beyond green_wait_fd's (green_poll): fn(fd) wakes them for a close
+ * announced by green_fd_close_notify() and returns how many.  Set once, any thread. */
+GREEN_HIDDEN void green__fd_closing_register(int (*fn)(int fd));
+
 /* Greenlet only: green_wait_fd() for one direction, for the I/O layer, which has just seen
  * a system call on fd fail with EAGAIN (so fd is open: no check).  Returns as
  * green_wait_fd(). */

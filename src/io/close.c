@@ -14,8 +14,7 @@ GREEN_API int green_close(int fd)
     const char *api = "green_close";
     if (fd < 0)
         return green__fail(EBADF, api, "fd %d is not a descriptor", fd);
-    green_fd_close_notify(fd);
-    green__poll_closing(fd);
+    green_fd_close_notify(fd); /* green_poll's waiters too */
     if (close(fd) == 0 || errno == EINTR) /* Linux released fd even on EINTR */
         return 0;
     return green__fail(errno, api, "fd %d: %s", fd, strerror(errno));

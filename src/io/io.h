@@ -97,7 +97,8 @@ GREEN_HIDDEN int green__cares_getnameinfo(const struct sockaddr *addr, socklen_t
                                           int *gai_error, const char *api);
 
 /* Stop the watchers of every green_poll() of this thread on fd and wake those callers
- * (poll.c; green_close calls it).  Never switches. */
-GREEN_HIDDEN void green__poll_closing(int fd);
+ * (poll.c; green_fd_close_notify calls it once a poll has registered it).  Returns how many
+ * were woken.  Never switches. */
+GREEN_HIDDEN int green__poll_closing(int fd);
 
 #endif /* GREEN_IO_IO_H */

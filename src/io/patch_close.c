@@ -9,6 +9,5 @@ GREEN_API void green__patch_closing(int fd)
 {
     if (fd < 0)
         return;
-    green_fd_close_notify(fd);
-    green__poll_closing(fd);
+    green_fd_close_notify(fd); /* green_poll's waiters too */
 }

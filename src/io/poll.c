@@ -60,9 +60,11 @@ static void on_io(struct ev_loop *loop, ev_io *io, int revents)
     wake(w->pw);
 }
 
-void green__poll_closing(int fd)
+int green__poll_closing(int fd)
 {
-    for (struct poll_wait *pw = active; pw; pw = pw->next)
+    int woken = 0;
+    for (struct poll_wait *pw = active; pw; pw = pw->next) {
+        bool hit = false;
         for (nfds_t i = 0; i < pw->n; i++) {
             struct poll_watch *w = &pw->w[i];
             if (w->io.fd != fd || w->closed)
@@ -71,8 +73,14 @@ void green__poll_closing(int fd)
                 ev_io_stop(pw->h->loop, &w->io);
             w->active = false;
             w->closed = true;
-            wake(pw);
+            hit = true;
         }
+        if (hit) {
+            wake(pw);
+            woken++;
+        }
+    }
+    return woken;
 }
 
 static void unlink_wait(struct poll_wait *pw)
@@ -187,5 +195,6 @@ GREEN_API int green_poll(struct pollfd *fds, nfds_t nfds, double timeout)
     struct green_task *self = green__watch_self(&h, timeout, API);
     if (!self)
         return -1;
+    green__fd_closing_register(green__poll_closing); /* a relaxed store: once is enough */
     return wait_ready(h, self, fds, nfds, timeout);
 }

@@ -122,13 +122,26 @@ static void *closer(void *arg)
     return NULL;
 }
 
+/* The same close announced with green_fd_close_notify() and made with close(2): the hub
+ * layer's announcement reaches the poller too. */
+static void *notifying_closer(void *arg)
+{
+    (void)arg;
+    say("C closes");
+    CHECK_EQ(green_fd_close_notify(a[0]), 1); /* one poller woken */
+    CHECK_EQ(close(a[0]), 0);
+    CHECK_EQ(open("/dev/null", O_RDONLY), a[0]);
+    say("C reopened");
+    return NULL;
+}
+
 static void test_close_under_poller(void **state)
 {
-    (void)state;
+    bool notify = *state != NULL;
     pipes();
     green_t *p = SPAWN(closing_poller, NULL);
     assert_int_equal(green_sleep(0), 0);
-    green_t *c = SPAWN(closer, NULL);
+    green_t *c = SPAWN(notify ? notifying_closer : closer, NULL);
     assert_int_equal(green_join(p, 1.0, NULL), 0);
     assert_int_equal(green_join(c, 1.0, NULL), 0);
     green_release(p);
@@ -370,6 +383,8 @@ int main(void)
         HUB_TEST(test_kill),               HUB_TEST(test_spurious_wake),
         HUB_TEST(test_refusals),           HUB_TEST(test_shared_stack),
         HUB_TEST(test_select),             HUB_TEST(test_select_close),
+        cmocka_unit_test_prestate_setup_teardown(test_close_under_poller, hub_setup, hub_teardown,
+                                                 (void *)"notify"),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
