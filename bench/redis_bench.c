@@ -11,13 +11,19 @@
  * the table gives requests per second and the client's CPU per request (user + system
  * of this process; the server's is the same work in every row).
  *
- *   ninja -C build-release bench-redis     (or: bench_redis [-c CONNS] [-d SECONDS])
+ * The server runs on CPU 0 and every client on CPU 1 (when two are online), as bench-http
+ * pins its servers and wrk: each client gets one core, the threads' included, and the
+ * server's core is the same for all.  Rounds interleave the clients; the table gives
+ * medians.
+ *
+ *   ninja -C build-release bench-redis     (or: bench_redis [-c CONNS] [-d SECONDS] [-r ROUNDS])
  */
 #include <ev.h>
 #include <hiredis/adapters/libev.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 
 #include "benchutil.h"
@@ -26,6 +32,7 @@
 static char sock_path[300];
 static int conns = 100;
 static double seconds = 2.0;
+static int rounds = 3;
 static double deadline; /* ns */
 
 static double cpu_seconds(void)
@@ -137,11 +144,35 @@ static long run_async(struct client *cl)
 
 /* ---- the table ------------------------------------------------------------------------------ */
 
+#define MAX_ROUNDS 15
+
 struct row {
     const char *name;
     long (*run)(struct client *);
     double rps, cpu_us;
+    double rps_at[MAX_ROUNDS], cpu_at[MAX_ROUNDS];
 };
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* pid (0: this process, and the threads it starts from now on) runs on CPU cpu only. */
+static bool pin(pid_t pid, int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(pid, sizeof set, &set) == 0;
+}
 
 static void measure(struct row *r)
 {
@@ -168,6 +199,8 @@ int main(int argc, char **argv)
             conns = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "-d"))
             seconds = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "-r"))
+            rounds = atoi(argv[i + 1]);
     }
     char bin[512], dir[256], log[300];
     if (!server_find("redis-server", bin, sizeof bin)) {
@@ -185,19 +218,34 @@ int main(int argc, char **argv)
         server_print_log(log);
         die("starting redis-server");
     }
+    if (rounds < 1 || rounds > MAX_ROUNDS)
+        rounds = 3;
+    bool pinned = sysconf(_SC_NPROCESSORS_ONLN) >= 2 && pin(server, 0) && pin(0, 1);
     struct row rows[] = {
-        {"async (hiredis + libev, the floor)", run_async, 0, 0},
-        {"greenlets (hiredis blocking API, patched)", run_greenlets, 0, 0},
-        {"threads (one per connection)", run_threads, 0, 0},
+        {.name = "async (hiredis + libev, the floor)", .run = run_async},
+        {.name = "greenlets (hiredis blocking API, patched)", .run = run_greenlets},
+        {.name = "threads (one per connection)", .run = run_threads},
     };
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-        measure(&rows[i]);
+    size_t nrows = sizeof rows / sizeof rows[0];
+    for (int r = 0; r < rounds; r++)
+        for (size_t k = 0; k < nrows; k++) { /* each round starts at another row */
+            struct row *row = &rows[(k + (size_t)r) % nrows];
+            measure(row);
+            row->rps_at[r] = row->rps;
+            row->cpu_at[r] = row->cpu_us;
+        }
+    for (size_t i = 0; i < nrows; i++) {
+        rows[i].rps = median(rows[i].rps_at, rounds);
+        rows[i].cpu_us = median(rows[i].cpu_at, rounds);
+    }
     server_stop(server);
     server_rmtree(dir);
-    printf("Redis GET/SET through hiredis, %d connections, %.1f s each, one redis-server\n", conns,
-           seconds);
+    printf("Redis GET/SET through hiredis, %d connections, %.1f s per run, %d rounds (medians), "
+           "one redis-server; %s\n",
+           conns, seconds, rounds,
+           pinned ? "server on CPU 0, every client on CPU 1" : "not pinned (one CPU online)");
     printf("%-44s %12s %14s %10s\n", "client", "requests/s", "CPU us/req", "vs async");
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+    for (size_t i = 0; i < nrows; i++)
         printf("%-44s %12.0f %14.2f %9.2fx\n", rows[i].name, rows[i].rps, rows[i].cpu_us,
                rows[i].rps / rows[0].rps);
     return 0;

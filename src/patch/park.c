@@ -115,6 +115,14 @@ ssize_t patch_io(int fd, short events, patch_op op, void *arg, struct patch_prog
 {
     int saved = errno;
     if (!patch_gate()) {
+        if (GREEN_LIKELY(!p)) { /* a read: the fd's state matters only if it would block */
+            ssize_t n = op(fd, arg);
+            if (GREEN_LIKELY(n >= 0) || errno != EAGAIN)
+                return n;
+            unsigned st = patch_fd_peek(fd);
+            errno = EAGAIN;
+            return st & FD_OURS ? thread_loop(fd, events, op, arg, st, p, saved) : -1;
+        }
         unsigned st = patch_fd_peek(fd);
         if (p)
             p->whole = st & FD_OURS;
