@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "core/thread.h"
 #include "hub.h"
+#include "patch_hook.h"
 #include "watch.h"
 #include "threadpool.h"
 
@@ -80,6 +81,7 @@ GREEN_COLD static struct green_hub_part *hub_create(struct green_thread *ts, con
     green__task_init(h, &h->main_task, &ts->core.main);
     h->main_task.phase = TASK_RUNNING;
     ts->hub = h;
+    green__patch_hub_here = true;
     green__fork_init();
     return h;
 }
@@ -252,6 +254,7 @@ static int hub_stop(struct green_hub_part *h, const char *api)
     ev_loop_destroy(h->loop);
     h->loop = NULL;
     ts->hub = NULL; /* the part itself stays, for the objects and the next hub (kept) */
+    green__patch_hub_here = false;
     return 0;
 }
 

@@ -9,6 +9,8 @@
 #include "hub.h"
 #include "patch_hook.h"
 
+GREEN_API _Thread_local bool green__patch_hub_here __attribute__((tls_model("initial-exec")));
+
 GREEN_API int green__patch_gate(void)
 {
     struct green_thread *ts = green__tls;

@@ -5,6 +5,8 @@
 #ifndef GREEN_HUB_PATCH_HOOK_H
 #define GREEN_HUB_PATCH_HOOK_H
 
+#include <stdbool.h>
+
 #include "green/core.h"
 
 /* Whether a blocking call made now may park the caller on the hub: the calling thread has
@@ -13,6 +15,12 @@
  * (green_patch_context).  A few loads: the patch library asks it on every call.  Never
  * fails, never creates anything. */
 GREEN_API int green__patch_gate(void);
+
+/* Whether the calling thread has a hub now (set when it is made, cleared at its shutdown):
+ * the patch library reads it inline before asking green__patch_gate(), so that a call on a
+ * thread without a hub costs one thread-local load, not a call into libgreen.  Initial-exec
+ * like libgreen's own thread pointer: libgreen is loaded with the program. */
+GREEN_API extern _Thread_local bool green__patch_hub_here __attribute__((tls_model("initial-exec")));
 
 /* An fd is about to be closed (close, dup2/dup3 onto it) by the calling thread: stop and
  * wake (EBADF, POLLNVAL) every waiter of this thread's hub on it, as green_close() does

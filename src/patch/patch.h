@@ -89,7 +89,25 @@ extern _Thread_local unsigned patch_in_signal GREEN_HIDDEN
 
 /* May this call park?  libgreen's answer (a greenlet of a running hub), and not inside a
  * signal handler. */
-static inline bool patch_gate(void) { return green__patch_gate() && !patch_in_signal; }
+static inline bool patch_gate(void)
+{
+    return green__patch_hub_here && green__patch_gate() && !patch_in_signal;
+}
+
+/* The first statement of a read-like call: where parking is not allowed it is libc's own
+ * call, returned unless it would block; then patch_io() looks further (an fd we made
+ * non-blocking must block as the program expects, so it asks again and waits).  A thread
+ * without a hub pays a thread-local load and one call more than libc. */
+#define PATCH_UNPARKED_FIRST(call)                                                                 \
+    do {                                                                                           \
+        if (GREEN_LIKELY(!patch_gate())) {                                                         \
+            int saved_ = errno;                                                                    \
+            ssize_t n_ = (call);                                                                   \
+            if (GREEN_LIKELY(n_ >= 0) || errno != EAGAIN)                                          \
+                return n_;                                                                         \
+            errno = saved_;                                                                        \
+        }                                                                                          \
+    } while (0)
 
 /* ---- the fd table (fdstate.c) ------------------------------------------------------- */
 
