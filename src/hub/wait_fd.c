@@ -16,6 +16,12 @@
  * the number still names the file libev registered, so it is skipped for fds the I/O layer
  * made (green__fd_opened: it closes them through green_close), until a close is announced.
  * An fd made elsewhere is re-set on every wait, as before: its owner may close() it.
+ *
+ * A read watcher of such an fd is also left started after its wait ("parked"), so that
+ * the next wait — a keep-alive connection's next request — needs no ev_io_start/ev_io_stop
+ * pair.  A parked watcher holds no reference on the loop (a wait that can never end still
+ * fails with EDEADLK), the first readiness that finds nobody waiting stops it, and a close
+ * announced, a new file under the number or the hub's end stops it too.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +45,7 @@ struct fd_wait {
     bool registered; /* its waiter is in rec->dir: a close has not unhooked it */
     bool kept;       /* set since the fd was opened: libev's registration is the file's */
     bool heap;       /* a one-off (the record's own was taken): freed after the wait */
+    bool parked;     /* started with no waiter, its loop reference given back (ev_unref) */
 };
 
 struct fd_rec {
@@ -55,6 +62,20 @@ struct green_fd_waits {
 
 static void on_io(struct ev_loop *loop, ev_io *io, int revents);
 static void run_cancel(struct green_hub_part *h, struct green_callback *cb);
+
+static void unpark(struct ev_loop *loop, struct fd_wait *fw)
+{
+    if (fw->parked) {
+        ev_ref(loop);
+        fw->parked = false;
+    }
+}
+
+static void stop_watcher(struct ev_loop *loop, struct fd_wait *fw)
+{
+    unpark(loop, fw);
+    ev_io_stop(loop, &fw->io);
+}
 
 static void wait_init(struct fd_wait *fw, struct fd_rec *r, int fd)
 {
@@ -107,13 +128,17 @@ static void unregister(struct fd_wait *fw)
     fw->registered = false;
 }
 
-void green__fd_waits_free(struct green_watch_part *w)
+void green__fd_waits_free(struct ev_loop *loop, struct green_watch_part *w)
 {
     struct green_fd_waits *t = w->fds;
     if (t) {
         for (int i = 0; i < t->count; i++) {
-            GREEN_ASSERT(!t->recs[i] || (!t->recs[i]->w[0].self && !t->recs[i]->w[1].self));
-            free(t->recs[i]);
+            struct fd_rec *r = t->recs[i];
+            GREEN_ASSERT(!r || (!r->w[0].self && !r->w[1].self));
+            for (int d = 0; r && d < 2; d++)
+                if (r->w[d].parked)
+                    stop_watcher(loop, &r->w[d]);
+            free(r);
         }
         free(t->recs);
     }
@@ -124,6 +149,10 @@ void green__fd_waits_free(struct green_watch_part *w)
 static void on_io(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct fd_wait *fw = (struct fd_wait *)io;
+    if (GREEN_UNLIKELY(fw->parked)) { /* ready while nobody waits: stop watching */
+        stop_watcher(loop, fw);
+        return;
+    }
     if (revents & EV_ERROR) /* libev found the fd closed under it */
         fw->err = EBADF;
     fw->revents = revents & (EV_READ | EV_WRITE);
@@ -138,11 +167,15 @@ static void run_cancel(struct green_hub_part *h, struct green_callback *cb)
 
 /* The watcher for this wait: the record's own, or a one-off while a waiter woken by a
  * close still holds it (the number was reused before that waiter ran again). */
-static struct fd_wait *wait_take(struct fd_rec *r, int fd, int events)
+static struct fd_wait *wait_take(struct ev_loop *loop, struct fd_rec *r, int fd, int events)
 {
     struct fd_wait *fw = &r->w[events & GREEN_READ ? 0 : 1];
     if (GREEN_LIKELY(!fw->self)) {
-        if (!(r->opened && fw->kept && (fw->io.events & (EV_READ | EV_WRITE)) == events)) {
+        if (GREEN_LIKELY(r->opened && fw->kept && (fw->io.events & (EV_READ | EV_WRITE)) == events)) {
+            unpark(loop, fw); /* still started, if it was parked */
+        } else {
+            if (fw->parked)
+                stop_watcher(loop, fw);
             ev_io_set(&fw->io, fd, events); /* GREEN_READ/WRITE are EV_READ/WRITE */
             fw->kept = r->opened;
         }
@@ -169,7 +202,7 @@ static int wait_fd(int fd, int events, double timeout)
         if ((events & (1 << d)) && r->dir[d])
             return green__fail(EBUSY, API_WAIT, "another greenlet already waits on fd %d for %s",
                                fd, d ? "writing" : "reading");
-    struct fd_wait *fw = wait_take(r, fd, events);
+    struct fd_wait *fw = wait_take(h->loop, r, fd, events);
     if (!fw)
         return green__fail(ENOMEM, API_WAIT, "no memory for the wait");
     fw->self = self;
@@ -178,10 +211,17 @@ static int wait_fd(int fd, int events, double timeout)
         if (events & (1 << d))
             r->dir[d] = fw;
     fw->registered = true;
-    ev_io_start(h->loop, &fw->io);
+    if (!ev_is_active(&fw->io))
+        ev_io_start(h->loop, &fw->io);
     int rc = green__watch_block(h, self, fw, timeout, API_WAIT);
     int e = errno;
-    ev_io_stop(h->loop, &fw->io);
+    if (rc == 0 && !fw->err && fw->kept && !fw->heap && events == GREEN_READ &&
+        ev_is_active(&fw->io)) {
+        fw->parked = true; /* the next wait on this connection starts nothing */
+        ev_unref(h->loop);
+    } else {
+        ev_io_stop(h->loop, &fw->io);
+    }
     green__callback_cancel(h, &fw->cancel);
     unregister(fw);
     fw->self = NULL;
@@ -229,6 +269,10 @@ void green__fd_opened(int fd, unsigned io_flags)
     struct fd_rec *r = rec_here(fd);
     if (!r)
         return; /* no hub (or no memory) yet: fd is treated as made elsewhere */
+    struct green_hub_part *h = green__hub_peek();
+    for (int d = 0; d < 2; d++)
+        if (r->w[d].parked) /* an old file's, never announced closed */
+            stop_watcher(h->loop, &r->w[d]);
     r->opened = true;
     r->w[0].kept = r->w[1].kept = false; /* a new file: libev registers it at its first wait */
     r->io_flags = (unsigned char)io_flags;
@@ -257,6 +301,9 @@ int green__fd_closing(int fd)
     r->opened = false;
     r->io_flags = 0;
     r->w[0].kept = r->w[1].kept = false;
+    for (int d = 0; d < 2; d++)
+        if (r->w[d].parked)
+            stop_watcher(h->loop, &r->w[d]);
     int woken = 0;
     for (int d = 0; d < 2; d++) {
         struct fd_wait *fw = r->dir[d];

@@ -96,7 +96,7 @@ void green__watch_term(struct green_hub_part *h)
     green__hooks_run_cleanups(h);
     while (w->owned)
         w->owned->term(h, w->owned); /* removes itself */
-    green__fd_waits_free(w);
+    green__fd_waits_free(h->loop, w);
     free(w);
     h->watch = NULL;
 }

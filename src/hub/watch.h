@@ -63,7 +63,7 @@ GREEN_HIDDEN void green__watch_term(struct green_hub_part *h);
 GREEN_HIDDEN void green__hooks_run_cleanups(struct green_hub_part *h);
 
 /* Free wait_fd.c's table (no waiter is left at shutdown). */
-GREEN_HIDDEN void green__fd_waits_free(struct green_watch_part *w);
+GREEN_HIDDEN void green__fd_waits_free(struct ev_loop *loop, struct green_watch_part *w);
 
 /* Wake every waiter on fd with EBADF through the callback queue, stopping its watcher
  * now (wait_fd.c).  Returns the number woken; never fails.  The I/O layer calls it before
