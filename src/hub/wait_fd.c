@@ -171,7 +171,8 @@ static struct fd_wait *wait_take(struct ev_loop *loop, struct fd_rec *r, int fd,
 {
     struct fd_wait *fw = &r->w[events & GREEN_READ ? 0 : 1];
     if (GREEN_LIKELY(!fw->self)) {
-        if (GREEN_LIKELY(r->opened && fw->kept && (fw->io.events & (EV_READ | EV_WRITE)) == events)) {
+        if (GREEN_LIKELY(r->opened && fw->kept &&
+                         (fw->io.events & (EV_READ | EV_WRITE)) == events)) {
             unpark(loop, fw); /* still started, if it was parked */
         } else {
             if (fw->parked)
