@@ -64,7 +64,11 @@ extern "C" {
 /* ---- plain transfers ---------------------------------------------------------------- */
 
 /* Cooperative read(2): up to len bytes into buf.  Returns the bytes read (0 at end of file,
- * or for len 0), or -1 with errno as above. */
+ * or for len 0), or -1 with errno as above.  On a socket, after a read that returned fewer
+ * bytes than asked (the receive queue was emptied), the next green_read waits for
+ * readiness before it reads instead of trying first: data already there is returned at
+ * once all the same (even with a timeout of 0), but other greenlets may run first.  This
+ * spares a keep-alive server one failing recv(2) per request. */
 GREEN_API ssize_t green_read(int fd, void *buf, size_t len, double timeout);
 
 /* Cooperative write(2): returns after the first successful write, which may be partial

@@ -52,7 +52,7 @@ struct fd_rec {
     struct fd_wait *dir[2]; /* who waits: [0] reader, [1] writer (one wait in both: READ|WRITE) */
     struct fd_wait w[2];    /* [0] for waits with GREEN_READ, [1] for GREEN_WRITE alone */
     bool opened;            /* made by the I/O layer, not yet announced closed */
-    unsigned char io_flags; /* the I/O layer's (green__fd_io_flags) */
+    unsigned char io_flags; /* the I/O layer's (green__fd_io_flags_at) */
 };
 
 struct green_fd_waits {
@@ -279,12 +279,13 @@ void green__fd_opened(int fd, unsigned io_flags)
     r->io_flags = (unsigned char)io_flags;
 }
 
-unsigned green__fd_io_flags(int fd)
+unsigned char *green__fd_io_flags_at(int fd)
 {
     struct green_hub_part *h = green__hub_peek();
     struct fd_rec *r = h && fd >= 0 ? rec_of(h->watch, fd) : NULL;
-    return r ? r->io_flags : 0;
+    return r ? &r->io_flags : NULL;
 }
+
 
 void green__fd_set_io_flags(int fd, unsigned io_flags)
 {

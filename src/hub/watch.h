@@ -86,9 +86,11 @@ GREEN_HIDDEN int green__wait_fd_open(int fd, int events, double timeout);
 GREEN_HIDDEN void green__fd_opened(int fd, unsigned io_flags);
 
 /* The I/O layer's bits for fd (fd.c says what they mean), kept in the hub's record of fd and
- * cleared when its close is announced: 0 when none were set.  Setting never fails (without
- * a hub or memory, nothing is kept). */
-GREEN_HIDDEN unsigned green__fd_io_flags(int fd);
+ * cleared when its close is announced.  green__fd_io_flags_at: where they live, for the
+ * I/O layer to read and change in place (valid until the hub ends); NULL when fd has no
+ * record on this thread's hub.  Setting never fails (without a hub or memory, nothing is
+ * kept). */
+GREEN_HIDDEN unsigned char *green__fd_io_flags_at(int fd);
 GREEN_HIDDEN void green__fd_set_io_flags(int fd, unsigned io_flags);
 
 /* The signal table across fork() (signal.c, called by fork.c's handlers): locked around

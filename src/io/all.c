@@ -12,19 +12,19 @@ struct chunk {
     char *buf;
     size_t len;
     int flags;
-    bool sock; /* read/write: green__fd_mode's answer */
+    struct green__fd_how *how; /* read/write: green__fd_mode's answer */
 };
 
 static ssize_t do_read(int fd, void *a)
 {
     struct chunk *c = a;
-    return green__fd_read(fd, c->buf, c->len, &c->sock);
+    return green__fd_read(fd, c->buf, c->len, c->how);
 }
 
 static ssize_t do_write(int fd, void *a)
 {
     struct chunk *c = a;
-    return green__fd_write(fd, c->buf, c->len, &c->sock);
+    return green__fd_write(fd, c->buf, c->len, c->how);
 }
 
 static ssize_t do_send(int fd, void *a)
@@ -44,13 +44,12 @@ static ssize_t all(int fd, int events, bool nonblock, green__io_op op, char *buf
         *done = 0;
     if (green__budget_begin(&b, timeout, api) < 0)
         return -1;
-    int sock = nonblock ? green__fd_mode(fd, api) : 0; /* send_all: MSG_DONTWAIT already */
-    if (sock < 0)
+    struct green__fd_how how = {0};
+    if (nonblock && green__fd_mode(fd, &how, api) < 0) /* send_all: MSG_DONTWAIT already */
         return -1;
     while (got < len) {
-        struct chunk c = {buf + got, len - got, flags, sock};
+        struct chunk c = {buf + got, len - got, flags, &how};
         rc = green__io_loop(fd, events, op, &c, &b, api);
-        sock = c.sock;
         if (rc <= 0)
             break; /* an error, or end of file */
         got += (size_t)rc;

@@ -52,10 +52,11 @@ int green__nonblock(int fd, const char *api)
     return 0;
 }
 
-/* The io bits of a fd in the hub's record (green__fd_io_flags): what the I/O layer learnt
+/* The io bits of a fd in the hub's record (green__fd_io_flags_at): what the I/O layer learnt
  * about it since it was opened or last announced closed. */
 #define FD_SOCKET GREEN__FD_SOCKET
-#define FD_OTHER 2u /* not a socket */
+#define FD_OTHER 2u   /* not a socket */
+#define FD_DRAINED 4u /* a socket whose last read came back short */
 
 void green__fd_opened_socket(int fd) { green__fd_opened(fd, FD_SOCKET); }
 
@@ -64,54 +65,76 @@ void green__fd_opened_socket(int fd) { green__fd_opened(fd, FD_SOCKET); }
  * If the number was closed behind our back meanwhile and names another socket now, that
  * socket is still never blocked on; if it names something else, recv/send say ENOTSOCK
  * and green__fd_read/write learn it again.  Anything else pays the fcntl on every call. */
-int green__fd_mode(int fd, const char *api)
+int green__fd_mode(int fd, struct green__fd_how *how, const char *api)
 {
-    unsigned bits = green__fd_io_flags(fd);
-    if (GREEN_LIKELY(bits & FD_SOCKET))
-        return 1;
+    unsigned char *bits = green__fd_io_flags_at(fd);
+    how->bits = bits;
+    how->sock = true;
+    if (GREEN_LIKELY(bits && (*bits & FD_SOCKET)))
+        return 0;
     if (green__nonblock(fd, api) < 0)
         return -1;
-    if (!bits && green__hub_peek()) { /* without a hub nothing is kept: no probe */
+    if (!(bits && *bits) && green__hub_peek()) { /* without a hub nothing is kept: no probe */
         int type;
         socklen_t len = sizeof type;
-        bits = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 ? FD_SOCKET : FD_OTHER;
-        green__fd_set_io_flags(fd, bits);
+        green__fd_set_io_flags(fd, getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0
+                                       ? FD_SOCKET
+                                       : FD_OTHER);
+        how->bits = bits = green__fd_io_flags_at(fd);
     }
-    return bits == FD_SOCKET;
+    how->sock = bits && (*bits & FD_SOCKET);
+    return 0;
 }
 
 /* A socket that turned out not to be one (its number was closed behind our back and
- * reused): forget what the hub kept for the old file, fall back to read/write on O_NONBLOCK.  Returns 0, or -1 with errno EBADF (the message is the loop's). */
-static int not_a_socket(int fd, bool *sock)
+ * reused): forget what the hub kept for the old file, fall back to read/write on
+ * O_NONBLOCK.  Returns 0, or -1 with errno EBADF (the message is the loop's). */
+static int not_a_socket(int fd, struct green__fd_how *how)
 {
     green__fd_closing(fd); /* proof the old file is gone: libev must register the new one */
     green__fd_set_io_flags(fd, FD_OTHER);
-    *sock = false;
+    how->sock = false;
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
         return -1;
     return 0;
 }
 
-ssize_t green__fd_read(int fd, void *buf, size_t len, bool *sock)
+/* A read that came back short emptied the socket's receive queue, so the next read would
+ * almost always fail with EAGAIN: that read skips the try and waits for readiness first
+ * (nginx's "ready" flag does the same).  Data that arrived meanwhile is not missed, the wait
+ * sees it at once; the caller only lets the hub run first.  A keep-alive connection reading
+ * one request at a time saves one recv(2) per request this way. */
+ssize_t green__fd_read(int fd, void *buf, size_t len, struct green__fd_how *how)
 {
-    if (*sock) {
+    if (how->sock) {
+        unsigned char *bits = how->bits;
+        if (bits && (*bits & FD_DRAINED)) {
+            *bits &= (unsigned char)~FD_DRAINED;
+            errno = EAGAIN;
+            return -1;
+        }
         ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
-        if (GREEN_LIKELY(n >= 0 || errno != ENOTSOCK))
+        if (GREEN_LIKELY(n > 0)) {
+            if ((size_t)n < len && bits && (*bits & FD_SOCKET))
+                *bits |= FD_DRAINED;
             return n;
-        if (not_a_socket(fd, sock) < 0)
+        }
+        if (n == 0 || errno != ENOTSOCK)
+            return n;
+        if (not_a_socket(fd, how) < 0)
             return -1;
     }
     return read(fd, buf, len);
 }
 
-ssize_t green__fd_write(int fd, const void *buf, size_t len, bool *sock)
+ssize_t green__fd_write(int fd, const void *buf, size_t len, struct green__fd_how *how)
 {
-    if (*sock) {
+    if (how->sock) {
         ssize_t n = send(fd, buf, len, MSG_DONTWAIT);
         if (GREEN_LIKELY(n >= 0 || errno != ENOTSOCK))
             return n;
-        if (not_a_socket(fd, sock) < 0)
+        if (not_a_socket(fd, how) < 0)
             return -1;
     }
     return write(fd, buf, len);

@@ -41,16 +41,22 @@ typedef ssize_t (*green__io_op)(int fd, void *arg);
 /* Set O_NONBLOCK on fd if it is not set.  Returns 0, or -1 with errno EBADF naming api. */
 GREEN_HIDDEN int green__nonblock(int fd, const char *api);
 
-/* How a plain read or write on fd avoids blocking: 1, a socket (recv/send with MSG_DONTWAIT,
- * no fcntl); 0, fd is O_NONBLOCK now (read/write).  -1 with errno EBADF naming api. */
-GREEN_HIDDEN int green__fd_mode(int fd, const char *api);
+/* How a plain read or write on fd avoids blocking (green__fd_mode's answer). */
+struct green__fd_how {
+    bool sock;           /* a socket: recv/send with MSG_DONTWAIT, no fcntl; else O_NONBLOCK */
+    unsigned char *bits; /* fd's io bits in the hub's record (fd.c), NULL if none is kept */
+};
 
-/* One attempt of read(2) or write(2) in the mode green__fd_mode gave (*sock), which these
- * correct if fd turned out not to be a socket.  Their result, or -1 with errno. */
-GREEN_HIDDEN ssize_t green__fd_read(int fd, void *buf, size_t len, bool *sock);
-GREEN_HIDDEN ssize_t green__fd_write(int fd, const void *buf, size_t len, bool *sock);
+/* Fill *how for fd.  Returns 0, or -1 with errno EBADF naming api. */
+GREEN_HIDDEN int green__fd_mode(int fd, struct green__fd_how *how, const char *api);
 
-/* The io bit of a non-blocking socket (green__fd_opened, green__fd_io_flags): MSG_DONTWAIT
+/* One attempt of read(2) or write(2) in the mode green__fd_mode gave, which these correct if
+ * fd turned out not to be a socket.  Their result, or -1 with errno (a read of a socket
+ * drained by the last one fails with EAGAIN before trying: fd.c). */
+GREEN_HIDDEN ssize_t green__fd_read(int fd, void *buf, size_t len, struct green__fd_how *how);
+GREEN_HIDDEN ssize_t green__fd_write(int fd, const void *buf, size_t len, struct green__fd_how *how);
+
+/* The io bit of a non-blocking socket (green__fd_opened, green__fd_io_flags_at): MSG_DONTWAIT
  * keeps its transfers from blocking. */
 #define GREEN__FD_SOCKET 1u
 

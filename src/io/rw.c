@@ -13,19 +13,19 @@ struct transfer {
     struct sockaddr *addr; /* recvfrom's source, sendto's target */
     socklen_t *addrlen;    /* recvfrom */
     socklen_t tolen;       /* sendto */
-    bool sock;             /* read/write: green__fd_mode's answer */
+    struct green__fd_how how; /* read/write: green__fd_mode's answer */
 };
 
 static ssize_t do_read(int fd, void *a)
 {
     struct transfer *t = a;
-    return green__fd_read(fd, t->buf, t->len, &t->sock);
+    return green__fd_read(fd, t->buf, t->len, &t->how);
 }
 
 static ssize_t do_write(int fd, void *a)
 {
     struct transfer *t = a;
-    return green__fd_write(fd, t->buf, t->len, &t->sock);
+    return green__fd_write(fd, t->buf, t->len, &t->how);
 }
 
 /* read and write: green__io_call, in the mode green__fd_mode picks for fd. */
@@ -35,10 +35,8 @@ static ssize_t plain(int fd, int events, green__io_op op, struct transfer *t, do
     struct green__budget b;
     if (green__budget_begin(&b, timeout, api) < 0)
         return -1;
-    int sock = green__fd_mode(fd, api);
-    if (sock < 0)
+    if (green__fd_mode(fd, &t->how, api) < 0)
         return -1;
-    t->sock = sock;
     ssize_t n = green__io_loop(fd, events, op, t, &b, api);
     green__budget_end(&b);
     return n;
