@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "green/hub.h"
+#include "io/sock_error.h"
 
 #include "patch.h"
 
@@ -176,17 +177,8 @@ static ssize_t op_connect(int fd, void *a)
     struct conn *c = a;
     if (c->backoff && backlog_pause(c) < 0)
         return -1; /* a kill or a timeout during the pause */
-    if (c->started) {
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-            return -1;
-        if (err) {
-            errno = err;
-            return -1;
-        }
-        return 0;
-    }
+    if (c->started)
+        return green__sock_error(fd);
     if (NEXT(connect)(fd, c->addr, c->len) == 0)
         return 0;
     if (errno == EINPROGRESS || errno == EALREADY) {
