@@ -22,8 +22,10 @@ struct program {
 };
 
 /* Start argv[0] (relative to the build directory: "examples/echo_server") with the rest of
- * argv (NULL-terminated). */
-static inline struct program program_start(char *const argv[])
+ * argv (NULL-terminated); in its environment, variable `name` (if not NULL) set to value,
+ * or removed when value is NULL. */
+static inline struct program program_start_env(char *const argv[], const char *name,
+                                               const char *value)
 {
     char path[1024];
     build_path(path, sizeof path, argv[0]);
@@ -36,6 +38,10 @@ static inline struct program program_start(char *const argv[])
         dup2(out[1], STDOUT_FILENO);
         close(out[0]);
         close(out[1]);
+        if (name && value)
+            setenv(name, value, 1);
+        else if (name)
+            unsetenv(name);
         const char *wrapper = getenv("MESON_EXE_WRAPPER");
         if (wrapper && *wrapper) {
             char cmd[4096];
@@ -53,6 +59,11 @@ static inline struct program program_start(char *const argv[])
     }
     close(out[1]);
     return p;
+}
+
+static inline struct program program_start(char *const argv[])
+{
+    return program_start_env(argv, NULL, NULL);
 }
 
 /* Its first line of output, into line; false on EOF before one (it exited).  The rest of
