@@ -32,9 +32,10 @@
  *
  *   int green_arch_switch_pivot(void **save_sp, void *pivot_top, void **result,
  *                               const struct green_arch_jump *(*pivot)(void));
- *       Optional (GREEN_ARCH_HAS_PIVOT; every hand-written switch has it).  Save the caller's frame exactly as
- *       green_arch_switch does (result as its result pointer) and store its stack pointer
- *       in *save_sp; then call pivot() on a stack whose top is pivot_top (16-byte aligned);
+ *       Optional (GREEN_ARCH_HAS_PIVOT; every hand-written switch has it).  Save the
+ *       caller's frame exactly as green_arch_switch does (result as its result pointer)
+ *       and store its stack pointer in *save_sp; then call pivot() on a stack whose top is
+ *       pivot_top (16-byte aligned);
  *       then switch to the jump it returns: its sp, status and value mean what load_sp,
  *       status and value mean to green_arch_switch.  pivot() runs after the caller's
  *       stack is no longer in use, so it may overwrite it: the shared-stack model moves
@@ -108,6 +109,12 @@ _Static_assert(offsetof(struct green_arch_jump, status) == 16, "jump layout");
 #define GREEN_ARCH_VARIANTS 1
 GREEN_HIDDEN int green_arch_select(const char *name);
 GREEN_HIDDEN const char *green_arch_variant(void);
+/* The variant in use: green_arch_switch jumps through it, and the C that switches calls
+ * through it directly (GREEN_ARCH_SWITCH), one jump less per switch. */
+extern int (*green_arch_switch_impl)(void **, void *, int, void *, void **) GREEN_HIDDEN;
+#define GREEN_ARCH_SWITCH green_arch_switch_impl
+#else
+#define GREEN_ARCH_SWITCH green_arch_switch
 #endif
 
 #ifdef GREEN_ARCH_PORTABLE

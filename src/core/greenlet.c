@@ -282,7 +282,7 @@ GREEN_API int green_settrace(green_trace_fn fn, void *arg, green_trace_fn *old_f
         *old_arg = ts->core.trace_arg;
     ts->core.trace = fn;
     ts->core.trace_arg = fn ? arg : NULL;
-    ts->core.off_fast_path = fn != NULL || ts->core.in_trace;
+    green__fast_path_update(ts);
     return 0;
 }
 

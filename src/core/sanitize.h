@@ -59,12 +59,21 @@ static inline void vg_stack_deregister(unsigned id)
 #endif
 }
 
+#ifdef GREEN_VALGRIND
+/* RUNNING_ON_VALGRIND, read once when the library is loaded (sanitize.c).  The client
+ * request itself is cheap, but its argument block gave the slice restore, where it sits on
+ * every shared switch, a stack frame and a stack-protector check. */
+extern bool green__on_valgrind GREEN_HIDDEN;
+GREEN_HIDDEN GREEN_COLD void green__vg_make_writable(void *p, size_t n);
+#endif
+
 /* Memory in the shared region that we are about to overwrite with a saved slice. */
 static inline void vg_make_writable(void *p, size_t n)
 {
     (void)p, (void)n;
 #ifdef GREEN_VALGRIND
-    VALGRIND_MAKE_MEM_UNDEFINED(p, n);
+    if (GREEN_UNLIKELY(green__on_valgrind))
+        green__vg_make_writable(p, n);
 #endif
 }
 

@@ -124,7 +124,9 @@ static int slice_save(struct green_thread *ts, struct green *g, char *stop, cons
     return 0;
 }
 
-static void slice_restore(struct green_thread *ts, struct green *g)
+/* Inlined: it is most of the siblings' fast path (prepare_siblings). */
+static inline __attribute__((always_inline)) void slice_restore(struct green_thread *ts,
+                                                                struct green *g)
 {
     GREEN_ASSERT(g->stack_saved <= g->copy_size && g->stack_start < g->stack_stop);
     if (g->stack_saved) {
@@ -134,11 +136,38 @@ static void slice_restore(struct green_thread *ts, struct green *g)
         copy_slice(lo, g->stack_copy, g->stack_saved);
         g->stack_saved = 0;
     }
-    if (g->copy_size > COPY_KEEP_MAX) {
+    if (GREEN_UNLIKELY(g->copy_size > COPY_KEEP_MAX)) {
         green__copy_free(ts, g->stack_copy, g->copy_size);
         g->stack_copy = NULL;
         g->copy_size = 0;
     }
+}
+
+/* prepare() for two siblings: origin (the newest owner of the region) and target (started)
+ * start at the same address, as two greenlets started by the same private or main greenlet
+ * do (a generator and its consumer, the hub's tasks).  Then origin's whole slice goes out,
+ * target's whole slice comes back, and no other owner is in the way: target's older
+ * neighbour is origin's, since the chain's stack_stops strictly increase.  What prepare()
+ * would do, without its searches.  False (nothing done) if this is not the case or
+ * origin's buffer must grow. */
+static inline bool prepare_siblings(struct green_thread *ts, struct green *origin,
+                                    struct green *target)
+{
+    if (origin != ts->shared.head || target->state != GS_ACTIVE ||
+        origin->stack_stop != target->stack_stop)
+        return false;
+    char *lo = slice_lo(origin);
+    size_t want = (size_t)(origin->stack_stop - lo);
+    if (want > origin->copy_size)
+        return false;
+    GREEN_ASSERT(origin->stack_saved == 0 && origin->stack_prev != target);
+    san_unpoison(lo, want);
+    green_slice_copy(origin->stack_copy, lo, want, WORDWISE_BYTES);
+    origin->stack_saved = (uint32_t)want;
+    slice_restore(ts, target);
+    target->stack_prev = origin->stack_prev;
+    ts->shared.head = target;
+    return true;
 }
 
 /* Make the region ready for target: decide where a new one starts, save every slice it may
@@ -202,24 +231,25 @@ GREEN_COLD static int region_create(struct green_thread *ts, const char *api)
 
 /* The job ts->shared.job asks for, run where origin's stack is no longer in use (the
  * copier, or the pivot): make the region ready for the target, or on failure send origin
- * back with -1.  Returns where to go. */
-static struct green_arch_jump run_job(struct green_thread *ts)
+ * back with -1.  Stores where to go in ts->shared.jump. */
+static void run_job(struct green_thread *ts)
 {
     struct green_copier_job *job = &ts->shared.job;
+    struct green_arch_jump *go = &ts->shared.jump;
     struct green *origin = job->origin, *next = job->target;
-    struct green_arch_jump go = {.status = job->status, .value = job->value};
-    if (prepare(ts, origin, next, ts->shared.api) != 0) {
+    go->status = job->status;
+    go->value = job->value;
+    if (!prepare_siblings(ts, origin, next) && prepare(ts, origin, next, ts->shared.api) != 0) {
         /* origin keeps running where it is: its stack is intact, forget the copy, and
          * hand its *result back unchanged with the failure. */
         ts->shared.copier_errno = errno;
-        go.status = -1;
-        go.value = job->result ? *job->result : NULL;
+        go->status = -1;
+        go->value = job->result ? *job->result : NULL;
         origin->stack_saved = 0;
         next = origin;
     }
     set_current(ts, next);
-    go.sp = next->stack_start;
-    return go;
+    go->sp = next->stack_start;
 }
 
 static GREEN_NORETURN void copier_main(void)
@@ -227,7 +257,8 @@ static GREEN_NORETURN void copier_main(void)
     struct green_thread *ts = green__tls;
     san_first_entry(ts, NULL);
     for (;;) {
-        struct green_arch_jump go = run_job(ts);
+        run_job(ts);
+        struct green_arch_jump go = ts->shared.jump;
         san_switch_out(ts, NULL, ts->core.current);
         green_arch_switch((void **)&ts->shared.copier_sp, go.sp, go.status, go.value, NULL);
         san_switch_in(ts, NULL);
@@ -242,7 +273,7 @@ static GREEN_NORETURN void copier_main(void)
 static const struct green_arch_jump *pivot_job(void)
 {
     struct green_thread *ts = green__tls;
-    ts->shared.jump = run_job(ts);
+    run_job(ts);
     return &ts->shared.jump;
 }
 #else
@@ -273,8 +304,33 @@ int green__shared_ensure(struct green_thread *ts, struct green *origin, const ch
     return 0;
 }
 
+static inline void set_job(struct green_thread *ts, struct green *origin, struct green *target,
+                           int status, void *value, void **result)
+{
+    ts->shared.job = (struct green_copier_job){
+        .origin = origin, .target = target, .status = status, .value = value, .result = result};
+}
+
+GREEN_COLD static int transfer_slow(struct green_thread *ts, struct green *origin,
+                                    struct green *target, int status, void *value, void **result);
+
 int green__shared_transfer(struct green_thread *ts, struct green *origin, struct green *target,
                            int status, void *value, void **result)
+{
+    /* From the region to the region once the pivot's stack exists (origin running there
+     * means the region does): no frame of our own, straight into the pivot. */
+#if USE_PIVOT
+    if (GREEN_LIKELY(green__is_shared(origin) && ts->shared.copier_sp)) {
+        set_job(ts, origin, target, status, value, result);
+        return green_arch_switch_pivot((void **)&origin->stack_start, ts->shared.copier_sp, result,
+                                       pivot_job);
+    }
+#endif
+    return transfer_slow(ts, origin, target, status, value, result);
+}
+
+static int transfer_slow(struct green_thread *ts, struct green *origin, struct green *target,
+                         int status, void *value, void **result)
 {
     const char *api = ts->shared.api;
     GREEN_ASSERT(green__is_shared(target) && origin == ts->core.current && origin != target);
@@ -287,8 +343,7 @@ int green__shared_transfer(struct green_thread *ts, struct green *origin, struct
         set_current(ts, target);
         return green__resume(ts, origin, target->stack_start, target, status, value, result);
     }
-    ts->shared.job = (struct green_copier_job){
-        .origin = origin, .target = target, .status = status, .value = value, .result = result};
+    set_job(ts, origin, target, status, value, result);
 #if USE_PIVOT
     return green_arch_switch_pivot((void **)&origin->stack_start, ts->shared.copier_sp, result,
                                    pivot_job);

@@ -16,8 +16,7 @@ struct green_copier_job {
     struct green *origin, *target;
     int status;
     void *value;
-    void **result;   /* origin's result pointer: given back unchanged if the job fails */
-    const char *api; /* the public call behind it, for messages */
+    void **result; /* origin's result pointer: given back unchanged if the job fails */
 };
 
 /* The thread's part for the shared stack model. */
@@ -30,9 +29,9 @@ struct green_shared_part {
                         top); NULL until created */
     struct green_copier_job job;
     struct green_arch_jump jump; /* where the pivot goes (stack_shared.c) */
-    int copier_errno; /* errno of a job that failed */
-    const char *api;  /* the public call of the transfer in progress, for messages (set by
-                         the caller of green__shared_transfer) */
+    int copier_errno;            /* errno of a job that failed */
+    const char *api; /* the public call of the transfer in progress, for messages (set by
+                        the caller of green__shared_transfer) */
 };
 
 /* Map the region, and the copier if origin itself runs on the region: what a transfer

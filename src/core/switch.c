@@ -28,10 +28,11 @@ static void trace(struct green_thread *ts, green_trace_event_t ev, struct green 
 {
     if (!ts->core.trace)
         return;
-    ts->core.in_trace = ts->core.off_fast_path = true;
+    ts->core.in_trace = true;
+    green__fast_path_update(ts);
     ts->core.trace(ev, origin, target, ts->core.trace_arg);
     ts->core.in_trace = false;
-    ts->core.off_fast_path = ts->core.trace != NULL;
+    green__fast_path_update(ts);
 }
 
 /* Follow the transfer of *errp to t until it reaches a greenlet that will take it: a live
@@ -135,10 +136,10 @@ int green__transfer(struct green_thread *ts, struct green *target, int err, void
 
 GREEN_API int green_switch(green_t *g, void *value, void **result)
 {
-    struct green_thread *ts = green__tls;
-    /* Fast path: a started, live greenlet of this thread, no trace hook. */
-    if (GREEN_LIKELY(ts && g && g->state == GS_ACTIVE && g->thread == ts &&
-                     !ts->core.off_fast_path)) {
+    /* Fast path: a started, live greenlet of this thread, no trace hook.  (A live
+     * greenlet's thread is never NULL, so a NULL ts fails the thread test.) */
+    struct green_thread *ts = green__tls_fast;
+    if (GREEN_LIKELY(g && g->state == GS_ACTIVE && g->thread == ts)) {
         struct green *cur = ts->core.current;
         if (GREEN_LIKELY(g != cur)) {
             if (g->flags & GF_SHARED) {
@@ -149,7 +150,7 @@ GREEN_API int green_switch(green_t *g, void *value, void **result)
             return green__resume(ts, cur, g->stack_start, g, 0, value, result);
         }
     }
-    return green__transfer(ts, g, 0, value, result, "green_switch");
+    return green__transfer(green__tls, g, 0, value, result, "green_switch");
 }
 
 GREEN_API int green_throw(green_t *g, int error, void *payload, void **result)

@@ -21,13 +21,13 @@ static inline int green__resume(struct green_thread *ts, struct green *from, voi
 {
     if (GREEN_SAN_SWITCH) {
         san_switch_out(ts, from, to);
-        status = green_arch_switch((void **)&from->stack_start, to_sp, status, value, result);
+        status = GREEN_ARCH_SWITCH((void **)&from->stack_start, to_sp, status, value, result);
         san_switch_in(ts, from);
         if (status < 0)
             errno = ts->shared.copier_errno; /* the hooks may have clobbered it */
         return status;
     }
-    return green_arch_switch((void **)&from->stack_start, to_sp, status, value, result);
+    return GREEN_ARCH_SWITCH((void **)&from->stack_start, to_sp, status, value, result);
 }
 
 /* Transfer (err, value) from the current greenlet to target, greenlet's way: dead targets

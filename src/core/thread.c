@@ -17,6 +17,7 @@
 #include "thread.h"
 
 _Thread_local struct green_thread *green__tls __attribute__((tls_model("initial-exec")));
+_Thread_local struct green_thread *green__tls_fast __attribute__((tls_model("initial-exec")));
 
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
@@ -94,7 +95,7 @@ struct green_thread *green__thread_create(const char *api)
         green__fail(ENOMEM, api, "cannot register the thread-exit hook");
         return NULL;
     }
-    green__tls = ts;
+    green__tls = green__tls_fast = ts;
     return ts;
 }
 
@@ -111,10 +112,10 @@ static void thread_exit(void *arg)
                 "libgreen: thread %d exited inside greenlet %s, not its main greenlet; "
                 "its greenlets and stacks are not released\n",
                 (int)ts->core.tid, green__describe(ts->core.current, who, sizeof who));
-        green__tls = NULL;
+        green__tls = green__tls_fast = NULL;
         return;
     }
     terminate_from(ts, NPARTS);
-    green__tls = NULL;
+    green__tls = green__tls_fast = NULL;
     free(ts);
 }

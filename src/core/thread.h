@@ -20,11 +20,10 @@
 /* The core's own part: who runs, the trace hook, the main greenlet. */
 struct green_core_part {
     struct green *current; /* atomic stores (set_current): green_state() reads it */
-    bool off_fast_path;    /* a trace hook is set or running: green_switch() goes slow */
     bool in_trace;         /* the trace hook is running: switching is refused */
     green_trace_fn trace;
     void *trace_arg;
-    void *start_value; /* the first value for a greenlet being started */
+    void *start_value;      /* the first value for a greenlet being started */
     struct green *finished; /* the greenlet that finished last (the hub reads and clears it) */
     struct green main;
     pthread_t self;
@@ -51,6 +50,18 @@ GREEN_HIDDEN void green__hub_term(struct green_thread *ts); /* src/hub/hub.c */
 /* The calling thread's state, NULL until its first libgreen call. */
 extern _Thread_local struct green_thread *green__tls GREEN_HIDDEN
     __attribute__((tls_model("initial-exec")));
+
+/* green__tls while green_switch() may take its fast path, NULL while it must not (a trace
+ * hook is set or running): one load answers both "has this thread any state" and "may it
+ * skip the hook", and comparing it with the target's thread answers "is it ours". */
+extern _Thread_local struct green_thread *green__tls_fast GREEN_HIDDEN
+    __attribute__((tls_model("initial-exec")));
+
+/* Recompute green__tls_fast after ts's trace hook was set, cleared, entered or left. */
+static inline void green__fast_path_update(struct green_thread *ts)
+{
+    green__tls_fast = ts->core.trace || ts->core.in_trace ? NULL : ts;
+}
 
 /* Create the calling thread's state (green__tls must be NULL).  NULL with errno ENOMEM and
  * a message naming api if it cannot. */

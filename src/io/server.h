@@ -2,9 +2,10 @@
 /* What the server files share (include/green/server.h): the server record, the per
  * connection (per datagram) record, and the hand-offs between the files:
  *   server_new.c      making, checking options, destroying, the accessors;
- *   server_accept.c   the stream acceptor: batches, the pool, back-off;
+ *   server_loop.c     the acceptor's and the receiver's loop: batches, the pool, back-off;
+ *   server_accept.c   the stream acceptor's step: accept, which errors are transient;
  *   server_stream.c   one handler greenlet per connection or datagram, and its cleanup;
- *   server_dgram.c    the datagram receiver and sendto;
+ *   server_dgram.c    the datagram receiver's step, and sendto;
  *   server_stop.c     start, serve_forever, the graceful stop;
  *   server_workers.c  N threads on one SO_REUSEPORT port.
  */
@@ -75,6 +76,23 @@ GREEN_HIDDEN void green__server_spawn(green_server_t *s, struct green__conn *c);
 GREEN_HIDDEN void *green__server_accept_loop(void *arg);
 GREEN_HIDDEN void *green__server_dgram_loop(void *arg);
 
+/* What one step of a batch did (server_loop.c asks the acceptor's or the receiver's). */
+enum green__take {
+    TAKE_ONE,     /* took a connection or datagram into *c (NULL: no memory, dropped) */
+    TAKE_NONE,    /* nothing is queued: wait again */
+    TAKE_SKIP,    /* a transient error, counted in accept_errors: take the next */
+    TAKE_BACKOFF, /* out of resources (errno): sleep the back-off, then wait again */
+    TAKE_END      /* a fatal error (errno): the loop ends */
+};
+typedef enum green__take (*green__server_take_fn)(green_server_t *s, void *ctx,
+                                                  struct green__conn **c);
+
+/* Serve until a stop or a fatal error: wait for the listener (or, while the pool is full,
+ * for a place), then take(s, ctx, &c) up to accept_batch times while there is room,
+ * spawning each record's handler; then green__server_acceptor_failed() with the errno
+ * that ended it (server_loop.c). */
+GREEN_HIDDEN void green__server_loop(green_server_t *s, green__server_take_fn take, void *ctx);
+
 /* The acceptor ends with errno err: a fatal error ends the serving (serve_forever returns
  * it); ECANCELED and EBADF from a stop do not. */
 GREEN_HIDDEN void green__server_acceptor_failed(green_server_t *s, int err);
@@ -85,10 +103,5 @@ GREEN_HIDDEN bool green__server_has_room(const green_server_t *s);
 /* Close and free every record left (no handler will run again: the hub is shutting down,
  * or the handlers are dead).  Never switches. */
 GREEN_HIDDEN void green__server_drop_conns(green_server_t *s);
-
-/* Wait until the listener is readable or a pool place is free, as the loops need: 0 when
- * the listener is readable, 1 when the caller should look again (a place freed up), -1
- * when the loop must end (errno). */
-GREEN_HIDDEN int green__server_wait_turn(green_server_t *s);
 
 #endif /* GREEN_IO_SERVER_H */

@@ -14,48 +14,31 @@
 #include "io.h"
 #include "server.h"
 
-/* Receive up to a batch.  Returns 0 to wait again, -1 to end (errno). */
-static int take_batch(green_server_t *s, unsigned char *buf)
+/* One datagram, copied into a record of its own (ctx: the receive buffer). */
+static enum green__take receive_one(green_server_t *s, void *ctx, struct green__conn **out)
 {
-    uint64_t taken = 0;
-    int rc = 0;
-    while (taken < s->opts.accept_batch) {
-        if (!green__server_has_room(s))
-            break;
-        struct sockaddr_storage peer;
-        socklen_t peerlen = sizeof peer;
-        ssize_t n = recvfrom(s->fd, buf, s->opts.max_datagram, MSG_DONTWAIT,
-                             (struct sockaddr *)&peer, &peerlen);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            if (errno == ENOMEM || errno == ENOBUFS) {
-                s->stats.backoffs++;
-                rc = green_sleep(s->opts.backoff);
-                break;
-            }
-            if (errno == EINTR || errno == ECONNREFUSED) { /* an ICMP error of a reply */
-                s->stats.accept_errors++;
-                continue;
-            }
-            rc = -1;
-            break;
-        }
-        taken++;
-        s->stats.accepted++;
-        struct green__conn *c = malloc(sizeof *c + (size_t)n);
-        if (!c) {
-            s->stats.dropped++;
-            continue;
-        }
+    unsigned char *buf = ctx;
+    struct sockaddr_storage peer;
+    socklen_t peerlen = sizeof peer;
+    ssize_t n = recvfrom(s->fd, buf, s->opts.max_datagram, MSG_DONTWAIT, (struct sockaddr *)&peer,
+                         &peerlen);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return TAKE_NONE;
+        if (errno == ENOMEM || errno == ENOBUFS)
+            return TAKE_BACKOFF;
+        if (errno == EINTR || errno == ECONNREFUSED) /* an ICMP error of a reply */
+            return TAKE_SKIP;
+        return TAKE_END;
+    }
+    struct green__conn *c = malloc(sizeof *c + (size_t)n);
+    if (c) { /* else the datagram is dropped */
         *c = (struct green__conn){.server = s, .fd = -1, .peerlen = peerlen, .len = (size_t)n};
         memcpy(&c->peer, &peer, peerlen);
         memcpy(c->data, buf, (size_t)n);
-        green__server_spawn(s, c);
     }
-    if (taken > s->stats.largest_batch)
-        s->stats.largest_batch = taken;
-    return rc;
+    *out = c;
+    return TAKE_ONE;
 }
 
 void *green__server_dgram_loop(void *arg)
@@ -67,19 +50,8 @@ void *green__server_dgram_loop(void *arg)
         green__server_acceptor_failed(s, ENOMEM);
         return NULL;
     }
-    for (;;) {
-        int turn = green__server_wait_turn(s);
-        if (turn < 0)
-            break;
-        if (turn > 0)
-            continue;
-        s->stats.wakeups++;
-        if (take_batch(s, buf) < 0)
-            break;
-    }
-    int e = errno;
+    green__server_loop(s, receive_one, buf);
     free(buf);
-    green__server_acceptor_failed(s, e);
     return NULL;
 }
 

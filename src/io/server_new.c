@@ -95,107 +95,112 @@ fail:;
     return NULL;
 }
 
-static int listen_flags(const green_server_opts_t *opts)
+/* Where a constructor's listener comes from: green_listen(host, port), green_listen_unix(path)
+ * or, fd >= 0, the caller's own (green_server_new_fd). */
+struct listener {
+    int type; /* SOCK_STREAM or SOCK_DGRAM */
+    const char *host;
+    unsigned port;
+    const char *path;
+    int fd;
+};
+
+/* The caller's fd, if it is a listening stream socket, made non-blocking.  Returns it, or
+ * -1 with errno naming api (fd closed). */
+static int adopt(int fd, const char *api)
 {
-    return opts && (opts->flags & GREEN_SERVER_REUSEPORT) ? GREEN_LISTEN_REUSEPORT : 0;
+    int type = 0, listening = 0;
+    socklen_t len = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
+        int e = errno;
+        close(fd);
+        return green__fail(e, api, "fd %d: %s", fd, strerror(e));
+    }
+    len = sizeof listening;
+    if (type != SOCK_STREAM || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ||
+        !listening) {
+        close(fd);
+        return green__fail(EINVAL, api, "fd %d is not a listening stream socket", fd);
+    }
+    if (green__nonblock(fd, api) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
 }
 
-static int backlog_of(const green_server_opts_t *opts)
+/* l's listening (bound) socket, or -1 with errno naming api. */
+static int open_listener(const struct listener *l, const green_server_opts_t *opts, const char *api)
 {
-    return opts && opts->backlog ? opts->backlog : DEFAULT_BACKLOG;
+    if (l->fd >= 0)
+        return adopt(l->fd, api);
+    int backlog = 0; /* unused by a datagram socket */
+    if (l->type == SOCK_STREAM) {
+        if (opts && opts->backlog < 0) /* before listen(2) sees it */
+            return green__fail(EINVAL, api, "the backlog must be >= 0");
+        backlog = opts && opts->backlog ? opts->backlog : DEFAULT_BACKLOG;
+    }
+    int flags = opts && (opts->flags & GREEN_SERVER_REUSEPORT) ? GREEN_LISTEN_REUSEPORT : 0;
+    int fd = l->path ? green_listen_unix(l->path, l->type, backlog, flags)
+                     : green_listen(l->host, l->port, l->type, backlog, flags);
+    return fd < 0 ? green__io_refail(api) : fd;
+}
+
+/* What the four constructors share: the handler (one of the two kinds) checked, the
+ * listener opened, the record made. */
+static green_server_t *server_new(const struct listener *l, green_server_fn handler,
+                                  green_dgram_fn dgram_handler, void *arg,
+                                  const green_server_opts_t *opts, const char *api)
+{
+    if (!handler && !dgram_handler) {
+        if (l->fd >= 0)
+            close(l->fd);
+        return green__fail(EINVAL, api, "the handler is NULL"), NULL;
+    }
+    int fd = open_listener(l, opts, api);
+    if (fd < 0)
+        return NULL;
+    green_server_t *s = make(fd, l->type == SOCK_DGRAM, opts, api);
+    if (s) {
+        s->handler = handler;
+        s->dgram_handler = dgram_handler;
+        s->arg = arg;
+    }
+    return s;
 }
 
 GREEN_API green_server_t *green_server_new(const char *host, unsigned port, green_server_fn handler,
                                            void *arg, const green_server_opts_t *opts)
 {
-    const char *api = "green_server_new";
-    if (!handler)
-        return green__fail(EINVAL, api, "the handler is NULL"), NULL;
-    if (opts && opts->backlog < 0)
-        return green__fail(EINVAL, api, "the backlog must be >= 0"), NULL;
-    int fd = green_listen(host, port, SOCK_STREAM, backlog_of(opts), listen_flags(opts));
-    if (fd < 0)
-        return green__io_refail(api), NULL;
-    green_server_t *s = make(fd, false, opts, api);
-    if (s) {
-        s->handler = handler;
-        s->arg = arg;
-    }
-    return s;
+    struct listener l = {.type = SOCK_STREAM, .host = host, .port = port, .fd = -1};
+    return server_new(&l, handler, NULL, arg, opts, "green_server_new");
 }
 
 GREEN_API green_server_t *green_server_new_unix(const char *path, green_server_fn handler,
                                                 void *arg, const green_server_opts_t *opts)
 {
-    const char *api = "green_server_new_unix";
-    if (!handler)
-        return green__fail(EINVAL, api, "the handler is NULL"), NULL;
-    if (opts && opts->backlog < 0)
-        return green__fail(EINVAL, api, "the backlog must be >= 0"), NULL;
-    int fd = green_listen_unix(path, SOCK_STREAM, backlog_of(opts), listen_flags(opts));
-    if (fd < 0)
-        return green__io_refail(api), NULL;
-    green_server_t *s = make(fd, false, opts, api);
-    if (s) {
-        s->handler = handler;
-        s->arg = arg;
-    }
-    return s;
+    struct listener l = {.type = SOCK_STREAM, .path = path, .fd = -1};
+    return server_new(&l, handler, NULL, arg, opts, "green_server_new_unix");
 }
 
 GREEN_API green_server_t *green_server_new_fd(int listen_fd, green_server_fn handler, void *arg,
                                               const green_server_opts_t *opts)
 {
     const char *api = "green_server_new_fd";
-    int type = 0, listening = 0;
-    socklen_t len = sizeof type;
     if (listen_fd < 0)
         return green__fail(EBADF, api, "fd %d is not open", listen_fd), NULL;
-    if (!handler) {
-        close(listen_fd);
-        return green__fail(EINVAL, api, "the handler is NULL"), NULL;
-    }
-    if (getsockopt(listen_fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
-        int e = errno;
-        close(listen_fd);
-        return green__fail(e, api, "fd %d: %s", listen_fd, strerror(e)), NULL;
-    }
-    len = sizeof listening;
-    if (type != SOCK_STREAM ||
-        getsockopt(listen_fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening) {
-        close(listen_fd);
-        return green__fail(EINVAL, api, "fd %d is not a listening stream socket", listen_fd), NULL;
-    }
-    if (green__nonblock(listen_fd, api) < 0) {
-        int e = errno;
-        close(listen_fd);
-        errno = e;
-        return NULL;
-    }
-    green_server_t *s = make(listen_fd, false, opts, api);
-    if (s) {
-        s->handler = handler;
-        s->arg = arg;
-    }
-    return s;
+    struct listener l = {.type = SOCK_STREAM, .fd = listen_fd};
+    return server_new(&l, handler, NULL, arg, opts, api);
 }
 
 GREEN_API green_server_t *green_server_new_dgram(const char *host, unsigned port,
                                                  green_dgram_fn handler, void *arg,
                                                  const green_server_opts_t *opts)
 {
-    const char *api = "green_server_new_dgram";
-    if (!handler)
-        return green__fail(EINVAL, api, "the handler is NULL"), NULL;
-    int fd = green_listen(host, port, SOCK_DGRAM, 0, listen_flags(opts));
-    if (fd < 0)
-        return green__io_refail(api), NULL;
-    green_server_t *s = make(fd, true, opts, api);
-    if (s) {
-        s->dgram_handler = handler;
-        s->arg = arg;
-    }
-    return s;
+    struct listener l = {.type = SOCK_DGRAM, .host = host, .port = port, .fd = -1};
+    return server_new(&l, NULL, handler, arg, opts, "green_server_new_dgram");
 }
 
 int green__server_check(const green_server_t *s, const char *api)

@@ -5,6 +5,7 @@
 
 #include "hub/watch.h"
 #include "io.h"
+#include "sock_error.h"
 
 struct accepting {
     struct sockaddr *addr;
@@ -34,6 +35,19 @@ GREEN_API int green_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, do
     return (int)green__io_call(fd, GREEN_READ, true, do_accept, &ac, timeout, "green_accept");
 }
 
+int green__sock_error(int fd)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return -1;
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
 struct connecting {
     const struct sockaddr *addr;
     socklen_t len;
@@ -44,14 +58,8 @@ struct connecting {
 static ssize_t do_connect(int fd, void *a)
 {
     struct connecting *c = a;
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+    if (green__sock_error(fd) < 0)
         return -1;
-    if (err) {
-        errno = err;
-        return -1;
-    }
     if (connect(fd, c->addr, c->len) == 0 || errno == EISCONN)
         return 0;
     if (errno == EINPROGRESS || errno == EALREADY)

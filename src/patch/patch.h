@@ -10,6 +10,7 @@
 #define GREEN_PATCH_PATCH_H
 
 #include <dirent.h>
+#include <errno.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -154,6 +155,23 @@ struct patch_progress {
     size_t done;
     bool whole; /* write everything (the fd blocks, for the program) */
 };
+
+/* An op's answer after one attempt that moved n bytes of len (rw.c's writes, sock.c's sends
+ * and MSG_WAITALL receives): n itself unless whole; otherwise EAGAIN until all of len went
+ * (or an attempt moved nothing), then the total; an error after some bytes reports them. */
+static inline ssize_t patch_progress_step(struct patch_progress *pr, size_t len, ssize_t n)
+{
+    if (!pr->whole)
+        return n;
+    if (n < 0)
+        return errno == EAGAIN || pr->done == 0 ? -1 : (ssize_t)pr->done;
+    pr->done += (size_t)n;
+    if (pr->done < len && n > 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    return (ssize_t)pr->done;
+}
 
 /* Run op as libc's blocking call would behave: on an fd we made non-blocking (FD_OURS)
  * park between attempts (the gate said yes) or poll(2) the thread (no); on any other fd

@@ -19,21 +19,6 @@ struct xfer {
     struct patch_progress pr;
 };
 
-/* After one write attempt of n bytes: go on (EAGAIN) until all of len went, if whole. */
-static ssize_t progress(struct patch_progress *pr, size_t len, ssize_t n)
-{
-    if (!pr->whole)
-        return n;
-    if (n < 0)
-        return errno == EAGAIN || pr->done == 0 ? -1 : (ssize_t)pr->done;
-    pr->done += (size_t)n;
-    if (pr->done < len && n > 0) {
-        errno = EAGAIN;
-        return -1;
-    }
-    return (ssize_t)pr->done;
-}
-
 static ssize_t op_read(int fd, void *a)
 {
     struct xfer *x = a;
@@ -44,7 +29,7 @@ static ssize_t op_write(int fd, void *a)
 {
     struct xfer *x = a;
     ssize_t n = NEXT(write)(fd, (char *)x->buf + x->pr.done, x->len - x->pr.done);
-    return progress(&x->pr, x->len, n);
+    return patch_progress_step(&x->pr, x->len, n);
 }
 
 static ssize_t op_pread(int fd, void *a)
@@ -58,7 +43,7 @@ static ssize_t op_pwrite(int fd, void *a)
     struct xfer *x = a;
     ssize_t n = NEXT(pwrite)(fd, (char *)x->buf + x->pr.done, x->len - x->pr.done,
                              x->off + (off_t)x->pr.done);
-    return progress(&x->pr, x->len, n);
+    return patch_progress_step(&x->pr, x->len, n);
 }
 
 static ssize_t op_readv(int fd, void *a)
@@ -96,7 +81,7 @@ static ssize_t op_writev(int fd, void *a)
 {
     struct xfer *x = a;
     if (x->pr.done == 0)
-        return progress(&x->pr, x->len, NEXT(writev)(fd, x->iov, x->iovcnt));
+        return patch_progress_step(&x->pr, x->len, NEXT(writev)(fd, x->iov, x->iovcnt));
     int left;
     struct iovec *rest = patch_iov_rest(x->iov, x->iovcnt, x->pr.done, &left);
     if (!rest)
@@ -105,7 +90,7 @@ static ssize_t op_writev(int fd, void *a)
     int e = errno;
     free(rest);
     errno = e;
-    return progress(&x->pr, x->len, n);
+    return patch_progress_step(&x->pr, x->len, n);
 }
 
 PATCH_API ssize_t read(int fd, void *buf, size_t len)

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "green/hub.h"
+#include "io/sock_error.h"
 
 #include "patch.h"
 
@@ -22,21 +23,6 @@ struct sx {
     struct patch_progress pr;
 };
 
-/* As rw.c's progress(): after one attempt of n bytes, EAGAIN until all of len if whole. */
-static ssize_t progress(struct patch_progress *pr, size_t len, ssize_t n)
-{
-    if (!pr->whole)
-        return n;
-    if (n < 0)
-        return errno == EAGAIN || pr->done == 0 ? -1 : (ssize_t)pr->done;
-    pr->done += (size_t)n;
-    if (pr->done < len && n > 0) {
-        errno = EAGAIN;
-        return -1;
-    }
-    return (ssize_t)pr->done;
-}
-
 static ssize_t op_recvfrom(int fd, void *a)
 {
     struct sx *x = a;
@@ -44,7 +30,7 @@ static ssize_t op_recvfrom(int fd, void *a)
     int flags = x->pr.whole ? x->flags & ~MSG_WAITALL : x->flags;
     ssize_t n = NEXT(recvfrom)(fd, (char *)x->buf + x->pr.done, x->len - x->pr.done, flags, x->addr,
                                x->addrlen);
-    return progress(&x->pr, x->len, n);
+    return patch_progress_step(&x->pr, x->len, n);
 }
 
 static ssize_t op_sendto(int fd, void *a)
@@ -52,7 +38,7 @@ static ssize_t op_sendto(int fd, void *a)
     struct sx *x = a;
     ssize_t n = NEXT(sendto)(fd, (char *)x->buf + x->pr.done, x->len - x->pr.done, x->flags,
                              x->addr, x->tolen);
-    return progress(&x->pr, x->len, n);
+    return patch_progress_step(&x->pr, x->len, n);
 }
 
 static ssize_t op_recvmsg(int fd, void *a)
@@ -65,7 +51,7 @@ static ssize_t op_sendmsg(int fd, void *a)
 {
     struct sx *x = a;
     if (x->pr.done == 0)
-        return progress(&x->pr, x->len, NEXT(sendmsg)(fd, x->msg, x->flags));
+        return patch_progress_step(&x->pr, x->len, NEXT(sendmsg)(fd, x->msg, x->flags));
     /* The rest of the data, without the ancillary part (it went with the first bytes). */
     struct msghdr m = {0};
     int left;
@@ -79,7 +65,7 @@ static ssize_t op_sendmsg(int fd, void *a)
     int e = errno;
     free(rest);
     errno = e;
-    return progress(&x->pr, x->len, n);
+    return patch_progress_step(&x->pr, x->len, n);
 }
 
 /* The address arguments are glibc's transparent unions (_GNU_SOURCE): the definitions
@@ -191,17 +177,8 @@ static ssize_t op_connect(int fd, void *a)
     struct conn *c = a;
     if (c->backoff && backlog_pause(c) < 0)
         return -1; /* a kill or a timeout during the pause */
-    if (c->started) {
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-            return -1;
-        if (err) {
-            errno = err;
-            return -1;
-        }
-        return 0;
-    }
+    if (c->started)
+        return green__sock_error(fd);
     if (NEXT(connect)(fd, c->addr, c->len) == 0)
         return 0;
     if (errno == EINPROGRESS || errno == EALREADY) {

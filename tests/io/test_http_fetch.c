@@ -4,129 +4,20 @@
  * threads that counts its connections and answers per path (a 404, Connection: close, a
  * large body, a malformed answer, bodies checked with -e), so the summary's figures, the
  * exit status and the reuse of connections are checked exactly. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/socket.h>
 
-#include "testutil.h"
+#include "example_util.h"
 
 #include <cmocka.h>
 
-#define IO_SECONDS 20 /* a bound on every blocking call of the test's own sockets */
-
-static unsigned free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
-    close(s);
-    return ntohs(a.sin_port);
-}
-
-/* Runs a built program with argv (argv[0] relative to the build directory), its stdout
- * collected into out; returns its exit status (-1: killed by a signal). */
-static int run_program(char *const argv[], char *out, size_t cap)
-{
-    char path[1024];
-    build_path(path, sizeof path, argv[0]);
-    int pipefd[2];
-    assert_int_equal(pipe(pipefd), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(pipefd[1], STDOUT_FILENO);
-        close(pipefd[0]);
-        close(pipefd[1]);
-        const char *wrapper = getenv("MESON_EXE_WRAPPER"); /* qemu-user in a cross build */
-        char cmd[4096];
-        int n = snprintf(cmd, sizeof cmd, "exec %s %s", wrapper ? wrapper : "", path);
-        for (int i = 1; argv[i]; i++)
-            n += snprintf(cmd + n, sizeof cmd - (size_t)n, " '%s'", argv[i]);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    close(pipefd[1]);
-    size_t len = 0;
-    ssize_t r;
-    while (len + 1 < cap && (r = read(pipefd[0], out + len, cap - 1 - len)) > 0)
-        len += (size_t)r;
-    out[len] = 0;
-    close(pipefd[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* ---- examples/http_hello as the server ------------------------------------------------ */
-
-struct hello {
-    pid_t pid;
-    unsigned port;
-};
-
-/* Starts http_hello on a free port and waits for its version line (it listens by then);
- * a port taken meanwhile makes it exit: another is tried. */
-static struct hello start_hello(const char *model)
-{
-    char path[1024];
-    build_path(path, sizeof path, "examples/http_hello");
-    for (int attempt = 0; attempt < 5; attempt++) {
-        struct hello h = {.port = free_port()};
-        char port[16], line[64] = "";
-        snprintf(port, sizeof port, "%u", h.port);
-        int out[2];
-        assert_int_equal(pipe(out), 0);
-        fflush(NULL);
-        h.pid = fork();
-        assert_true(h.pid >= 0);
-        if (h.pid == 0) {
-            dup2(out[1], STDOUT_FILENO);
-            close(out[0]);
-            close(out[1]);
-            const char *wrapper = getenv("MESON_EXE_WRAPPER");
-            char cmd[1400];
-            snprintf(cmd, sizeof cmd, "exec %s %s %s %s", wrapper ? wrapper : "", path, port,
-                     model);
-            execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-            _exit(127);
-        }
-        close(out[1]);
-        FILE *f = fdopen(out[0], "r");
-        bool up = fgets(line, sizeof line, f) != NULL;
-        fclose(f);
-        if (up) {
-            assert_string_equal(line, "version libgreen\n");
-            return h;
-        }
-        int status;
-        waitpid(h.pid, &status, 0);
-    }
-    fail_msg("http_hello %s did not start", model);
-    return (struct hello){0};
-}
-
-static void stop_hello(struct hello h)
-{
-    int status;
-    assert_int_equal(kill(h.pid, SIGTERM), 0);
-    assert_int_equal(waitpid(h.pid, &status, 0), h.pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
-}
 
 /* Many requests over two URLs of one server: all answered 200, split evenly (request i goes
  * to URL i % 2), and the summary says so. */
 static void test_against_hello(void **state)
 {
-    struct hello h = start_hello(*state ? "shared" : "private");
+    struct server_program h = hello_start(*state ? "shared" : "private");
     long n = scaled(2000, 40) / 2 * 2;
     char a[64], b[64], count[32], expect[256];
     snprintf(a, sizeof a, "http://127.0.0.1:%u/", h.port);
@@ -134,8 +25,8 @@ static void test_against_hello(void **state)
     snprintf(count, sizeof count, "%ld", n);
     char *argv[] = {"examples/http_fetch", "-c", "8", "-n", count, a, b, NULL};
     static char out[8192];
-    assert_int_equal(run_program(argv, out, sizeof out), 0);
-    stop_hello(h);
+    assert_int_equal(program_run(argv, out, sizeof out), 0);
+    program_stop(&h.prog);
     snprintf(expect, sizeof expect, "requests: %ld ok, 0 failed\n", n);
     assert_non_null(strstr(out, expect));
     snprintf(expect, sizeof expect, "\n%s: 200 x%ld\n%s: 200 x%ld\n", a, n / 2, b, n / 2);
@@ -148,13 +39,13 @@ static void test_against_hello(void **state)
 static void test_duration(void **state)
 {
     (void)state;
-    struct hello h = start_hello("shared");
+    struct server_program h = hello_start("shared");
     char a[64];
     snprintf(a, sizeof a, "http://127.0.0.1:%u/", h.port);
     char *argv[] = {"examples/http_fetch", "-c", "4", "-d", "0.3", a, NULL};
     static char out[8192];
-    assert_int_equal(run_program(argv, out, sizeof out), 0);
-    stop_hello(h);
+    assert_int_equal(program_run(argv, out, sizeof out), 0);
+    program_stop(&h.prog);
     long ok = -1, failed = -1, per_url = -1;
     char *p = strstr(out, "requests: ");
     assert_non_null(p);
@@ -283,7 +174,7 @@ static void test_keep_alive_connections(void **state)
     snprintf(a, sizeof a, "http://127.0.0.1:%u/x", port);
     char *argv[] = {"examples/http_fetch", "-c", "3", "-n", "300", a, NULL};
     static char out[8192];
-    assert_int_equal(run_program(argv, out, sizeof out), 0);
+    assert_int_equal(program_run(argv, out, sizeof out), 0);
     stop_server();
     assert_non_null(strstr(out, "requests: 300 ok, 0 failed\n"));
     assert_int_equal(atomic_load(&accepted), 3);
@@ -300,7 +191,7 @@ static void test_close_and_big_body(void **state)
     snprintf(b, sizeof b, "http://127.0.0.1:%u/big", port);
     char *argv[] = {"examples/http_fetch", "-c", "1", "-n", "10", a, b, NULL};
     static char out[8192];
-    assert_int_equal(run_program(argv, out, sizeof out), 0);
+    assert_int_equal(program_run(argv, out, sizeof out), 0);
     stop_server();
     assert_non_null(strstr(out, "requests: 10 ok, 0 failed\n"));
     assert_non_null(strstr(out, "/close: 200 x5\n"));
@@ -323,7 +214,7 @@ static void test_failures(void **state)
     snprintf(d, sizeof d, "http://127.0.0.1:%u/fine", port);
     char *argv[] = {"examples/http_fetch", "-c", "2", "-n", "8", a, b, c, d, NULL};
     static char out[8192];
-    assert_int_equal(run_program(argv, out, sizeof out), 1);
+    assert_int_equal(program_run(argv, out, sizeof out), 1);
     stop_server();
     assert_non_null(strstr(out, "requests: 2 ok, 6 failed\n"));
     char expect[512];
@@ -344,13 +235,13 @@ static void test_expect_body(void **state)
     char *longer[] = {"examples/http_fetch", "-c", "2", "-n", "6", "-e", "okay", a, NULL};
     static char out[8192];
     char expect[128];
-    assert_int_equal(run_program(right, out, sizeof out), 0);
+    assert_int_equal(program_run(right, out, sizeof out), 0);
     assert_non_null(strstr(out, "requests: 6 ok, 0 failed\n"));
-    assert_int_equal(run_program(wrong, out, sizeof out), 1);
+    assert_int_equal(program_run(wrong, out, sizeof out), 1);
     assert_non_null(strstr(out, "requests: 0 ok, 6 failed\n"));
     snprintf(expect, sizeof expect, "%s: 200 x6 wrong body x6\n", a);
     assert_non_null(strstr(out, expect));
-    assert_int_equal(run_program(longer, out, sizeof out), 1);
+    assert_int_equal(program_run(longer, out, sizeof out), 1);
     assert_non_null(strstr(out, expect));
     stop_server();
 }
@@ -364,10 +255,10 @@ static void test_usage(void **state)
     char *https[] = {"examples/http_fetch", "https://127.0.0.1/", NULL};
     char *bad_port[] = {"examples/http_fetch", "http://127.0.0.1:99999/", NULL};
     char *zero_c[] = {"examples/http_fetch", "-c", "0", "http://127.0.0.1:1/", NULL};
-    assert_int_equal(run_program(no_url, out, sizeof out), 2);
-    assert_int_equal(run_program(https, out, sizeof out), 2);
-    assert_int_equal(run_program(bad_port, out, sizeof out), 2);
-    assert_int_equal(run_program(zero_c, out, sizeof out), 2);
+    assert_int_equal(program_run(no_url, out, sizeof out), 2);
+    assert_int_equal(program_run(https, out, sizeof out), 2);
+    assert_int_equal(program_run(bad_port, out, sizeof out), 2);
+    assert_int_equal(program_run(zero_c, out, sizeof out), 2);
     assert_string_equal(out, "");
 }
 

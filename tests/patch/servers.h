@@ -162,4 +162,48 @@ static inline void server_print_log(const char *log)
     fclose(f);
 }
 
+/* A start that failed: say so on stderr, with the server's log. */
+static inline void server_failed(const char *what, const char *log)
+{
+    fprintf(stderr, "%s; its log:\n", what);
+    server_print_log(log);
+}
+
+/* ---- redis-server ------------------------------------------------------------------- */
+
+/* A redis-server of the test's own: on a Unix socket in a temporary directory, no TCP
+ * port, nothing saved. */
+struct redis_server {
+    pid_t pid; /* -1: not started */
+    char dir[256], sock[300], log[300];
+};
+
+/* Start one from bin (redis-server's path: server_find) and wait until it accepts.  False
+ * if it did not come up (its log printed). */
+static inline bool redis_start(struct redis_server *r, const char *bin)
+{
+    r->pid = -1;
+    if (!server_tmpdir(r->dir, sizeof r->dir, "redis", false))
+        return false;
+    snprintf(r->sock, sizeof r->sock, "%s/redis.sock", r->dir);
+    snprintf(r->log, sizeof r->log, "%s/redis.log", r->dir);
+    char *argv[] = {
+        (char *)bin,    "--port", "0",     "--unixsocket", r->sock,        "--save", "",
+        "--appendonly", "no",     "--dir", r->dir,         "--maxclients", "1000",   NULL};
+    r->pid = server_spawn(argv, r->log, false);
+    if (r->pid < 0 || !server_wait_unix(r->pid, r->sock, 20.0)) {
+        server_failed("redis-server did not start", r->log);
+        return false;
+    }
+    return true;
+}
+
+/* Stop it (if it runs) and remove its directory. */
+static inline void redis_stop(struct redis_server *r)
+{
+    server_stop(r->pid);
+    if (r->dir[0])
+        server_rmtree(r->dir);
+}
+
 #endif /* GREEN_TEST_PATCH_SERVERS_H */

@@ -11,8 +11,7 @@
 
 #define N 100
 
-static char dir[256], sock_path[300], log_path[300];
-static pid_t server = -1;
+static struct redis_server redis = {.pid = -1};
 
 static int start_redis(void **state)
 {
@@ -20,33 +19,19 @@ static int start_redis(void **state)
     char bin[512];
     if (!server_find("redis-server", bin, sizeof bin))
         return 0; /* each test skips, saying why */
-    if (!server_tmpdir(dir, sizeof dir, "redis", false))
-        return -1;
-    snprintf(sock_path, sizeof sock_path, "%s/redis.sock", dir);
-    snprintf(log_path, sizeof log_path, "%s/redis.log", dir);
-    char *argv[] = {bin,  "--port", "0", "--unixsocket", sock_path, "--save", "", "--appendonly",
-                    "no", "--dir",  dir, "--maxclients", "1000",    NULL};
-    server = server_spawn(argv, log_path, false);
-    if (server < 0 || !server_wait_unix(server, sock_path, 20.0)) {
-        fprintf(stderr, "redis-server did not start; its log:\n");
-        server_print_log(log_path);
-        return -1;
-    }
-    return 0;
+    return redis_start(&redis, bin) ? 0 : -1;
 }
 
 static int stop_redis(void **state)
 {
     (void)state;
-    server_stop(server);
-    if (dir[0])
-        server_rmtree(dir);
+    redis_stop(&redis);
     return 0;
 }
 
 static void need_server(void)
 {
-    if (server < 0) {
+    if (redis.pid < 0) {
         print_message("redis-server is not installed (Debian: redis-server): skipped\n");
         skip();
     }
@@ -54,7 +39,7 @@ static void need_server(void)
 
 static redisContext *connect_redis(void)
 {
-    redisContext *c = redisConnectUnix(sock_path);
+    redisContext *c = redisConnectUnix(redis.sock);
     if (!c || c->err)
         note_failure(__LINE__, "redisConnectUnix: %s", c ? c->errstr : "no memory");
     return c;

@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include "patch_util.h"
+#include "program.h"
 #include "servers.h"
 
 #define N 100
@@ -46,8 +47,7 @@ static int start_pg(void **state)
     char *init_argv[] = {initdb,  "-D",        data, "-U",   "postgres", "-A",
                          "trust", "--no-sync", "-E", "UTF8", NULL};
     if (server_run(init_argv, log_path, true) != 0) {
-        fprintf(stderr, "initdb failed; its log:\n");
-        server_print_log(log_path);
+        server_failed("initdb failed", log_path);
         return -1;
     }
     char *pg_argv[] = {postgres,
@@ -75,8 +75,7 @@ static int start_pg(void **state)
         up = i < 3000 && nanosleep(&ten_ms, NULL) == 0;
     }
     if (!up) {
-        fprintf(stderr, "postgres did not start; its log:\n");
-        server_print_log(log_path);
+        server_failed("postgres did not start", log_path);
         return -1;
     }
     return 0;
@@ -221,41 +220,19 @@ static void test_example_redis_pg(void **state)
 {
     (void)state;
     need_server();
-    char redis[512], example[1024], rdir[256], rsock[300], rlog[300];
-    if (!server_find("redis-server", redis, sizeof redis)) {
+    char bin[512];
+    if (!server_find("redis-server", bin, sizeof bin)) {
         print_message("redis-server is not installed (Debian: redis-server): skipped\n");
         skip();
     }
-    build_path(example, sizeof example, "examples/redis_pg");
-    assert_true(server_tmpdir(rdir, sizeof rdir, "redis", false));
-    snprintf(rsock, sizeof rsock, "%s/redis.sock", rdir);
-    snprintf(rlog, sizeof rlog, "%s/redis.log", rdir);
-    char *rargv[] = {redis,    "--port", "0",     "--unixsocket", rsock,
-                     "--save", "",       "--dir", rdir,           NULL};
-    pid_t rpid = server_spawn(rargv, rlog, false);
-    assert_true(server_wait_unix(rpid, rsock, 20.0));
-    int out[2];
-    assert_int_equal(pipe(out), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(out[1], 1);
-        execl(example, example, rsock, conninfo, (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    char buf[1024] = {0};
-    size_t n = 0;
-    ssize_t k;
-    while (n < sizeof buf - 1 && (k = read(out[0], buf + n, sizeof buf - 1 - n)) > 0)
-        n += (size_t)k;
-    close(out[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    server_stop(rpid);
-    server_rmtree(rdir);
+    struct redis_server redis;
+    assert_true(redis_start(&redis, bin));
+    char *argv[] = {"examples/redis_pg", redis.sock, conninfo, NULL};
+    char buf[1024];
+    int status = program_run(argv, buf, sizeof buf);
+    redis_stop(&redis);
     print_message("%s", buf);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(status, 0);
     assert_non_null(strstr(buf, "redis: hello from redis\n"));
     assert_non_null(strstr(buf, "postgres: hello from PostgreSQL\n"));
     assert_non_null(strstr(buf, "(patched: yes)"));

@@ -5,9 +5,8 @@
  * under ASAN, whose runtime must come first in the preload list. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 
-#include "testutil.h"
+#include "program.h"
 
 struct result {
     int loaded, active;
@@ -17,32 +16,12 @@ struct result {
 
 static void run_target(bool preload, struct result *r)
 {
-    char target[1024], lib[1024];
-    build_path(target, sizeof target, "tests/patch/preload_target");
+    char lib[1024], buf[256];
     build_path(lib, sizeof lib, "src/patch/libgreen-patch.so");
-    int out[2];
-    assert_int_equal(pipe(out), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(out[1], 1);
-        if (preload)
-            setenv("LD_PRELOAD", lib, 1);
-        else
-            unsetenv("LD_PRELOAD");
-        execl(target, target, (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    char buf[256] = {0};
-    size_t n = 0;
-    ssize_t k;
-    while (n < sizeof buf - 1 && (k = read(out[0], buf + n, sizeof buf - 1 - n)) > 0)
-        n += (size_t)k;
-    close(out[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char *argv[] = {"tests/patch/preload_target", NULL};
+    /* Without: unset, not inherited (valgrind, for one, preloads its own). */
+    struct program p = program_start_env(argv, "LD_PRELOAD", preload ? lib : NULL);
+    assert_int_equal(program_output(&p, buf, sizeof buf), 0);
     assert_int_equal(sscanf(buf, "loaded %d active %d took %lf got %15s", &r->loaded, &r->active,
                             &r->took, r->got),
                      4);
