@@ -13,23 +13,30 @@ struct transfer {
     struct sockaddr *addr; /* recvfrom's source, sendto's target */
     socklen_t *addrlen;    /* recvfrom */
     socklen_t tolen;       /* sendto */
-    struct green__fd_how how; /* read/write: green__fd_mode's answer */
+};
+
+/* read and write's: smaller than a transfer, as its frame is part of every suspended
+ * reader's stack slice. */
+struct plain_transfer {
+    void *buf;
+    size_t len;
+    struct green__fd_how how; /* green__fd_mode's answer */
 };
 
 static ssize_t do_read(int fd, void *a)
 {
-    struct transfer *t = a;
+    struct plain_transfer *t = a;
     return green__fd_read(fd, t->buf, t->len, &t->how);
 }
 
 static ssize_t do_write(int fd, void *a)
 {
-    struct transfer *t = a;
+    struct plain_transfer *t = a;
     return green__fd_write(fd, t->buf, t->len, &t->how);
 }
 
 /* read and write: green__io_call, in the mode green__fd_mode picks for fd. */
-static ssize_t plain(int fd, int events, green__io_op op, struct transfer *t, double timeout,
+static ssize_t plain(int fd, int events, green__io_op op, struct plain_transfer *t, double timeout,
                      const char *api)
 {
     struct green__budget b;
@@ -56,13 +63,13 @@ static ssize_t do_sendto(int fd, void *a)
 
 GREEN_API ssize_t green_read(int fd, void *buf, size_t len, double timeout)
 {
-    struct transfer t = {.buf = buf, .len = len};
+    struct plain_transfer t = {.buf = buf, .len = len};
     return plain(fd, GREEN_READ, do_read, &t, timeout, "green_read");
 }
 
 GREEN_API ssize_t green_write(int fd, const void *buf, size_t len, double timeout)
 {
-    struct transfer t = {.buf = (void *)buf, .len = len};
+    struct plain_transfer t = {.buf = (void *)buf, .len = len};
     return plain(fd, GREEN_WRITE, do_write, &t, timeout, "green_write");
 }
 
