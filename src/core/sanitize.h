@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 
 #include "thread.h"
 
@@ -114,6 +115,23 @@ static inline void san_record_dropped(struct green *g)
 #endif
 }
 
+/* gcc 12's TSAN makes a context's signal record on its first blocking call, with a plain
+ * store: a signal that arrives while it is being made is armed in a second record, which
+ * the first then overwrites, and the signal is lost (a SIGCHLD so lost left libev's child
+ * watchers waiting forever).  So every context makes it with signals blocked, before it
+ * runs anything: pthread_kill(self, 0) sends nothing, but its interceptor makes the record;
+ * what arrived meanwhile is delivered into that record at the unblock. */
+static inline void tsan_signal_record(void)
+{
+#ifdef GREEN_TSAN
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pthread_kill(pthread_self(), 0);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+#endif
+}
+
 /* The thread's own stack and fiber, which its main greenlet runs on. */
 static inline void san_thread_init(struct green_thread *ts)
 {
@@ -131,6 +149,7 @@ static inline void san_thread_init(struct green_thread *ts)
 #endif
 #ifdef GREEN_TSAN
     ts->core.main.tsan_fiber = __tsan_get_current_fiber();
+    tsan_signal_record();
 #endif
     (void)ts;
 }
@@ -249,6 +268,7 @@ static inline void san_switch_in(struct green_thread *ts, struct green *self)
 /* A context entered for the first time has no fake stack yet. */
 static inline void san_first_entry(struct green_thread *ts, struct green *self)
 {
+    tsan_signal_record();
 #ifdef GREEN_ASAN
     if (self)
         self->asan_fake_stack = NULL;
