@@ -15,15 +15,13 @@
 
 #include "patch.h"
 
-#define FD_TABLE (1 << 20) /* fds beyond: never waited for (FD_PASS) */
+uint8_t patch_fd_table[FD_TABLE];
 
-static uint8_t table[FD_TABLE];
-
-static unsigned load(int fd) { return __atomic_load_n(&table[fd], __ATOMIC_RELAXED); }
+static unsigned load(int fd) { return __atomic_load_n(&patch_fd_table[fd], __ATOMIC_RELAXED); }
 
 static void store(int fd, unsigned s)
 {
-    __atomic_store_n(&table[fd], (uint8_t)s, __ATOMIC_RELAXED);
+    __atomic_store_n(&patch_fd_table[fd], (uint8_t)s, __ATOMIC_RELAXED);
 }
 
 static bool in_table(int fd) { return fd >= 0 && fd < FD_TABLE; }
@@ -54,8 +52,6 @@ unsigned patch_fd_prepare(int fd)
     unsigned s = load(fd);
     return GREEN_LIKELY(s & FD_KNOWN) ? s : classify(fd, s);
 }
-
-unsigned patch_fd_peek(int fd) { return in_table(fd) ? load(fd) : 0; }
 
 void patch_fd_created(int fd, bool socket, bool nonblock)
 {
@@ -89,5 +85,5 @@ void patch_fd_user_mode(int fd, bool nonblock)
 void patch_fd_timeo(int fd)
 {
     if (in_table(fd))
-        __atomic_fetch_or(&table[fd], (uint8_t)FD_TIMEO, __ATOMIC_RELAXED);
+        __atomic_fetch_or(&patch_fd_table[fd], (uint8_t)FD_TIMEO, __ATOMIC_RELAXED);
 }

@@ -47,21 +47,24 @@ static ssize_t timed_out(struct patch_progress *p, int saved)
     return -1;
 }
 
+/* tried: the first attempt was made already and failed with EAGAIN (patch_read). */
 static ssize_t park_loop(int fd, short events, patch_op op, void *arg, unsigned st,
-                         struct patch_progress *p, int saved)
+                         struct patch_progress *p, int saved, bool tried)
 {
     green_timeout_t *limit = NULL;
     bool asked = false;
-    for (;;) {
-        ssize_t n = op(fd, arg);
-        int e = errno;
-        if (n < 0 && e == EINTR)
-            continue;
-        if (n >= 0 || e != EAGAIN) {
-            if (limit)
-                green_timeout_end(limit);
-            errno = n >= 0 ? saved : e;
-            return n;
+    for (;; tried = false) {
+        if (!tried) {
+            ssize_t n = op(fd, arg);
+            int e = errno;
+            if (n < 0 && e == EINTR)
+                continue;
+            if (n >= 0 || e != EAGAIN) {
+                if (limit)
+                    green_timeout_end(limit);
+                errno = n >= 0 ? saved : e;
+                return n;
+            }
         }
         /* Asked at each call's first wait, so a setsockopt since the last call counts; only
          * of sockets the program gave a timeout (no system call per wait otherwise). */
@@ -72,7 +75,7 @@ static ssize_t park_loop(int fd, short events, patch_op op, void *arg, unsigned 
                 return -1;
         }
         if (patch_park_fd(fd, events) < 0) {
-            e = errno;
+            int e = errno;
             bool own = limit && green_timeout_fired(limit);
             if (limit)
                 green_timeout_end(limit);
@@ -136,5 +139,15 @@ ssize_t patch_io(int fd, short events, patch_op op, void *arg, struct patch_prog
         p->whole = st & FD_OURS;
     if (!(st & FD_OURS))
         return op(fd, arg);
-    return park_loop(fd, events, op, arg, st, p, saved);
+    return park_loop(fd, events, op, arg, st, p, saved, false);
+}
+
+ssize_t patch_io_blocked(int fd, short events, patch_op op, void *arg, unsigned st, bool may_park,
+                         int saved)
+{
+    if (may_park)
+        return park_loop(fd, events, op, arg, st, NULL, saved, errno == EAGAIN);
+    st = patch_fd_peek(fd);
+    errno = EAGAIN;
+    return st & FD_OURS ? thread_loop(fd, events, op, arg, st, NULL, saved) : -1;
 }

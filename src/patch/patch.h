@@ -95,21 +95,6 @@ static inline bool patch_gate(void)
     return green__patch_hub_here && green__patch_gate() && !patch_in_signal;
 }
 
-/* The first statement of a read-like call: where parking is not allowed it is libc's own
- * call, returned unless it would block; then patch_io() looks further (an fd we made
- * non-blocking must block as the program expects, so it asks again and waits).  A thread
- * without a hub pays a thread-local load and one call more than libc. */
-#define PATCH_UNPARKED_FIRST(call)                                                                 \
-    do {                                                                                           \
-        if (GREEN_LIKELY(!patch_gate())) {                                                         \
-            int saved_ = errno;                                                                    \
-            ssize_t n_ = (call);                                                                   \
-            if (GREEN_LIKELY(n_ >= 0) || errno != EAGAIN)                                          \
-                return n_;                                                                         \
-            errno = saved_;                                                                        \
-        }                                                                                          \
-    } while (0)
-
 /* ---- the fd table (fdstate.c) ------------------------------------------------------- */
 
 enum {
@@ -126,8 +111,15 @@ enum {
  * underneath if it is ours to set).  0 if fd is not open. */
 GREEN_HIDDEN unsigned patch_fd_prepare(int fd);
 
+/* One byte per fd number below FD_TABLE (fdstate.c); inline here for the read fast path. */
+#define FD_TABLE (1 << 20) /* fds beyond: never waited for (FD_PASS) */
+extern uint8_t patch_fd_table[FD_TABLE] GREEN_HIDDEN;
+
 /* The fd's state as it is, without classifying it (0: unknown). */
-GREEN_HIDDEN unsigned patch_fd_peek(int fd);
+static inline unsigned patch_fd_peek(int fd)
+{
+    return fd >= 0 && fd < FD_TABLE ? __atomic_load_n(&patch_fd_table[fd], __ATOMIC_RELAXED) : 0;
+}
 
 /* A new fd from a patched call; nonblock: the program asked for O_NONBLOCK. */
 GREEN_HIDDEN void patch_fd_created(int fd, bool socket, bool nonblock);
@@ -180,6 +172,34 @@ static inline ssize_t patch_progress_step(struct patch_progress *pr, size_t len,
  * errno when it succeeds. */
 GREEN_HIDDEN ssize_t patch_io(int fd, short events, patch_op op, void *arg,
                               struct patch_progress *p);
+
+/* The rest of a read-like call whose first attempt failed with EAGAIN (patch_read):
+ * may_park, the gate's answer; st, the fd's state (known); saved, the caller's errno. */
+GREEN_HIDDEN ssize_t patch_io_blocked(int fd, short events, patch_op op, void *arg, unsigned st,
+                                      bool may_park, int saved);
+
+/* A read-like call (no progress to keep): the attempt itself first, inlined with op, and
+ * returned unless it would block, where one plain attempt is what libc's call would do or
+ * its first step; the fd table is looked at only by a call that may park (and classified
+ * there by patch_io on first use).  A thread without a hub pays a thread-local load more
+ * than libc; a greenlet, the gate's call and the table's load. */
+static inline __attribute__((always_inline)) ssize_t patch_read(int fd, short events, patch_op op,
+                                                                void *arg)
+{
+    int saved = errno;
+    bool may_park = patch_gate();
+    unsigned st = may_park ? patch_fd_peek(fd) : FD_KNOWN;
+    if (GREEN_UNLIKELY(!(st & FD_KNOWN)))
+        return patch_io(fd, events, op, arg, NULL);
+    ssize_t n = op(fd, arg);
+    if (GREEN_LIKELY(n >= 0))
+        return n;
+    /* On an fd of ours a greenlet waits (and retries an EINTR); elsewhere EAGAIN is
+     * libc's answer unless the fd blocks for the program. */
+    if (may_park ? !(st & FD_OURS) || (errno != EAGAIN && errno != EINTR) : errno != EAGAIN)
+        return n;
+    return patch_io_blocked(fd, events, op, arg, st, may_park, saved);
+}
 
 /* Park until fd is ready for events (POLLIN or POLLOUT).  Returns 0, or -1 with errno
  * (EBADF: closed meanwhile, ECANCELED, ETIMEDOUT for a scoped timeout, ...). */

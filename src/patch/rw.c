@@ -95,9 +95,8 @@ static ssize_t op_writev(int fd, void *a)
 
 PATCH_API ssize_t read(int fd, void *buf, size_t len)
 {
-    PATCH_UNPARKED_FIRST(NEXT(read)(fd, buf, len));
     struct xfer x = {.buf = buf, .len = len};
-    return patch_io(fd, POLLIN, op_read, &x, NULL);
+    return patch_read(fd, POLLIN, op_read, &x);
 }
 
 PATCH_API ssize_t write(int fd, const void *buf, size_t len)
@@ -108,9 +107,8 @@ PATCH_API ssize_t write(int fd, const void *buf, size_t len)
 
 PATCH_API ssize_t pread(int fd, void *buf, size_t len, off_t off)
 {
-    PATCH_UNPARKED_FIRST(NEXT(pread)(fd, buf, len, off));
     struct xfer x = {.buf = buf, .len = len, .off = off};
-    return patch_io(fd, POLLIN, op_pread, &x, NULL);
+    return patch_read(fd, POLLIN, op_pread, &x);
 }
 
 PATCH_API ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
@@ -132,9 +130,8 @@ PATCH_API ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off)
 
 PATCH_API ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
-    PATCH_UNPARKED_FIRST(NEXT(readv)(fd, iov, iovcnt));
     struct xfer x = {.iov = iov, .iovcnt = iovcnt};
-    return patch_io(fd, POLLIN, op_readv, &x, NULL);
+    return patch_read(fd, POLLIN, op_readv, &x);
 }
 
 PATCH_API ssize_t writev(int fd, const struct iovec *iov, int iovcnt)

@@ -76,10 +76,10 @@ PATCH_API ssize_t recvfrom(int fd, void *buf, size_t len, int flags, __SOCKADDR_
     struct sockaddr *addr = from.__sockaddr__;
     if (flags & MSG_DONTWAIT)
         return NEXT(recvfrom)(fd, buf, len, flags, addr, addrlen);
-    if (!(flags & MSG_WAITALL)) /* a whole read on an fd of ours blocks: patch_io's */
-        PATCH_UNPARKED_FIRST(NEXT(recvfrom)(fd, buf, len, flags, addr, addrlen));
     struct sx x = {.buf = buf, .len = len, .flags = flags, .addr = addr, .addrlen = addrlen};
-    return patch_io(fd, POLLIN, op_recvfrom, &x, flags & MSG_WAITALL ? &x.pr : NULL);
+    if (!(flags & MSG_WAITALL)) /* a whole read on an fd of ours blocks: patch_io's */
+        return patch_read(fd, POLLIN, op_recvfrom, &x);
+    return patch_io(fd, POLLIN, op_recvfrom, &x, &x.pr);
 }
 
 PATCH_API ssize_t recv(int fd, void *buf, size_t len, int flags)
