@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The two entry points libgreen exports for libgreen-patch (src/patch/) alone: not public
  * API (green__ names), but default visibility, since the patch library is another shared
- * object.  Everything else the patch library calls is libgreen's public API. */
+ * object.  Besides these and green__sock_error (src/io/sock_error.h), the patch library
+ * calls only libgreen's public API. */
 #ifndef GREEN_HUB_PATCH_HOOK_H
 #define GREEN_HUB_PATCH_HOOK_H
 

@@ -286,7 +286,6 @@ unsigned char *green__fd_io_flags_at(int fd)
     return r ? &r->io_flags : NULL;
 }
 
-
 void green__fd_set_io_flags(int fd, unsigned io_flags)
 {
     struct fd_rec *r = rec_here(fd);

@@ -77,9 +77,8 @@ int green__fd_mode(int fd, struct green__fd_how *how, const char *api)
     if (!(bits && *bits) && green__hub_peek()) { /* without a hub nothing is kept: no probe */
         int type;
         socklen_t len = sizeof type;
-        green__fd_set_io_flags(fd, getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0
-                                       ? FD_SOCKET
-                                       : FD_OTHER);
+        bool is_socket = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
+        green__fd_set_io_flags(fd, is_socket ? FD_SOCKET : FD_OTHER);
         how->bits = bits = green__fd_io_flags_at(fd);
     }
     how->sock = bits && (*bits & FD_SOCKET);
