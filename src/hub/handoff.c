@@ -34,7 +34,7 @@
 
 struct green *green__hub_handoff(struct green_hub_part *h, struct green_task *self, void **value)
 {
-    if (!h->in_callbacks || h->shutting_down || h->ts->core.off_fast_path)
+    if (!h->in_callbacks || h->shutting_down || !green__tls_fast)
         return h->hub;
     if (!h->tail_fn(h, h->tail_obj, false))
         return h->hub; /* it resumes someone: the hub runs it */
