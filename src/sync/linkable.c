@@ -98,14 +98,9 @@ void green__linkable_init(struct green_linkable *l, struct green_hub_part *h,
     l->notifier.run = green__notifier_run;
 }
 
-static bool notifier_active(const struct green_linkable *l)
-{
-    return l->notifier.queued || l->notifying;
-}
-
 void green__linkable_check(struct green_linkable *l)
 {
-    if (l->ready(l) && !link_list_empty(&l->links) && !notifier_active(l))
+    if (l->ready(l) && !link_list_empty(&l->links) && !green__linkable_notifier_active(l))
         green__callback_queue(l->h, &l->notifier);
 }
 
@@ -120,50 +115,14 @@ static void unlink_waiter(struct green_linkable *l, struct green_link *link)
     }
 }
 
-static int block_on(struct green_linkable *l, struct green_task *self, const char *api)
-{
-    int rc = green__hub_block(l->h, self, l, api);
-    if (rc < 0) {
-        int e = errno;
-        unlink_waiter(l, &self->wait);
-        errno = e;
-    }
-    return rc;
-}
-
 int green__linkable_wait_core(struct green_linkable *l, double timeout, const char *api)
 {
-    struct green_task *self = green__hub_self(l->h, api);
-    if (!self)
-        return -1;
-    struct green_timeout *own = NULL;
-    if (timeout >= 0 && !(own = green__timeout_start(l->h, timeout, api)))
-        return -1;
-    link_append(&l->links, &self->wait); /* rawlink */
-    green__linkable_check(l);
-    int rc = block_on(l, self, api);
-    int e = errno;
-    bool own_expired = rc < 0 && e == ETIMEDOUT && self->fired == own;
-    green__timeout_end(l->h, own);
-    if (rc == 0)
-        return 1;
-    if (own_expired)
-        return 0;
-    errno = e;
-    return -1;
+    return green__linkable_wait_core_inline(l, timeout, api);
 }
 
 int green__linkable_wait(struct green_linkable *l, double timeout, const char *api)
 {
-    if (!l->ready(l))
-        return green__linkable_wait_core(l, timeout, api);
-    if (!notifier_active(l))
-        return 1;
-    struct green_task *self = green__hub_self(l->h, api);
-    if (!self)
-        return -1;
-    link_append(&l->arrived, &self->wait);
-    return block_on(l, self, api) < 0 ? -1 : 1;
+    return green__linkable_wait_inline(l, l->ready(l), timeout, api);
 }
 
 bool green__linkable_idle(const struct green_linkable *l)

@@ -18,6 +18,7 @@
 #ifndef GREEN_SYNC_LINKABLE_H
 #define GREEN_SYNC_LINKABLE_H
 
+#include <errno.h>
 #include <stdbool.h>
 
 #include "green/sync.h"
@@ -91,5 +92,71 @@ GREEN_HIDDEN struct green_hub_part *green__sync_owner(const void *obj, struct gr
  * or shut down (never creates one).  false with errno EINVAL (obj NULL) or EXDEV. */
 GREEN_HIDDEN bool green__sync_owned_here(const void *obj, const struct green_hub_part *h,
                                          const char *api);
+
+/* Whether l's notifier is queued or running. */
+static inline bool green__linkable_notifier_active(const struct green_linkable *l)
+{
+    return l->notifier.queued || l->notifying;
+}
+
+/* ---- green__linkable_wait and _wait_core, inline ----------------------------------
+ * For the waits a ping-pong spends its time in (Event): compiled into the public call, the
+ * block leaves one return between the switch and that call's caller instead of three, and
+ * after a switch each is a return-stack mispredict (see green__hub_block).  The rest of
+ * the path stays out of line: those calls return before the switch, predicted. */
+
+/* Block self, linked into one of l's lists, until notified; unlinked again if that fails. */
+static inline __attribute__((always_inline)) int
+green__linkable_block(struct green_linkable *l, struct green_task *self, const char *api)
+{
+    int rc = green__hub_block(l->h, self, l, api);
+    if (GREEN_UNLIKELY(rc < 0)) {
+        int e = errno;
+        green__linkable_unlink(l, &self->wait);
+        errno = e;
+    }
+    return rc;
+}
+
+static inline __attribute__((always_inline)) int
+green__linkable_wait_core_inline(struct green_linkable *l, double timeout, const char *api)
+{
+    struct green_task *self = green__hub_self(l->h, api);
+    if (!self)
+        return -1;
+    struct green_timeout *own = NULL;
+    if (timeout >= 0 && !(own = green__timeout_start(l->h, timeout, api)))
+        return -1;
+    link_append(&l->links, &self->wait); /* rawlink */
+    green__linkable_check(l);
+    int rc = green__linkable_block(l, self, api);
+    if (GREEN_LIKELY(rc == 0)) {
+        if (own)
+            green__timeout_end(l->h, own);
+        return 1;
+    }
+    int e = errno;
+    bool own_expired = e == ETIMEDOUT && self->fired == own;
+    green__timeout_end(l->h, own);
+    if (own_expired)
+        return 0;
+    errno = e;
+    return -1;
+}
+
+/* ready: l->ready(l), which the caller knows without the indirect call. */
+static inline __attribute__((always_inline)) int
+green__linkable_wait_inline(struct green_linkable *l, bool ready, double timeout, const char *api)
+{
+    if (!ready)
+        return green__linkable_wait_core_inline(l, timeout, api);
+    if (!green__linkable_notifier_active(l))
+        return 1;
+    struct green_task *self = green__hub_self(l->h, api);
+    if (!self)
+        return -1;
+    link_append(&l->arrived, &self->wait);
+    return green__linkable_block(l, self, api) < 0 ? -1 : 1;
+}
 
 #endif /* GREEN_SYNC_LINKABLE_H */
