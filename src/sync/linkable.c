@@ -7,8 +7,10 @@
 #include "core/thread.h"
 #include "linkable.h"
 
-/* _notify_link_list: wake the waiters of list up to the last one present now. */
-static void notify_list(struct green_linkable *l, struct green_link_list *list)
+/* _notify_link_list: wake the waiters of list up to the last one present now.  Only for
+ * those that arrived behind a notifier (the first pass is green__notifier_run's): out of
+ * line, so that the tail, which a hand-off runs on every wake-up, carries no resume. */
+__attribute__((noinline)) static void notify_list(struct green_linkable *l, struct green_link_list *list)
 {
     struct green_link *last = list->tail;
     while (!link_list_empty(list)) {
@@ -145,14 +147,14 @@ void green__linkable_free(struct green_linkable *l)
         free(l);
 }
 
-struct green_hub_part *green__sync_owner(const void *obj, struct green_hub_part *h, const char *api)
+/* green__sync_owner when obj is NULL or not of this thread's live hub. */
+struct green_hub_part *green__sync_owner_slow(const void *obj, struct green_hub_part *h,
+                                             const char *api)
 {
     if (!obj) {
         green__fail(EINVAL, api, "the object is NULL");
         return NULL;
     }
-    if (GREEN_LIKELY(green__hub_peek() == h))
-        return h;
     if (h && h == green__hub_kept())
         return green__hub_get(api); /* made on a hub since shut down: this thread's next */
     green__fail(EXDEV, api, "the object belongs to another thread's hub");

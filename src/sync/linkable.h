@@ -85,8 +85,16 @@ GREEN_HIDDEN void green__linkable_unlink(struct green_linkable *l, struct green_
  * errno EINVAL (obj NULL), EXDEV, or ENOMEM.  An object made on a hub that was shut down
  * since belongs to the thread's next one (the part is the same, see green__hub_kept): the
  * hub is created again here, as by any first call. */
-GREEN_HIDDEN struct green_hub_part *green__sync_owner(const void *obj, struct green_hub_part *h,
-                                                      const char *api);
+GREEN_HIDDEN struct green_hub_part *green__sync_owner_slow(const void *obj,
+                                                           struct green_hub_part *h,
+                                                           const char *api);
+static inline struct green_hub_part *green__sync_owner(const void *obj, struct green_hub_part *h,
+                                                       const char *api)
+{
+    if (GREEN_LIKELY(obj && green__hub_peek() == h)) /* every call on an object: inline */
+        return h;
+    return green__sync_owner_slow(obj, h, api);
+}
 
 /* For destroy, which needs no hub: whether obj belongs to the calling thread, its hub live
  * or shut down (never creates one).  false with errno EINVAL (obj NULL) or EXDEV. */
@@ -127,8 +135,10 @@ green__linkable_wait_core_inline(struct green_linkable *l, double timeout, const
     struct green_timeout *own = NULL;
     if (timeout >= 0 && !(own = green__timeout_start(l->h, timeout, api)))
         return -1;
-    link_append(&l->links, &self->wait); /* rawlink */
-    green__linkable_check(l);
+    /* rawlink, whose _check_and_notify finds nothing to do: every caller comes here with
+     * the object not ready, and nothing ran since. */
+    GREEN_ASSERT(!l->ready(l));
+    link_append(&l->links, &self->wait);
     int rc = green__linkable_block(l, self, api);
     if (GREEN_LIKELY(rc == 0)) {
         if (own)
