@@ -46,7 +46,7 @@ GREEN_API int green_event_set(green_event_t *e)
     if (!green__sync_owner(e, e ? e->l.h : NULL, "green_event_set"))
         return -1;
     e->flag = true;
-    green__linkable_check(&e->l);
+    green__linkable_check_ready(&e->l);
     return 0;
 }
 

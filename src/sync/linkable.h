@@ -107,6 +107,14 @@ static inline bool green__linkable_notifier_active(const struct green_linkable *
     return l->notifier.queued || l->notifying;
 }
 
+/* green__linkable_check for an object the caller just made ready (Event's set): inline,
+ * without the ready() call. */
+static inline void green__linkable_check_ready(struct green_linkable *l)
+{
+    if (!link_list_empty(&l->links) && !green__linkable_notifier_active(l))
+        green__callback_queue(l->h, &l->notifier);
+}
+
 /* ---- green__linkable_wait and _wait_core, inline ----------------------------------
  * For the waits a ping-pong spends its time in (Event): compiled into the public call, the
  * block leaves one return between the switch and that call's caller instead of three, and
