@@ -96,10 +96,7 @@ static inline void san_unpoison(const void *p, size_t n)
  * the copier's endless loop) would poison whatever the kernel maps there next: a record
  * slab, a malloc arena, another thread's stacks, which then fault as stack overflows on
  * their first write. */
-static inline void san_unmapping(const void *p, size_t n)
-{
-    san_unpoison(p, n);
-}
+static inline void san_unmapping(const void *p, size_t n) { san_unpoison(p, n); }
 
 /* A free slot: all but its state word becomes unaddressable, so use after free is caught
  * while double destroy can still be detected. */

@@ -10,7 +10,8 @@
 /* _notify_link_list: wake the waiters of list up to the last one present now.  Only for
  * those that arrived behind a notifier (the first pass is green__notifier_run's): out of
  * line, so that the tail, which a hand-off runs on every wake-up, carries no resume. */
-__attribute__((noinline)) static void notify_list(struct green_linkable *l, struct green_link_list *list)
+__attribute__((noinline)) static void notify_list(struct green_linkable *l,
+                                                  struct green_link_list *list)
 {
     struct green_link *last = list->tail;
     while (!link_list_empty(list)) {
@@ -149,7 +150,7 @@ void green__linkable_free(struct green_linkable *l)
 
 /* green__sync_owner when obj is NULL or not of this thread's live hub. */
 struct green_hub_part *green__sync_owner_slow(const void *obj, struct green_hub_part *h,
-                                             const char *api)
+                                              const char *api)
 {
     if (!obj) {
         green__fail(EINVAL, api, "the object is NULL");

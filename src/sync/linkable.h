@@ -29,7 +29,7 @@ struct green_linkable {
     struct green_link_list links;   /* waiters and callbacks, in the order they came */
     struct green_link_list arrived; /* waiters that came while the notifier was pending */
     struct green_callback notifier;
-    bool notifying;  /* the notifier is running */
+    bool notifying; /* the notifier is running */
     /* Destroyed by a waiter the running notifier woke: the notifier calls release(doomed)
      * when it ends (green__linkable_defer_free). */
     void (*release)(void *doomed);
@@ -85,9 +85,8 @@ GREEN_HIDDEN void green__linkable_unlink(struct green_linkable *l, struct green_
  * errno EINVAL (obj NULL), EXDEV, or ENOMEM.  An object made on a hub that was shut down
  * since belongs to the thread's next one (the part is the same, see green__hub_kept): the
  * hub is created again here, as by any first call. */
-GREEN_HIDDEN struct green_hub_part *green__sync_owner_slow(const void *obj,
-                                                           struct green_hub_part *h,
-                                                           const char *api);
+GREEN_HIDDEN struct green_hub_part *
+green__sync_owner_slow(const void *obj, struct green_hub_part *h, const char *api);
 static inline struct green_hub_part *green__sync_owner(const void *obj, struct green_hub_part *h,
                                                        const char *api)
 {
