@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The direct hand-off: a greenlet that blocks switches straight to the greenlet the hub
- * would resume next, when all the hub would do in between is bookkeeping.
+ * would resume next, when all the hub would do in between is bookkeeping.  Only the waits
+ * on linkables (Event, AsyncResult, Semaphore, Lock: green__hub_block_handoff) try it; the
+ * other blocking calls always take the hub's path (hub.h says why).
  *
  * gevent's order makes an Event ping-pong cost four switches a round trip: A sets e1 (its
  * notifier is queued) and blocks on e2; the hub, suspended in the notifier that resumed A,

@@ -221,24 +221,30 @@ GREEN_HIDDEN struct green *green__hub_handoff(struct green_hub_part *h, struct g
                                               void **value);
 
 /* Greenlet only: park the caller (task self) and switch to the hub until something
- * resumes it with `token` (or, by the hand-off, straight to the greenlet the hub would
- * resume next).  Returns 0, or -1 with errno ECANCELED (GREEN_EXIT: self is
+ * resumes it with `token`.  Returns 0, or -1 with errno ECANCELED (GREEN_EXIT: self is
  * now killed), ETIMEDOUT (GREEN_TIMEOUT: self->fired says which), EDEADLK (LoopExit), EINTR
  * (a foreign switch or throw), with a message naming api.  The caller unlinks itself from
  * whatever it waited on when this fails.
  * Inline, as green__hub_resume: after a switch every return up the resumed side's call
  * chain is mispredicted (the CPU's return-stack buffer holds the other side's), so each
- * level less is a mispredict less per switch. */
-
-static inline int green__hub_block(struct green_hub_part *h, struct green_task *self,
-                                   void *token, const char *api)
+ * level less is a mispredict less per switch.
+ * green__hub_block_handoff is the same but may switch, by the hand-off, straight to the
+ * greenlet the hub would resume next.  Only the linkables' waits use it (linkable.h): a
+ * greenlet the hub resumed as a callback's last act (h->tail_task) is one a linkable's
+ * notifier woke, and in the ping-pongs the hand-off is for, its next block is such a wait
+ * too.  Anywhere else the hub's path is as right and cheaper: the check and the second
+ * target cost spawn+join (its join) 2-4 %. */
+static inline __attribute__((always_inline)) int green__hub_block_as(struct green_hub_part *h,
+                                                                     struct green_task *self,
+                                                                     void *token, const char *api,
+                                                                     bool may_hand_off)
 {
     GREEN_ASSERT(self->g == h->ts->core.current && self->g != h->hub);
     void *got = NULL, *value = NULL;
     self->blocked_in = api ? api : "the hub's shutdown";
     self->blocked_on = token;
     struct green *to = h->hub;
-    if (h->tail_task == self) /* the hub would finish a callback and maybe start the next */
+    if (may_hand_off && h->tail_task == self) /* the hub would finish a callback, start the next */
         to = green__hub_handoff(h, self, &value);
     green__hub_note_running(h, to == h->hub ? 0 : to->id);
     int rc = green_switch(to, value, &got);
@@ -246,6 +252,18 @@ static inline int green__hub_block(struct green_hub_part *h, struct green_task *
     if (GREEN_LIKELY(rc == 0 && got == token))
         return 0;
     return green__hub_block_failed(self, rc, got, api);
+}
+
+static inline int green__hub_block(struct green_hub_part *h, struct green_task *self,
+                                   void *token, const char *api)
+{
+    return green__hub_block_as(h, self, token, api, false);
+}
+
+static inline int green__hub_block_handoff(struct green_hub_part *h, struct green_task *self,
+                                           void *token, const char *api)
+{
+    return green__hub_block_as(h, self, token, api, true);
 }
 
 /* Hub only: switch (err 0) or throw (err > 0) into g with value, and come back when it

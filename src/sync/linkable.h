@@ -124,7 +124,7 @@ static inline void green__linkable_check_ready(struct green_linkable *l)
 static inline __attribute__((always_inline)) int
 green__linkable_block(struct green_linkable *l, struct green_task *self, const char *api)
 {
-    int rc = green__hub_block(l->h, self, l, api);
+    int rc = green__hub_block_handoff(l->h, self, l, api);
     if (GREEN_UNLIKELY(rc < 0)) {
         int e = errno;
         green__linkable_unlink(l, &self->wait);
