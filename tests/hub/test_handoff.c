@@ -5,8 +5,9 @@
  * ping-pong, a kill queued behind or ahead of the notifier, a Semaphore's barging, two
  * waiters with a clear between, a wait() entry ahead of the waiter and zero timeouts;
  * then an object destroyed by the greenlet whose wait it ended (the tail that frees it runs
- * in a greenlet, and the hub must not touch it after), and with a trace hook installed no
- * hand-off at all (the hook would see it). */
+ * in a greenlet, and the hub must not touch it after); that a plain ping-pong does hand off
+ * (counted where libgreen decides, whose orders alone would not show it), and with a trace
+ * hook installed no hand-off at all (the hook would see it). */
 #include "hubtest.h"
 #include <green/wait.h>
 
@@ -315,6 +316,40 @@ static void test_destroyed_by_the_woken(void **state)
     assert_order("B destroyed e1, sets e2", "A woke, sets e3", "B woke");
 }
 
+/* ---- without a hook, the ping-pong does hand off ------------------------------------------ */
+
+/* Every order in this file is gevent's with or without a hand-off, so nothing above fails if
+ * the hand-off never happens.  This program is linked with --wrap=green__hub_handoff
+ * (tests/hub/meson.build): libgreen's call of that internal decision comes here first, and
+ * we count the times it chose a greenlet over the hub. */
+struct green_hub_part;
+struct green_task;
+green_t *__real_green__hub_handoff(struct green_hub_part *h, struct green_task *self, void **value);
+green_t *__wrap_green__hub_handoff(struct green_hub_part *h, struct green_task *self, void **value);
+static unsigned handed_off;
+
+green_t *__wrap_green__hub_handoff(struct green_hub_part *h, struct green_task *self, void **value)
+{
+    green_t *to = __real_green__hub_handoff(h, self, value);
+    if (to != green_hub())
+        handed_off++;
+    return to;
+}
+
+static void test_pingpong_hands_off(void **state)
+{
+    model = model_of(state);
+    handed_off = 0;
+    green_t *g[2] = {SPAWN_MODEL(pp_b, NULL, model), SPAWN_MODEL(pp_a, NULL, model)};
+    JOIN_ALL(g, 2);
+    assert_order("A0 sets e1", "B0 woke, sets e2", "A0 woke", "A1 sets e1", "B1 woke, sets e2",
+                 "A1 woke", "A2 sets e1", "B2 woke, sets e2", "A2 woke");
+    /* The waits after "B0 woke", "A1 sets e1", "B1 woke" and "A2 sets e1" hand off: each
+     * blocks in the wake-up of a notifier while the other side's is queued.  A0's does not
+     * (A was resumed by its spawn, not by a notifier), and B2 ends instead of waiting. */
+    assert_int_equal(handed_off, 4);
+}
+
 /* ---- a trace hook sees every switch go through the hub -------------------------------------- */
 
 static unsigned direct, through_hub;
@@ -352,7 +387,8 @@ int main(void)
         EVENTS_TEST(test_pingpong_with_yielder),     EVENTS_TEST(test_kill_behind_notifier),
         EVENTS_TEST(test_kill_ahead_of_notifier),    EVENTS_TEST(test_semaphore_pingpong),
         EVENTS_TEST(test_two_waiters_clear_between), EVENTS_TEST(test_wait_entry_and_zero_timeout),
-        EVENTS_TEST(test_destroyed_by_the_woken),    EVENTS_TEST(test_trace_hook_sees_the_hub),
+        EVENTS_TEST(test_destroyed_by_the_woken),    EVENTS_TEST(test_pingpong_hands_off),
+        EVENTS_TEST(test_trace_hook_sees_the_hub),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
