@@ -191,6 +191,7 @@ void green__stack_unmap(struct green_stack_map *m)
     if (!m->lo)
         return;
     vg_stack_deregister(m->vg_id);
+    san_unmapping(m->lo, m->size);
     munmap(m->lo - m->guard, m->guard + m->size);
     return_budget(m->guard_budgeted);
     *m = (struct green_stack_map){.lo = NULL};
@@ -332,6 +333,7 @@ void green__stacks_term(struct green_thread *ts)
             vg_stack_deregister(ch->slot[i].vg_id);
             budgeted += ch->slot[i].guard_budgeted;
         }
+        san_unmapping(ch->base, ch->slot_bytes * ch->nslots);
         munmap(ch->base, ch->slot_bytes * ch->nslots);
         return_budget(budgeted);
         free(ch);
