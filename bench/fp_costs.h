@@ -14,6 +14,8 @@
  * from a chain of dependent adds (one cycle each), so it is an estimate where the clock
  * moves between rows; run pinned (taskset -c N).  Independent rows (throughput) repeat the
  * same store or load; chain rows make each body depend on the previous one.  x86-64 only.
+ * The second table (fp_orderings.h) times whole switches with the FP control instructions
+ * placed in different ways.
  */
 #ifndef BENCH_FP_COSTS_H
 #define BENCH_FP_COSTS_H
@@ -145,6 +147,8 @@ static double fpc_time(void (*fn)(long, unsigned char *), unsigned char *p)
     return best;
 }
 
+#include "fp_orderings.h" /* the second table; uses fpc_time() and fpc_add() */
+
 static int fp_costs(void)
 {
     unsigned char *p = aligned_alloc(64, FPC_BUF);
@@ -180,6 +184,7 @@ static int fp_costs(void)
         printf("| %-44s | %7.2f | %7.1f |\n", r->name, ns, ns * ghz);
     }
     __asm__ volatile("ldmxcsr %0\n\tfldcw %1" : : "m"(mxcsr), "m"(cw));
+    fp_orderings(p);
     free(p);
     return 0;
 }
