@@ -40,14 +40,14 @@
 
 /* Runs `body` 100 times per loop iteration, n iterations; `setup` before the 100 bodies
  * and `teardown` after them. */
-#define FPC_ROW3(fn, setup, body, teardown)                                                 \
-    static void fn(long n, unsigned char *p)                                                \
-    {                                                                                       \
-        for (long i = 0; i < n; i++)                                                        \
-            __asm__ volatile(setup FPC_R100(body) teardown                                  \
-                             :                                                              \
-                             : "r"(p)                                                       \
-                             : "memory", "cc", "rax", "rcx", "rdx");                        \
+#define FPC_ROW3(fn, setup, body, teardown)                                                        \
+    static void fn(long n, unsigned char *p)                                                       \
+    {                                                                                              \
+        for (long i = 0; i < n; i++)                                                               \
+            __asm__ volatile(setup FPC_R100(body) teardown                                         \
+                             :                                                                     \
+                             : "r"(p)                                                              \
+                             : "memory", "cc", "rax", "rcx", "rdx");                               \
     }
 #define FPC_ROW(fn, setup, body) FPC_ROW3(fn, setup, body, "")
 
@@ -72,7 +72,8 @@ FPC_ROW(fpc_vldmxcsr, "", "vldmxcsr (%0)\n\t")
 FPC_ROW(fpc_ldmxcsr_pe, "", "ldmxcsr 64(%0)\n\tldmxcsr (%0)\n\t")
 FPC_ROW(fpc_ldmxcsr_rc, "", "ldmxcsr 128(%0)\n\tldmxcsr (%0)\n\t")
 FPC_ROW(fpc_st_ld, "", "stmxcsr 512(%0)\n\tldmxcsr (%0)\n\t")
-FPC_ROW(fpc_st_ld_pe, "", "stmxcsr 512(%0)\n\tldmxcsr 64(%0)\n\tstmxcsr 512(%0)\n\tldmxcsr (%0)\n\t")
+FPC_ROW(fpc_st_ld_pe, "",
+        "stmxcsr 512(%0)\n\tldmxcsr 64(%0)\n\tstmxcsr 512(%0)\n\tldmxcsr (%0)\n\t")
 FPC_ROW(fpc_fnstcw, "", "fnstcw 512(%0)\n\t")
 FPC_ROW(fpc_fnstcw_read, "", "fnstcw 512(%0)\n\tmovzwl 512(%0), %%eax\n\t")
 FPC_ROW(fpc_fldcw, "", "fldcw 256(%0)\n\t")

@@ -49,15 +49,17 @@ FPO_DECL(fpo_st_only)
 FPO_DECL(fpo_none)
 __attribute__((visibility("hidden"))) void fpo_trampoline(void);
 
-#define FPO_SAVE                                                                            \
-    "    movq %r12, 0x8(%rsp)\n    movq %r13, 0x10(%rsp)\n    movq %r14, 0x18(%rsp)\n"        \
+#define FPO_SAVE                                                                                   \
+    "    movq %r12, 0x8(%rsp)\n    movq %r13, 0x10(%rsp)\n    movq %r14, 0x18(%rsp)\n"             \
     "    movq %r15, 0x20(%rsp)\n    movq %rbx, 0x28(%rsp)\n    movq %rbp, 0x30(%rsp)\n"
-#define FPO_LOAD                                                                            \
-    "    movq 0x8(%rsp), %r12\n    movq 0x10(%rsp), %r13\n    movq 0x18(%rsp), %r14\n"        \
+#define FPO_LOAD                                                                                   \
+    "    movq 0x8(%rsp), %r12\n    movq 0x10(%rsp), %r13\n    movq 0x18(%rsp), %r14\n"             \
     "    movq 0x20(%rsp), %r15\n    movq 0x28(%rsp), %rbx\n    movq 0x30(%rsp), %rbp\n"
 #define FPO_FN(n) ".p2align 5\n.globl " #n "\n.hidden " #n "\n.type " #n ", @function\n" #n ":\n"
 #define FPO_END(n) ".size " #n ", .-" #n "\n"
 
+/* One instruction a line, as the assembler reads it. */
+/* clang-format off */
 __asm__(".pushsection .text\n"
         /* jump_fcontext's own sequence (boost 1.74, x86_64_sysv_elf_gas.S), for the check
          * that a copy in this loop runs as fast as the original */
@@ -180,7 +182,9 @@ __asm__(".pushsection .text\n"
         FPO_FN(fpo_trampoline)
         "    movq %rdx, %rsi\n"
         "    call fpo_bounce\n"
-        "    ud2\n" FPO_END(fpo_trampoline) ".popsection\n");
+        "    ud2\n" FPO_END(fpo_trampoline)
+        ".popsection\n");
+/* clang-format on */
 
 typedef fpo_transfer fpo_fn(void *, void *);
 static fpo_fn *fpo_current; /* what fpo_bounce switches with */
@@ -227,18 +231,18 @@ static void fpo_lost(const char *what)
 }
 
 /* ns per one-way switch over n round trips; the same loop for every clone (direct calls). */
-#define FPO_RUN(f)                                                                          \
-    static double fpo_run_##f(long n)                                                       \
-    {                                                                                       \
-        fpo_current = f;                                                                    \
-        fpo_transfer t = f(fpo_frame(), NULL);                                              \
-        double t0 = now_ns();                                                               \
-        for (long i = 0; i < n; i++)                                                        \
-            t = f(t.fctx, (void *)(intptr_t)i);                                             \
-        double ns = (now_ns() - t0) / (2.0 * (double)n);                                    \
-        if (t.data != (void *)(intptr_t)(n - 1))                                            \
-            fpo_lost(#f);                                                                   \
-        return ns;                                                                          \
+#define FPO_RUN(f)                                                                                 \
+    static double fpo_run_##f(long n)                                                              \
+    {                                                                                              \
+        fpo_current = f;                                                                           \
+        fpo_transfer t = f(fpo_frame(), NULL);                                                     \
+        double t0 = now_ns();                                                                      \
+        for (long i = 0; i < n; i++)                                                               \
+            t = f(t.fctx, (void *)(intptr_t)i);                                                    \
+        double ns = (now_ns() - t0) / (2.0 * (double)n);                                           \
+        if (t.data != (void *)(intptr_t)(n - 1))                                                   \
+            fpo_lost(#f);                                                                          \
+        return ns;                                                                                 \
     }
 FPO_RUN(fpo_copy)
 FPO_RUN(fpo_cmpcw)
