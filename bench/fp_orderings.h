@@ -55,7 +55,7 @@ __attribute__((visibility("hidden"))) void fpo_trampoline(void);
 #define FPO_LOAD                                                                                   \
     "    movq 0x8(%rsp), %r12\n    movq 0x10(%rsp), %r13\n    movq 0x18(%rsp), %r14\n"             \
     "    movq 0x20(%rsp), %r15\n    movq 0x28(%rsp), %rbx\n    movq 0x30(%rsp), %rbp\n"
-#define FPO_FN(n) ".p2align 5\n.globl " #n "\n.hidden " #n "\n.type " #n ", @function\n" #n ":\n"
+#define FPO_FN(n) ".p2align 6\n.globl " #n "\n.hidden " #n "\n.type " #n ", @function\n" #n ":\n"
 #define FPO_END(n) ".size " #n ", .-" #n "\n"
 
 /* One instruction a line, as the assembler reads it. */

@@ -138,11 +138,15 @@ green_arch_switch:
 .endm
 
 /* "cmp": load MXCSR and the x87 control word only when the control bits differ.  For
- * CPUs where ldmxcsr with a changed value is slow (Intel: ~55-68 ns). */
+ * CPUs where ldmxcsr with a changed value is slow (Intel: ~55-68 ns).
+ * Both variants start on a 64-byte boundary: a switch is short and issue-bound (on Zen 5
+ * stmxcsr holds back issue for ~14 cycles), so where its bytes fall in the fetch blocks
+ * moves it by a cycle, and without the alignment that depended on the size of whatever
+ * program links the library. */
     .globl  green_arch_switch_cmp
     .hidden green_arch_switch_cmp
     .type   green_arch_switch_cmp, @function
-    .p2align 4
+    .p2align 6
 green_arch_switch_cmp:
     ENDBR
     SAVE_FRAME %r8
@@ -168,7 +172,7 @@ green_arch_switch_cmp:
     .globl  green_arch_switch_load
     .hidden green_arch_switch_load
     .type   green_arch_switch_load, @function
-    .p2align 4
+    .p2align 6
 green_arch_switch_load:
     ENDBR
     SAVE_FRAME %r8
