@@ -15,7 +15,8 @@ namespace ctx = boost::context::detail;
 
 namespace {
 
-void bounce(ctx::transfer_t t)
+// Both loops on a 64-byte boundary, as bench/switch.c aligns its own (it says why).
+__attribute__((noinline, aligned(64))) void bounce(ctx::transfer_t t)
 {
     for (;;)
         t = ctx::jump_fcontext(t.fctx, t.data);
@@ -38,7 +39,8 @@ double now_ns()
 // MXCSR unconditionally, so every switch now changes it; on the machines we measure on that
 // makes ldmxcsr take ~55 ns more.  (libgreen compares the control bits only and never loads
 // MXCSR for a status-flag difference.)  Returns -1 where this cannot be set up.
-extern "C" double bench_peer_fcontext_ns(long round_trips, int flags_differ)
+extern "C" __attribute__((noinline, aligned(64))) double bench_peer_fcontext_ns(long round_trips,
+                                                                      int flags_differ)
 {
 #if !(defined(__x86_64__) || defined(__i386__))
     if (flags_differ)

@@ -7,7 +7,7 @@
  * cheap by itself but makes the next stmxcsr wait ~100 ns, and a switch is exactly that
  * pair: the status flags of two contexts differ often, so "load" would pay it on most
  * switches and the compare wins by far.  On AMD Zen the pair costs the same whatever the
- * value, and the compare's read-back of the just-stored MXCSR is the slow part.  So we
+ * status flags, and the compare's read-back of the just-stored MXCSR is the slow part.  So we
  * measure what a switch does: stmxcsr then ldmxcsr, with a value that changes against one
  * that does not.  (Toggling ldmxcsr alone, without the stmxcsr, shows no difference on
  * Intel either: that probe picked "load" there and made shared switches 4x slower.)  Both

@@ -20,14 +20,18 @@
  *     same FP control state, so we store both control words, read them back (store
  *     forwarding makes that cheap there), compare the control bits and load only if they
  *     differ.  A status-flag difference (MXCSR bits 0-5) never causes a load.
- *     "load" (AMD Zen): ldmxcsr costs ~0.4 ns whatever the value, but stmxcsr is slow
- *     (~4 ns reciprocal throughput on Zen 5) and reading its result back stalls ~2 ns more.
+ *     "load" (AMD Zen): ldmxcsr costs ~1 cycle when it changes no control bit (a status
+ *     flag difference included), but stmxcsr is slow: on Zen 5 the instructions after it
+ *     do not issue for ~14 cycles (only an older long dependency chain hides that), and
+ *     a load of its result waits ~7 cycles more (`bench_switch --fp-costs`).
  *     So we store, never read MXCSR back, and load the saved one unconditionally.  The
  *     x87 control word is still compared (fnstcw reads back cheaply).  The resumed
  *     context gets its own saved MXCSR status flags back; the ABI leaves those to the
  *     callee, so either behaviour conforms.
  *     No variant can skip the stmxcsr: the suspended context's control bits are known only
- *     by reading them, and that single stmxcsr bounds a Zen 5 switch at ~4-4.5 ns.
+ *     by reading them (vstmxcsr costs the same, fxsave/xsave 80-140 cycles), and that
+ *     single stmxcsr bounds a Zen 5 switch: a bare one that only stores MXCSR is already
+ *     ~0.92x boost.context's jump_fcontext (docs/benchmarks.md, 2026-12-03).
  *   - We return into the other context with an indirect jmp, not ret: ret would pop the
  *     return-stack-buffer entry pushed by *our* caller's call and mispredict on every
  *     switch (~8 ns measured).  For the same reason the value for the resumed context is
@@ -134,11 +138,15 @@ green_arch_switch:
 .endm
 
 /* "cmp": load MXCSR and the x87 control word only when the control bits differ.  For
- * CPUs where ldmxcsr with a changed value is slow (Intel: ~55-68 ns). */
+ * CPUs where ldmxcsr with a changed value is slow (Intel: ~55-68 ns).
+ * Both variants start on a 64-byte boundary: a switch is short and issue-bound (on Zen 5
+ * stmxcsr holds back issue for ~14 cycles), so where its bytes fall in the fetch blocks
+ * moves it by a cycle, and without the alignment that depended on the size of whatever
+ * program links the library. */
     .globl  green_arch_switch_cmp
     .hidden green_arch_switch_cmp
     .type   green_arch_switch_cmp, @function
-    .p2align 4
+    .p2align 6
 green_arch_switch_cmp:
     ENDBR
     SAVE_FRAME %r8
@@ -158,13 +166,13 @@ green_arch_switch_cmp:
     .size   green_arch_switch_cmp, .-green_arch_switch_cmp
 
 /* "load": load MXCSR unconditionally, compare only the x87 control word.  For CPUs
- * where ldmxcsr is cheap whatever the value and reading back the just-stored MXCSR
- * stalls (AMD Zen: the read-back waits ~2 ns for stmxcsr; a changed ldmxcsr costs
- * nothing measurable). */
+ * where ldmxcsr is cheap and reading back the just-stored MXCSR stalls (AMD Zen 5: the
+ * read-back waits ~7 cycles for stmxcsr; an ldmxcsr that changes only status flags costs
+ * ~1 cycle, one that changes the rounding control ~20, as rare as such programs are). */
     .globl  green_arch_switch_load
     .hidden green_arch_switch_load
     .type   green_arch_switch_load, @function
-    .p2align 4
+    .p2align 6
 green_arch_switch_load:
     ENDBR
     SAVE_FRAME %r8
