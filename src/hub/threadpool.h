@@ -47,8 +47,8 @@ struct green_threadpool {
     pthread_cond_t gone;                  /* destroy waits here for the workers to exit */
     /* lock: */
     struct green_pool_task *head, *tail;
-    struct green_pool_task *running;  /* taken by a worker, not finished yet */
-    struct green_pool_worker *live;   /* workers that have not left their loop */
+    struct green_pool_task *running; /* taken by a worker, not finished yet */
+    struct green_pool_worker *live;  /* workers that have not left their loop */
     size_t queued;
     unsigned max, workers, idle, busy, peak_workers, peak_busy;
     double idle_timeout;
@@ -69,7 +69,7 @@ struct green_threadpool {
 struct green_pools {
     struct green_hub_part *h;
     pthread_mutex_t lock;
-    ev_async async; /* workers send it; unref'd unless tasks are in flight */
+    ev_async async;               /* workers send it; unref'd unless tasks are in flight */
     struct green_callback forked; /* queued in a fork child: lost tasks back, new workers */
     /* lock: */
     struct green_pool_task *done_head, *done_tail;

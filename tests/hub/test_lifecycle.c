@@ -207,7 +207,7 @@ static void *queue_getter(void *arg)
     void *item = NULL;
     CHECK_EQ(green_queue_get(arg, GREEN_FOREVER, &item), 0);
     CHECK(item != NULL && strcmp(item, "item") == 0);
-    CHECK_EQ(green_queue_destroy(arg), 0); /* its _unlock is running now */
+    CHECK_EQ(green_queue_destroy(arg), 0);         /* its _unlock is running now */
     CHECK_FAILS(green_queue_destroy(arg), EINVAL); /* doomed, not freed yet: detected */
     say("getter");
     return NULL;
