@@ -175,9 +175,10 @@ static void test_one_hub_per_signal(void **state)
  * spawned, they make their first calls, or the hub sleeps.  Under TSAN every context is a
  * fiber with its own signal record, where a signal that arrives outside a blocking call
  * waits for that fiber's next intercepted call: before tsan_switch_block, one held by a
- * fiber that had switched away was lost, and this lost one in a few hundred rounds (the
- * wait for it times out).  The lazily made record that tsan_signal_record fixed lost
- * signals too; this test did not catch that one on its own.  A plain build just counts. */
+ * fiber that had switched away was lost, and this lost one within a few thousand rounds
+ * in 5 runs of 6 (the wait for it times out).  The lazily made record that
+ * tsan_signal_record fixed lost signals too; with switches blocking signals this test
+ * did not catch that one on its own.  A plain build just counts. */
 #define FRESH 2
 static atomic_int pongs;
 static sem_t ping;
@@ -215,6 +216,19 @@ static void *pinger(void *arg)
     return NULL;
 }
 
+/* Keeps the machine's other CPU busy meanwhile: main and the pinger then share one, and
+ * their turns come at the preemptions, all over the rounds (on an idle 2-CPU machine the
+ * lost signals were rare). */
+static atomic_bool spinning;
+
+static void *spinner(void *arg)
+{
+    (void)arg;
+    while (atomic_load_explicit(&spinning, memory_order_relaxed))
+        ;
+    return NULL;
+}
+
 static void test_fresh_greenlets_ping_pong(void **state)
 {
     (void)state;
@@ -229,8 +243,10 @@ static void test_fresh_greenlets_ping_pong(void **state)
     sigemptyset(&usr1);
     sigaddset(&usr1, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &usr1, &old); /* the pinger inherits the block */
-    pthread_t t;
+    pthread_t t, busy;
+    atomic_store(&spinning, true);
     assert_int_equal(pthread_create(&t, NULL, pinger, &rounds), 0);
+    assert_int_equal(pthread_create(&busy, NULL, spinner, NULL), 0);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     long done = 0;
     for (; done < rounds; done++) {
@@ -243,6 +259,8 @@ static void test_fresh_greenlets_ping_pong(void **state)
         CHECK_EQ(green_event_clear(handled), 0);
         JOIN_ALL(g, FRESH);
     }
+    atomic_store(&spinning, false);
+    assert_int_equal(pthread_join(busy, NULL), 0);
     assert_int_equal(pthread_join(t, NULL), 0);
     assert_int_equal(done, rounds); /* else round `done`'s signal was lost */
     assert_int_equal(atomic_load(&pongs), rounds);
