@@ -41,7 +41,8 @@ typedef struct green_event green_event_t;
 GREEN_API green_event_t *green_event_new(void);
 
 /* Free e.  The last greenlet it woke may free it at once.  Returns 0, or -1 with errno
- * EINVAL (NULL), EXDEV, EBUSY (greenlets wait on it, or its wake-up is pending). */
+ * EINVAL (NULL, or destroyed already while the wake-up that resumed its destroyer still
+ * runs), EXDEV, EBUSY (greenlets wait on it, or its wake-up is pending). */
 GREEN_API int green_event_destroy(green_event_t *e);
 
 /* Set the flag and queue one wake-up of every waiter (they run in the order they began to
@@ -68,7 +69,8 @@ typedef struct green_result green_result_t;
 /* A new, unset result.  NULL with errno ENOMEM. */
 GREEN_API green_result_t *green_result_new(void);
 
-/* Free r.  Returns 0, or -1 with errno EINVAL, EXDEV, EBUSY. */
+/* Free r (as green_event_destroy()).  Returns 0, or -1 with errno EINVAL (NULL, or
+ * destroyed already while a wake-up of it still runs), EXDEV, EBUSY. */
 GREEN_API int green_result_destroy(green_result_t *r);
 
 /* Set the value (again: overwrites) and queue a wake-up of the getters, who read the value
@@ -100,7 +102,8 @@ typedef struct green_sem green_sem_t;
  * errno ENOMEM. */
 GREEN_API green_sem_t *green_sem_new(unsigned value, bool bounded);
 
-/* Free s.  Returns 0, or -1 with errno EINVAL, EXDEV, EBUSY. */
+/* Free s (as green_event_destroy()).  Returns 0, or -1 with errno EINVAL (NULL, or
+ * destroyed already while a wake-up of it still runs), EXDEV, EBUSY. */
 GREEN_API int green_sem_destroy(green_sem_t *s);
 
 /* Take a unit, waiting at most timeout seconds for one.  A unit left is taken at once,
@@ -126,7 +129,8 @@ typedef struct green_lock green_lock_t;
 /* A new, unlocked lock.  NULL with errno ENOMEM. */
 GREEN_API green_lock_t *green_lock_new(void);
 
-/* Free l.  Returns 0, or -1 with errno EINVAL, EXDEV, EBUSY (locked or waited on). */
+/* Free l (as green_event_destroy()).  Returns 0, or -1 with errno EINVAL (NULL, or
+ * destroyed already while a wake-up of it still runs), EXDEV, EBUSY (locked or waited on). */
 GREEN_API int green_lock_destroy(green_lock_t *l);
 
 /* Lock, waiting at most timeout seconds; the caller becomes the owner.  Returns 0, or -1
@@ -183,7 +187,8 @@ typedef struct green_rlock green_rlock_t;
 /* A new, unlocked reentrant lock.  NULL with errno ENOMEM. */
 GREEN_API green_rlock_t *green_rlock_new(void);
 
-/* Free l.  Returns 0, or -1 with errno EINVAL, EXDEV, EBUSY (held or waited on). */
+/* Free l (as green_event_destroy()).  Returns 0, or -1 with errno EINVAL (NULL, or
+ * destroyed already while a wake-up of it still runs), EXDEV, EBUSY (held or waited on). */
 GREEN_API int green_rlock_destroy(green_rlock_t *l);
 
 /* Lock, waiting at most timeout seconds; the caller becomes the owner with a count of 1.
@@ -223,7 +228,9 @@ GREEN_API green_cond_t *green_cond_new(green_lock_t *l);
  * NULL with errno EINVAL (NULL), EXDEV, ENOMEM. */
 GREEN_API green_cond_t *green_cond_new_rlock(green_rlock_t *rl);
 
-/* Free c (not its lock).  Returns 0, or -1 with errno EINVAL, EXDEV, EBUSY (greenlets wait
+/* Free c (not its lock), at once: no wake-up of its own can still be running then (a
+ * notified greenlet that has not resumed yet makes it EBUSY), so after it c is gone as
+ * after free().  Returns 0, or -1 with errno EINVAL (NULL), EXDEV, EBUSY (greenlets wait
  * on it, or a notified one has not resumed yet). */
 GREEN_API int green_cond_destroy(green_cond_t *c);
 
@@ -364,8 +371,8 @@ GREEN_API green_group_t *green_group_new(void);
 GREEN_API green_group_t *green_pool_new(size_t size);
 
 /* Free grp; the greenlet a wake-up of it just resumed (from green_group_join(), say) may.
- * Returns 0, or -1 with errno EINVAL, EXDEV, EBUSY (it has members, greenlets wait on it,
- * or a wake-up is pending). */
+ * Returns 0, or -1 with errno EINVAL (NULL, or destroyed already while that wake-up still
+ * runs), EXDEV, EBUSY (it has members, greenlets wait on it, or a wake-up is pending). */
 GREEN_API int green_group_destroy(green_group_t *grp);
 
 /* Spawn fn(arg) as green_spawn() does and add it.  A full pool first waits, at most

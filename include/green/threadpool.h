@@ -35,8 +35,16 @@
  * Shutdown.  green_hub_shutdown() and thread exit first kill every greenlet (waiters of
  * tasks fail with ECANCELED and hand their tasks to drop), then destroy every pool of the
  * hub: queued and running tasks still run to completion, the workers are joined, the
- * pending drops run.  Pool pointers are invalid afterwards.  A fork()ed child must not use
- * its parent's pools (their workers do not exist there).
+ * pending drops run.  Pool pointers are invalid afterwards.
+ *
+ * fork().  In the child only the forking thread exists, so no worker does: the forking
+ * thread's pools forget theirs and start fresh ones (gevent's ThreadPool._on_fork).  Tasks
+ * queued at the fork run in the child too, on new workers; a task that was running has no
+ * worker there, so its waiter in the child fails with EOWNERDEAD (arg stays the caller's,
+ * drop is not called; an abandoned one's drop gets (arg, NULL)); results that came before
+ * the fork are delivered.  Other threads' pools stay unusable in the child (EXDEV, their
+ * hubs' threads are gone).  A child forked by a task, on a worker, should only exec or
+ * _exit: its worker's pool belongs to a hub that does not exist there.
  *
  * Where C differs from gevent: gevent reports a task's exception; a C task reports what
  * it returns.  gevent's spawn() returns an AsyncResult; here the waiting call is the one
@@ -128,8 +136,10 @@ GREEN_API int green_threadpool_stats(const green_threadpool_t *p,
  *   EXDEV    p belongs to another thread (a worker of p included);
  *   EPERM    called from the hub itself, or from a greenlet not spawned on the hub;
  *   ENOMEM   no memory for the task or its timer;
- *   EAGAIN   no worker thread exists and none could be started (pthread_create failed).
- * For the last four, nothing was submitted: arg stays the caller's. */
+ *   EAGAIN   no worker thread exists and none could be started (pthread_create failed);
+ *   EOWNERDEAD  in a fork() child: the task was running when the process forked, and its
+ *            worker does not exist here (see above); arg is the caller's, drop not called.
+ * For EINVAL, EXDEV, EPERM, ENOMEM and EAGAIN nothing was submitted: arg stays the caller's. */
 GREEN_API int green_threadpool_apply(green_threadpool_t *p, green_fn fn, void *arg,
                                      green_drop_fn drop, double timeout, void **result);
 

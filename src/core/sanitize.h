@@ -127,7 +127,8 @@ static inline void san_record_dropped(struct green *g)
  * the first then overwrites, and the signal is lost (a SIGCHLD so lost left libev's child
  * watchers waiting forever).  So every context makes it with signals blocked, before it
  * runs anything: pthread_kill(self, 0) sends nothing, but its interceptor makes the record;
- * what arrived meanwhile is delivered into that record at the unblock. */
+ * what arrived meanwhile is delivered into that record at the unblock (for a greenlet, the
+ * unblock that ends the switch into it: see tsan_switch_block). */
 static inline void tsan_signal_record(void)
 {
 #ifdef GREEN_TSAN
@@ -138,6 +139,23 @@ static inline void tsan_signal_record(void)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 #endif
 }
+
+/* TSAN holds a signal that arrives outside a blocking call in the current fiber's record
+ * and delivers it when that fiber's next intercepted call returns.  A fiber that switches
+ * away first keeps it until it runs again, or forever if it dies or is never resumed: a
+ * SIGCHLD that came while main was between its last libc call and its switch to the hub
+ * waited in main's record while the hub slept in epoll_wait for it (test_process's TSAN
+ * hangs).  So every switch runs with all signals blocked: the blocking call's interceptor
+ * delivers what the leaving fiber holds, the kernel keeps what comes during the switch, and
+ * the unblock in the entered context (san_switch_in) delivers that into its record. */
+#ifdef GREEN_TSAN
+static inline void tsan_switch_block(struct green_thread *ts)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &ts->core.tsan_sigmask);
+}
+#endif
 
 /* The thread's own stack and fiber, which its main greenlet runs on. */
 static inline void san_thread_init(struct green_thread *ts)
@@ -244,6 +262,7 @@ static inline void san_switch_out(struct green_thread *ts, struct green *from, s
         ts->core.tsan_dead_fiber = from->tsan_fiber;
         from->tsan_fiber = NULL;
     }
+    tsan_switch_block(ts);
     __tsan_switch_to_fiber(fiber, 0);
 #endif
     (void)ts, (void)from, (void)to;
@@ -268,6 +287,7 @@ static inline void san_switch_in(struct green_thread *ts, struct green *self)
         __tsan_destroy_fiber(ts->core.tsan_dead_fiber);
         ts->core.tsan_dead_fiber = NULL;
     }
+    pthread_sigmask(SIG_SETMASK, &ts->core.tsan_sigmask, NULL); /* see tsan_switch_block */
 #endif
     (void)ts, (void)self;
 }

@@ -28,11 +28,14 @@
 #endif
 
 #ifdef GREEN_TSAN
+#include <signal.h>
 #define GREEN_SAN_RECORD_TSAN void *tsan_fiber;
-/* tsan_dead_fiber: a fiber cannot destroy itself, so the next context destroys it. */
+/* tsan_dead_fiber: a fiber cannot destroy itself, so the next context destroys it;
+ * tsan_sigmask: the thread's signal mask while a switch runs with all signals blocked. */
 #define GREEN_SAN_THREAD_TSAN                                                                      \
     void *copier_fiber;                                                                            \
-    void *tsan_dead_fiber;
+    void *tsan_dead_fiber;                                                                         \
+    sigset_t tsan_sigmask;
 #else
 #define GREEN_SAN_RECORD_TSAN
 #define GREEN_SAN_THREAD_TSAN

@@ -4,20 +4,31 @@
  * The child inherits the parent's epoll set and wake-up pipe, which still belong to the
  * parent: ev_loop_fork makes libev build new ones at its next iteration.  Only the forking
  * thread exists in the child, so only its hub is reinitialised; the signal table drops the
- * other threads' hubs, whose signals nobody watches in the child.
+ * other threads' hubs, whose signals nobody watches in the child, and the hub's
+ * threadpools forget their workers, which do not exist there (threadpool.c).
  */
 #include <pthread.h>
 
 #include "core/thread.h"
+#include "threadpool.h"
 #include "watch.h"
 
-static void before_fork(void) { green__signal_atfork_prepare(); }
+static void before_fork(void)
+{
+    green__signal_atfork_prepare();
+    green__threadpools_atfork_prepare();
+}
 
-static void in_parent(void) { green__signal_atfork_parent(); }
+static void in_parent(void)
+{
+    green__threadpools_atfork_parent();
+    green__signal_atfork_parent();
+}
 
 static void in_child(void)
 {
     struct green_hub_part *h = green__hub_peek();
+    green__threadpools_atfork_child();
     green__signal_atfork_child(h);
     if (h)
         ev_loop_fork(h->loop); /* only sets a flag: fine in an atfork handler */

@@ -143,6 +143,93 @@ static void on_async(struct ev_loop *loop, ev_async *w, int revents)
     handle_done(w->data);
 }
 
+/* ---- fork ---------------------------------------------------------------------------- */
+
+static void conds_init(struct green_threadpool *p)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* idle timeouts ignore clock changes */
+    pthread_cond_init(&p->work, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_cond_init(&p->gone, NULL);
+}
+
+/* The locks a worker or another thread's hub may hold are taken around fork(), so the
+ * child's copies are consistent; the child then makes them anew (their waiters are gone). */
+void green__threadpools_atfork_prepare(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    struct green_hub_part *h = green__hub_peek();
+    if (h && h->pools)
+        pthread_mutex_lock(&h->pools->lock);
+}
+
+void green__threadpools_atfork_parent(void)
+{
+    struct green_hub_part *h = green__hub_peek();
+    if (h && h->pools)
+        pthread_mutex_unlock(&h->pools->lock);
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* Only the forking thread exists in the child: no worker does.  Their records are freed
+ * (the threads cannot be joined), the tasks they were running are put on the done list as
+ * lost, and the counts start from zero, so the next submit, or the hub callback queued
+ * here (run_forked), starts fresh workers.  Plain memory work: nothing here calls user
+ * code.  (Not libev's ev_fork: fork() from a greenlet happens in the middle of the hub's
+ * loop iteration, after libev's check for fork watchers, and the poll that follows
+ * consumes ev_loop_fork's flag, so the watcher would never run.) */
+void green__threadpools_atfork_child(void)
+{
+    pthread_mutex_init(&registry_lock, NULL);
+    struct green_hub_part *h = green__hub_peek();
+    struct green_pools *hp = h ? h->pools : NULL;
+    if (!hp)
+        return;
+    pthread_mutex_init(&hp->lock, NULL);
+    for (struct green_threadpool *p = hp->pools; p; p = p->next) {
+        conds_init(p);
+        for (struct green_pool_worker *w = p->live, *next; w; w = next) {
+            next = w->next;
+            free(w);
+        }
+        p->live = NULL;
+        p->workers = p->idle = p->busy = 0;
+        for (struct green_pool_task *t = p->running, *next; t; t = next) {
+            next = t->run_next;
+            t->lost = true;
+            t->next = NULL;
+            if (hp->done_tail)
+                hp->done_tail->next = t;
+            else
+                hp->done_head = t;
+            hp->done_tail = t;
+        }
+        p->running = NULL;
+    }
+    for (struct green_pool_worker *w = hp->exited, *next; w; w = next) {
+        next = w->next;
+        free(w);
+    }
+    hp->exited = NULL;
+    if (!hp->forked.queued)
+        green__callback_queue(h, &hp->forked);
+}
+
+/* In the child: hand back the lost tasks (and any result that came before the fork), and
+ * start workers for the tasks still queued. */
+static void run_forked(struct green_hub_part *h, struct green_callback *cb)
+{
+    (void)cb;
+    struct green_pools *hp = h->pools;
+    handle_done(hp);
+    pthread_mutex_lock(&hp->lock);
+    for (struct green_threadpool *p = hp->pools; p; p = p->next)
+        green__pool_grow(p); /* EAGAIN leaves the queue to the next submit's try */
+    pthread_mutex_unlock(&hp->lock);
+}
+
 /* ---- pools --------------------------------------------------------------------------- */
 
 static struct green_pools *pools_get(struct green_hub_part *h, const char *api)
@@ -160,6 +247,7 @@ static struct green_pools *pools_get(struct green_hub_part *h, const char *api)
     hp->async.data = hp;
     ev_async_start(h->loop, &hp->async);
     ev_unref(h->loop); /* tasks in flight keep the loop alive, not the watcher */
+    hp->forked.run = run_forked;
     h->pools = hp;
     return hp;
 }
@@ -175,12 +263,7 @@ static struct green_threadpool *pool_new(struct green_hub_part *h, unsigned max,
         green__fail(ENOMEM, api, "no memory for the pool");
         return NULL;
     }
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* idle timeouts ignore clock changes */
-    pthread_cond_init(&p->work, &attr);
-    pthread_condattr_destroy(&attr);
-    pthread_cond_init(&p->gone, NULL);
+    conds_init(p);
     p->hp = hp;
     p->max = max;
     p->idle_timeout = idle;
@@ -401,6 +484,12 @@ GREEN_API int green_threadpool_apply(green_threadpool_t *p, green_fn fn, void *a
     int e = errno;
     p->waiters--;
     green__timeout_end(h, own);
+    if (got == 0 && t->lost) {
+        free(t);
+        return green__fail(EOWNERDEAD, api,
+                           "the task was running on a worker when the process forked: "
+                           "in this child that worker does not exist");
+    }
     if (got == 0) {
         if (result)
             *result = t->result;
@@ -435,6 +524,7 @@ void green__threadpools_term(struct green_hub_part *h)
     GREEN_ASSERT(hp->in_flight == 0 && !hp->exited);
     ev_ref(h->loop); /* balance the unref of pools_get */
     ev_async_stop(h->loop, &hp->async);
+    green__callback_cancel(h, &hp->forked); /* a fork child that shut down before it ran */
     pthread_mutex_destroy(&hp->lock);
     free(hp);
     h->pools = NULL;

@@ -20,6 +20,7 @@ struct green_threadpool;
 
 struct green_pool_task {
     struct green_pool_task *next; /* lock: in its pool's queue, then the hub's done list */
+    struct green_pool_task *run_next, *run_prev; /* lock: in its pool's running list */
     struct green_threadpool *pool;
     green_fn fn;
     void *arg;
@@ -28,12 +29,14 @@ struct green_pool_task {
     /* hub thread: */
     struct green_task *waiter;  /* the greenlet waiting for it; NULL once it gave up */
     struct green_callback wake; /* resumes the waiter (queued when the result is handled) */
+    bool lost; /* running when the process forked, and this is the child: it never ends */
 };
 
 struct green_pool_worker {
     pthread_t thread;
     struct green_threadpool *pool;
-    struct green_pool_worker *next; /* lock: in the hub's list of exited workers */
+    /* lock: in its pool's list of live workers, then (next only) the hub's exited list */
+    struct green_pool_worker *next, *prev;
 };
 
 struct green_threadpool {
@@ -44,6 +47,8 @@ struct green_threadpool {
     pthread_cond_t gone;                  /* destroy waits here for the workers to exit */
     /* lock: */
     struct green_pool_task *head, *tail;
+    struct green_pool_task *running; /* taken by a worker, not finished yet */
+    struct green_pool_worker *live;  /* workers that have not left their loop */
     size_t queued;
     unsigned max, workers, idle, busy, peak_workers, peak_busy;
     double idle_timeout;
@@ -64,7 +69,8 @@ struct green_threadpool {
 struct green_pools {
     struct green_hub_part *h;
     pthread_mutex_t lock;
-    ev_async async; /* workers send it; unref'd unless tasks are in flight */
+    ev_async async;               /* workers send it; unref'd unless tasks are in flight */
+    struct green_callback forked; /* queued in a fork child: lost tasks back, new workers */
     /* lock: */
     struct green_pool_task *done_head, *done_tail;
     struct green_pool_worker *exited; /* workers that left their loop, to be joined */
@@ -88,5 +94,13 @@ GREEN_HIDDEN void green__pool_reap(struct green_pools *hp);
 
 /* Hub shutdown (hub.c's hub_stop): destroy every pool of the hub, then its part. */
 GREEN_HIDDEN void green__threadpools_term(struct green_hub_part *h);
+
+/* fork() (fork.c's handlers): the forking thread's pools and the registry are locked
+ * around it; in the child, where no worker exists, the pools forget their workers, their
+ * running tasks become lost (done, never ended), and a hub callback hands those back and
+ * starts fresh workers for the queued tasks. */
+GREEN_HIDDEN void green__threadpools_atfork_prepare(void);
+GREEN_HIDDEN void green__threadpools_atfork_parent(void);
+GREEN_HIDDEN void green__threadpools_atfork_child(void);
 
 #endif /* GREEN_HUB_THREADPOOL_H */

@@ -14,6 +14,26 @@
 
 static void wake_hub(struct green_pools *hp) { ev_async_send(hp->h->loop, &hp->async); }
 
+/* Under the lock: the running list, which a fork child reads (threadpool.c). */
+static void running_add(struct green_threadpool *p, struct green_pool_task *t)
+{
+    t->run_prev = NULL;
+    t->run_next = p->running;
+    if (p->running)
+        p->running->run_prev = t;
+    p->running = t;
+}
+
+static void running_remove(struct green_threadpool *p, struct green_pool_task *t)
+{
+    if (t->run_prev)
+        t->run_prev->run_next = t->run_next;
+    else
+        p->running = t->run_next;
+    if (t->run_next)
+        t->run_next->run_prev = t->run_prev;
+}
+
 /* Under the lock: wait for work, at most the idle timeout.  Returns ETIMEDOUT or 0. */
 static int wait_for_work(struct green_threadpool *p)
 {
@@ -66,9 +86,11 @@ static void *worker_main(void *arg)
     while ((t = next_task(p))) {
         if (++p->busy > p->peak_busy)
             p->peak_busy = p->busy;
+        running_add(p, t);
         pthread_mutex_unlock(&hp->lock);
         t->result = t->fn(t->arg);
         pthread_mutex_lock(&hp->lock);
+        running_remove(p, t);
         p->busy--;
         t->next = NULL;
         if (hp->done_tail)
@@ -79,6 +101,12 @@ static void *worker_main(void *arg)
         wake_hub(hp);
     }
     p->workers--;
+    if (self->prev)
+        self->prev->next = self->next;
+    else
+        p->live = self->next;
+    if (self->next)
+        self->next->prev = self->prev;
     self->next = hp->exited;
     hp->exited = self;
     if (p->workers == 0)
@@ -101,6 +129,10 @@ static int start_worker(struct green_threadpool *p)
         free(w);
         return EAGAIN;
     }
+    w->next = p->live; /* under the lock, which the new worker takes first */
+    if (p->live)
+        p->live->prev = w;
+    p->live = w;
     if (++p->workers > p->peak_workers)
         p->peak_workers = p->workers;
     return 0;

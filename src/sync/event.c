@@ -35,6 +35,8 @@ GREEN_API int green_event_destroy(green_event_t *e)
 {
     if (!green__sync_owned_here(e, e ? e->l.h : NULL, "green_event_destroy"))
         return -1;
+    if (green__linkable_doomed(&e->l))
+        return green__fail(EINVAL, "green_event_destroy", "the event was destroyed already");
     if (!green__linkable_idle(&e->l))
         return green__fail(EBUSY, "green_event_destroy", "greenlets are waiting on the event");
     green__linkable_free(&e->l);
@@ -105,6 +107,8 @@ GREEN_API int green_result_destroy(green_result_t *r)
 {
     if (!green__sync_owned_here(r, r ? r->l.h : NULL, "green_result_destroy"))
         return -1;
+    if (green__linkable_doomed(&r->l))
+        return green__fail(EINVAL, "green_result_destroy", "the result was destroyed already");
     if (!green__linkable_idle(&r->l))
         return green__fail(EBUSY, "green_result_destroy", "greenlets are waiting on the result");
     green__linkable_free(&r->l);

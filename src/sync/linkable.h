@@ -73,6 +73,13 @@ GREEN_HIDDEN void green__linkable_free(struct green_linkable *l);
 GREEN_HIDDEN bool green__linkable_defer_free(struct green_linkable *l, void *obj,
                                              void (*release)(void *obj));
 
+/* Whether the object was destroyed already, its free deferred to l's running notifier: a
+ * second destroy must fail (EINVAL) rather than succeed, as a second free would not. */
+static inline bool green__linkable_doomed(const struct green_linkable *l)
+{
+    return l->doomed != NULL;
+}
+
 /* gevent's rawlink/unlink for waiters that are not a greenlet's wait link (wait.c's
  * entries): link l and queue the notifier if the object is ready; take l out again,
  * cancelling a pending notifier that has no link left.  Every object built on a linkable

@@ -81,6 +81,8 @@ GREEN_API int green_group_destroy(green_group_t *grp)
 {
     if (!green__sync_owned_here(grp, grp ? grp->h : NULL, "green_group_destroy"))
         return -1;
+    if (green__linkable_doomed(&grp->empty) || green__linkable_doomed(&grp->places))
+        return green__fail(EINVAL, "green_group_destroy", "the group was destroyed already");
     if (grp->count || !green__linkable_idle(&grp->empty) || !green__linkable_idle(&grp->places))
         return green__fail(EBUSY, "green_group_destroy", "the group has members or waiters");
     if (!green__linkable_defer_free(&grp->empty, grp, free) &&

@@ -153,7 +153,7 @@ GREEN_API int green_queue_destroy(green_queue_t *q)
 {
     if (!green__sync_owned_here(q, q ? q->h : NULL, "green_queue_destroy"))
         return -1;
-    if (q->doomed)
+    if (q->doomed || green__linkable_doomed(&q->joiners))
         return green__fail(EINVAL, "green_queue_destroy", "the queue was destroyed already");
     if (!link_list_empty(&q->getters) || !link_list_empty(&q->putters) || q->unlock.queued ||
         !green__linkable_idle(&q->joiners))

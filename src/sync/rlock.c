@@ -44,6 +44,8 @@ GREEN_API int green_rlock_destroy(green_rlock_t *l)
 {
     if (!green__sync_owned_here(l, l ? l->l.h : NULL, "green_rlock_destroy"))
         return -1;
+    if (green__linkable_doomed(&l->l))
+        return green__fail(EINVAL, "green_rlock_destroy", "the lock was destroyed already");
     if (l->owner || !green__linkable_idle(&l->l))
         return green__fail(EBUSY, "green_rlock_destroy", "the lock is held or waited on");
     green__linkable_free(&l->l);

@@ -50,6 +50,8 @@ GREEN_API int green_sem_destroy(green_sem_t *s)
 {
     if (!green__sync_owned_here(s, s ? s->l.h : NULL, "green_sem_destroy"))
         return -1;
+    if (green__linkable_doomed(&s->l))
+        return green__fail(EINVAL, "green_sem_destroy", "the semaphore was destroyed already");
     if (!green__linkable_idle(&s->l))
         return green__fail(EBUSY, "green_sem_destroy", "greenlets are waiting on the semaphore");
     green__linkable_free(&s->l);
@@ -137,6 +139,8 @@ GREEN_API int green_lock_destroy(green_lock_t *l)
 {
     if (!green__sync_owned_here(l, l ? l->s.l.h : NULL, "green_lock_destroy"))
         return -1;
+    if (green__linkable_doomed(&l->s.l))
+        return green__fail(EINVAL, "green_lock_destroy", "the lock was destroyed already");
     if (l->owner || !green__linkable_idle(&l->s.l))
         return green__fail(EBUSY, "green_lock_destroy", "the lock is held or waited on");
     green__linkable_free(&l->s.l); /* first member of the lock's first member */

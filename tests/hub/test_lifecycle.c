@@ -207,7 +207,8 @@ static void *queue_getter(void *arg)
     void *item = NULL;
     CHECK_EQ(green_queue_get(arg, GREEN_FOREVER, &item), 0);
     CHECK(item != NULL && strcmp(item, "item") == 0);
-    CHECK_EQ(green_queue_destroy(arg), 0); /* its _unlock is running now */
+    CHECK_EQ(green_queue_destroy(arg), 0);         /* its _unlock is running now */
+    CHECK_FAILS(green_queue_destroy(arg), EINVAL); /* doomed, not freed yet: detected */
     say("getter");
     return NULL;
 }
@@ -224,6 +225,7 @@ static void *queue_joiner(void *arg)
 {
     CHECK_EQ(green_queue_join(arg, GREEN_FOREVER), 0);
     CHECK_EQ(green_queue_destroy(arg), 0); /* the joiners' notifier is running now */
+    CHECK_FAILS(green_queue_destroy(arg), EINVAL);
     say("joiner");
     return NULL;
 }
@@ -243,6 +245,7 @@ static void *rlock_waiter(void *arg)
     CHECK_EQ(green_rlock_acquire(arg, GREEN_FOREVER), 0);
     CHECK_EQ(green_rlock_release(arg), 0);
     CHECK_EQ(green_rlock_destroy(arg), 0);
+    CHECK_FAILS(green_rlock_destroy(arg), EINVAL);
     say("rlock waiter");
     return NULL;
 }
@@ -251,7 +254,48 @@ static void *group_joiner(void *arg)
 {
     CHECK_EQ(green_group_join(arg, GREEN_FOREVER), 0);
     CHECK_EQ(green_group_destroy(arg), 0);
+    CHECK_FAILS(green_group_destroy(arg), EINVAL);
     say("group joiner");
+    return NULL;
+}
+
+/* Event, AsyncResult, Semaphore, Lock: the waiter the notifier resumed destroys the object,
+ * then tries again while the notifier still runs. */
+static void *event_waiter(void *arg)
+{
+    CHECK_EQ(green_event_wait(arg, GREEN_FOREVER), 0);
+    CHECK_EQ(green_event_destroy(arg), 0);
+    CHECK_FAILS(green_event_destroy(arg), EINVAL);
+    say("event waiter");
+    return NULL;
+}
+
+static void *result_waiter(void *arg)
+{
+    void *v = NULL;
+    CHECK_EQ(green_result_get(arg, GREEN_FOREVER, &v), 0);
+    CHECK_EQ(green_result_destroy(arg), 0);
+    CHECK_FAILS(green_result_destroy(arg), EINVAL);
+    say("result waiter");
+    return NULL;
+}
+
+static void *sem_waiter(void *arg)
+{
+    CHECK_EQ(green_sem_acquire(arg, GREEN_FOREVER), 0);
+    CHECK_EQ(green_sem_destroy(arg), 0);
+    CHECK_FAILS(green_sem_destroy(arg), EINVAL);
+    say("sem waiter");
+    return NULL;
+}
+
+static void *lock_waiter(void *arg)
+{
+    CHECK_EQ(green_lock_acquire(arg, GREEN_FOREVER), 0);
+    CHECK_EQ(green_lock_release(arg), 0);
+    CHECK_EQ(green_lock_destroy(arg), 0);
+    CHECK_FAILS(green_lock_destroy(arg), EINVAL);
+    say("lock waiter");
     return NULL;
 }
 
@@ -293,6 +337,10 @@ static void task_done(void *q) { assert_int_equal(green_queue_task_done(q), 0); 
 static void channel_put(void *c) { assert_int_equal(green_channel_put(c, "x", GREEN_FOREVER), 0); }
 static void rlock_release(void *l) { assert_int_equal(green_rlock_release(l), 0); }
 static void nothing(void *arg) { (void)arg; }
+static void event_set(void *e) { assert_int_equal(green_event_set(e), 0); }
+static void result_set(void *r) { assert_int_equal(green_result_set(r, "v"), 0); }
+static void sem_release(void *s) { assert_int_equal(green_sem_release(s), 0); }
+static void lock_release(void *l) { assert_int_equal(green_lock_release(l), 0); }
 static void cond_notify(void *arg)
 {
     struct cond_case *c = arg;
@@ -337,8 +385,19 @@ static void test_woken_waiter_destroys(void **state)
     c.cond = green_cond_new(c.lock);
     spawn_join(cond_waiter, &c, cond_notify, &c);
 
+    green_event_t *ev = green_event_new();
+    spawn_join(event_waiter, ev, event_set, ev);
+    green_result_t *res = green_result_new();
+    spawn_join(result_waiter, res, result_set, res);
+    green_sem_t *sem = green_sem_new(0, false);
+    spawn_join(sem_waiter, sem, sem_release, sem);
+    green_lock_t *lk = green_lock_new();
+    assert_int_equal(green_lock_acquire(lk, GREEN_FOREVER), 0);
+    spawn_join(lock_waiter, lk, lock_release, lk);
+
     assert_order("getter", "putter", "joiner", "channel getter x", "rlock waiter", "member",
-                 "group joiner", "cond waiter");
+                 "group joiner", "cond waiter", "event waiter", "result waiter", "sem waiter",
+                 "lock waiter");
 }
 
 /* ---- callbacks queued after the hub's prepare --------------------------------------------- */

@@ -401,8 +401,13 @@ static void test_example(void **state)
                              "sorted: Date cherry kiwi\n");
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     assert_true(took >= 0.5);
-    if (!wrapped) /* the jobs ran at once: one after the other is 1.5 s */
+    /* The jobs ran at once: one after the other is 1.5 s.  Not under TSAN, whose runtime
+     * starting in the example (a TSAN build too) took more than the 0.95 s of margin on the
+     * loaded 2-CPU machine (the other builds check it). */
+#if !defined(__SANITIZE_THREAD__)
+    if (!wrapped)
         assert_true(took < 1.45);
+#endif
     free(out);
     free(err);
     assert_int_equal(green_process_free(p), 0);
