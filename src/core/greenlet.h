@@ -64,7 +64,9 @@ struct green {
     union {
         green_fn run;         /* until started */
         struct green *killer; /* once started: the greenlet in green_destroy() waiting for
-                                 this one to die, which receives its finish; or NULL */
+                                 this one to die, or the joiner the hub hands its end to
+                                 (src/hub/death_handoff.c), which receives its finish; or
+                                 NULL */
     };
     uint64_t id;
     char *name;

@@ -150,6 +150,13 @@ struct green_hub_part {
     struct green_task *spare_tasks; /* freed task records kept for reuse (task.c) */
     unsigned nspare_tasks;
     bool drained; /* the prepare of this iteration ran the queue, the poll is to come */
+    /* The hub is suspended in the last act of the callback it runs (run_start, run_wake):
+     * its resume of this task, after which the drain takes its next callback; else NULL.
+     * A task dying there may hand its end straight to its joiner (death_handoff.c). */
+    struct green_task *resuming_last;
+    /* A task that did so: the rest of its notifier is the hub's to run when it is next
+     * switched to (green__death_handoff_end); NULL otherwise. */
+    struct green_task *death_handoff;
 };
 
 /* The calling thread's hub, created on first use (not from the hub: it exists then).
@@ -241,6 +248,20 @@ static inline void green__link_notify(struct green_hub_part *h, struct green_lin
     else
         l->notify(h, l, obj);
 }
+
+/* Greenlet only, at the end of task t's body (its result reported): if all the hub would do
+ * after t's death until it resumes t's first joiner is bookkeeping, do that bookkeeping now,
+ * let t's greenlet finish straight into that joiner (see death_handoff.c) and return true;
+ * else false, nothing done. */
+GREEN_HIDDEN bool green__death_handoff(struct green_hub_part *h, struct green_task *t);
+
+/* Hub only, when first switched to after a death hand-off: what the hub would have done from
+ * the joiner's block on — the rest of the dead task's notifier. */
+GREEN_HIDDEN void green__death_handoff_end(struct green_hub_part *h);
+
+/* Hub only: the notifier of dead task t (t->notifying set) from its next link on: runs the
+ * links left, in order, then ends the notifier; t may be freed when this returns. */
+GREEN_HIDDEN void green__task_notify_rest(struct green_hub_part *h, struct green_task *t);
 
 /* Called by the hub when a task's greenlet died with (err, value). */
 GREEN_HIDDEN void green__task_died(struct green_hub_part *h, struct green_task *t, int err,

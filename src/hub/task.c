@@ -80,15 +80,20 @@ static void maybe_free(struct green_hub_part *h, struct green_task *t)
 
 /* ---- death and links ------------------------------------------------------------------ */
 
-static void run_notifier(struct green_hub_part *h, struct green_callback *cb)
+void green__task_notify_rest(struct green_hub_part *h, struct green_task *t)
 {
-    struct green_task *t = task_of_callback(cb, offsetof(struct green_task, notifier));
-    t->notifying = true;
     struct green_link *l;
     while ((l = link_pop_front(&t->links)))
         green__link_notify(h, l, t->g);
     t->notifying = false;
     maybe_free(h, t);
+}
+
+static void run_notifier(struct green_hub_part *h, struct green_callback *cb)
+{
+    struct green_task *t = task_of_callback(cb, offsetof(struct green_task, notifier));
+    t->notifying = true;
+    green__task_notify_rest(h, t);
 }
 
 static void queue_notifier(struct green_hub_part *h, struct green_task *t)
@@ -174,6 +179,8 @@ static void *task_main(void *arg)
     struct green_task *t = arg;
     void *value = t->fn(t->arg);
     report(t->h, t, 0, value);
+    if (green__death_handoff(t->h, t))
+        return t->g; /* to the joiner, as the notifier resumes it: see green__task_join */
     return value;
 }
 
@@ -181,7 +188,9 @@ static void run_start(struct green_hub_part *h, struct green_callback *cb)
 {
     struct green_task *t = task_of_callback(cb, offsetof(struct green_task, start));
     t->phase = TASK_RUNNING;
+    h->resuming_last = t;
     green__hub_resume(h, t->g, 0, t);
+    h->resuming_last = NULL;
 }
 
 static void on_start_later(struct ev_loop *loop, ev_timer *w, int revents)
@@ -195,7 +204,9 @@ static void on_start_later(struct ev_loop *loop, ev_timer *w, int revents)
 static void run_wake(struct green_hub_part *h, struct green_callback *cb)
 {
     struct green_task *t = task_of_callback(cb, offsetof(struct green_task, wake));
+    h->resuming_last = t;
     green__hub_resume(h, t->g, 0, cb);
+    h->resuming_last = NULL;
 }
 
 void green__task_init(struct green_hub_part *h, struct green_task *t, struct green *g)
