@@ -59,23 +59,29 @@ void green__callback_cancel(struct green_hub_part *h, struct green_callback *cb)
         unqueue(h, cb);
 }
 
-/* _run_callbacks.  cb->run may free cb, or queue it again. */
+void green__callback_take(struct green_hub_part *h, struct green_callback *cb)
+{
+    unqueue(h, cb);
+    h->cb_count--;
+}
+
+/* _run_callbacks.  cb->run may free cb, or queue it again.  The count and the expiration
+ * are in h: a greenlet may take callbacks in the hub's stead (death_handoff.c). */
 static void run_callbacks(struct green_hub_part *h)
 {
     h->in_callbacks = true;
-    int count = CALLBACK_CHECK_COUNT;
-    ev_tstamp expiration = ev_now(h->loop) + TIME_BUDGET;
+    h->cb_count = CALLBACK_CHECK_COUNT;
+    h->cb_expiration = ev_now(h->loop) + TIME_BUDGET;
     bool clock_read = false;
     ev_timer_stop(h->loop, &h->timer0);
     while (h->head) {
         struct green_callback *cb = h->head;
-        unqueue(h, cb);
-        count--;
+        green__callback_take(h, cb);
         cb->run(h, cb);
-        if (h->budget && count == 0 && h->head) {
-            count = CALLBACK_CHECK_COUNT;
+        if (h->head && !green__callbacks_go_on(h)) {
+            h->cb_count = CALLBACK_CHECK_COUNT;
             ev_now_update(h->loop);
-            if (ev_now(h->loop) >= expiration) {
+            if (ev_now(h->loop) >= h->cb_expiration) {
                 clock_read = true;
                 break;
             }

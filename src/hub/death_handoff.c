@@ -30,7 +30,7 @@
 bool green__death_handoff(struct green_hub_part *h, struct green_task *t)
 {
     struct green_link *first = t->links.head;
-    if (h->resuming_last != t || h->head != &t->notifier || !first ||
+    if (h->resuming_last != t || h->head != &t->notifier || !green__callbacks_go_on(h) || !first ||
         first->notify != green__wake_waiter || t->nlocals || h->ts->core.trace ||
         h->shutting_down)
         return false;
@@ -41,10 +41,12 @@ bool green__death_handoff(struct green_hub_part *h, struct green_task *t)
     t->phase = TASK_DEAD;
     green__timeouts_disarm(h, t);
     /* The notifier's start: out of the queue, running, its first link taken. */
-    green__callback_cancel(h, &t->notifier);
+    green__callback_take(h, &t->notifier);
     t->notifying = true;
     link_pop_front(&t->links);
+    GREEN_ASSERT(!h->death_handoff);
     h->death_handoff = t;
+    h->death_handoff_to = joiner;
     t->g->killer = joiner->g;
     green__hub_note_running(h, joiner->g->id);
     return true;

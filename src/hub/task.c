@@ -400,7 +400,9 @@ int green__task_join(struct green_hub_part *h, struct green_task *t, double time
         link_remove(&self->wait);
         return -1;
     }
-    int rc = green__hub_block(h, self, t->g, api);
+    int rc = t->phase == TASK_QUEUED && green__start_handoff(h, self, t)
+                 ? green__hub_block_into(h, self, t->g, api, t->g, t) /* run_start's value */
+                 : green__hub_block(h, self, t->g, api);
     int e = errno;
     if (rc < 0)
         link_remove(&self->wait);
