@@ -105,4 +105,9 @@ static inline void set_flags(struct green *g, unsigned flags)
  * unstarted task must show as GREEN_DEAD at once (green_destroy does the same). */
 GREEN_HIDDEN void green__cancel_start(struct green *g);
 
+/* green_destroy of g (of the calling thread, dead or never started, not current, not a main
+ * greenlet, not destroyed yet) without the checks a call from the program needs: for the
+ * hub, which frees a dead task's greenlet at every spawn + join. */
+GREEN_HIDDEN void green__release(struct green *g);
+
 #endif /* GREEN_CORE_GREENLET_H */

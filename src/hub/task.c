@@ -88,7 +88,7 @@ static void maybe_free(struct green_hub_part *h, struct green_task *t)
         t->next_live->prev_live = t->prev_live;
     drop_user_links(t);
     t->g->ext = NULL;
-    green_destroy(t->g); /* dead, or never started: nothing runs */
+    green__release(t->g); /* dead, or never started: nothing runs */
     task_free(h, t);
 }
 
