@@ -40,7 +40,8 @@ static struct green_task *task_of_callback(struct green_callback *cb, size_t off
 /* A reused record is zeroed with word stores in a loop.  gcc turns a memset, a struct
  * assignment or a copy of a zero record of this size into rep stosq / rep movsq, whose
  * start-up cost was a tenth of spawn + join (on Intel and Zen 5 alike); the attribute keeps
- * it from recognising the loop as a memset again (it vectorizes it instead). */
+ * it from recognising the loop as a memset again; it vectorizes it instead, unrolled: the
+ * loop's own counting was two thirds of its instructions. */
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("no-tree-loop-distribute-patterns")))
 #endif
@@ -48,6 +49,7 @@ static void zero_task(struct green_task *t)
 {
     _Static_assert(sizeof *t % sizeof(uint64_t) == 0, "a task record is whole words");
     uint64_t *w = (uint64_t *)(void *)t;
+#pragma GCC unroll 64
     for (size_t i = 0; i < sizeof *t / sizeof *w; i++)
         w[i] = 0;
 }
