@@ -134,6 +134,21 @@ int green__transfer(struct green_thread *ts, struct green *target, int err, void
 
 /* ---- the public switch ------------------------------------------------------------ */
 
+/* green_switch's start of g (new, of this thread, no trace hook): green__transfer's path
+ * for it without the resolving (an unstarted greenlet receiving a value is the receiver)
+ * and the checks its caller made; every hub task starts this way.  Out of line: inlined,
+ * it made green_switch save more registers on its fast path (5.4 -> 5.9 ns a switch). */
+__attribute__((noinline)) static int start_new(struct green_thread *ts, struct green *g, void *value,
+                                               void **result)
+{
+    struct green *cur = ts->core.current;
+    const char *api = "green_switch";
+    if (green__is_shared(g) ? green__shared_ensure(ts, cur, api) != 0
+                            : green__stack_acquire(ts, g, api) != 0)
+        return -1;
+    return switch_to(ts, cur, g, 0, value, result, api);
+}
+
 GREEN_API int green_switch(green_t *g, void *value, void **result)
 {
     /* Fast path: a started, live greenlet of this thread, no trace hook.  (A live
@@ -150,6 +165,8 @@ GREEN_API int green_switch(green_t *g, void *value, void **result)
             return green__resume(ts, cur, g->stack_start, g, 0, value, result);
         }
     }
+    if (g && g->state == GS_NEW && g->thread == ts)
+        return start_new(ts, g, value, result);
     return green__transfer(green__tls, g, 0, value, result, "green_switch");
 }
 
