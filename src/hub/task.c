@@ -419,6 +419,8 @@ int green__task_join(struct green_hub_part *h, struct green_task *t, double time
     int rc = t->phase == TASK_QUEUED && green__start_handoff(h, self, t)
                  ? green__hub_block_into(h, self, t->g, api, t->g, t) /* run_start's value */
                  : green__hub_block(h, self, t->g, api);
+    if (GREEN_LIKELY(rc == 0 && !own))
+        return 0; /* the common join: no errno to keep, no timeout to end */
     int e = errno;
     if (rc < 0)
         link_remove(&self->wait);
