@@ -25,8 +25,8 @@ struct green_hub_part;
 
 /* ---- the callback queue (gevent's loop.run_callback) -------------------------------- */
 
-/* A callback, embedded in whatever owns it.  While queued it keeps the loop alive (one
- * ev_ref), like gevent's. */
+/* A callback, embedded in whatever owns it.  While queued it keeps the loop alive (the
+ * queue holds an ev_ref while not empty), like gevent's. */
 struct green_callback {
     struct green_callback *prev, *next;
     /* Runs in the hub; may free cb or queue it again. */
@@ -156,6 +156,7 @@ struct green_hub_part {
     struct green_task *spare_tasks; /* freed task records kept for reuse (task.c) */
     unsigned nspare_tasks;
     bool drained; /* the prepare of this iteration ran the queue, the poll is to come */
+    bool queue_ref; /* the queue holds its ev_ref (callbacks.c) */
     /* The drain's state (callbacks.c), here so that a hand-off can do the loop's part. */
     int cb_count;            /* callbacks left before the next look at the clock */
     ev_tstamp cb_expiration; /* when the time budget of this drain runs out */
