@@ -39,7 +39,8 @@ bool green__death_handoff(struct green_hub_part *h, struct green_task *t)
     /* green__task_died's part: the death (no error, linked: nothing to report), the
      * timeouts it left armed stopped.  The locals' storage (no values) is freed at the end. */
     t->phase = TASK_DEAD;
-    green__timeouts_disarm(h, t);
+    if (t->timeouts)
+        green__timeouts_disarm(h, t);
     /* The notifier's start: out of the queue, running, its first link taken. */
     green__callback_take(h, &t->notifier);
     t->notifying = true;
@@ -56,6 +57,7 @@ void green__death_handoff_end(struct green_hub_part *h)
 {
     struct green_task *t = h->death_handoff;
     h->death_handoff = NULL;
-    green__locals_destroy(t);
+    if (t->locals)
+        green__locals_destroy(t); /* no values (see green__death_handoff): the storage */
     green__task_notify_rest(h, t);
 }

@@ -36,7 +36,8 @@ bool green__start_handoff(struct green_hub_part *h, struct green_task *self, str
             return false;
         /* green__death_handoff_end with no link left: the notifier ends. */
         h->death_handoff = NULL;
-        green__locals_destroy(dead);
+        if (dead->locals)
+            green__locals_destroy(dead);
         green__task_notify_rest(h, dead); /* dead may be freed */
     } else if (h->resuming_last != self) {
         return false;

@@ -298,14 +298,16 @@ GREEN_API green_t *green_spawn_later(double seconds, green_fn fn, void *arg,
 
 /* ---- handles ------------------------------------------------------------------------- */
 
-/* g as a task of the calling thread's hub, or NULL with errno. */
-static struct green_task *task_arg(const green_t *g, const char *api)
+/* Why g is not a task of the calling thread's hub that the caller may use: NULL with errno.
+ * Out of line and cold: its message buffer, and the stack canary that brings, stay off the
+ * fast path of every call that takes a handle (join and release at every spawn + join). */
+GREEN_COLD static struct green_task *task_arg_refused(const green_t *g, const char *api)
 {
     if (!g) {
         green__fail(EINVAL, api, "greenlet is NULL");
         return NULL;
     }
-    struct green *r = green__check(g, api);
+    struct green *r = (struct green *)g; /* green__check passed */
     struct green_thread *ts = green__thread_get(api);
     if (!ts)
         return NULL;
@@ -320,12 +322,22 @@ static struct green_task *task_arg(const green_t *g, const char *api)
                     green__describe(r, who, sizeof who));
         return NULL;
     }
-    if (t->released) {
-        green__fail(EINVAL, api, "greenlet %s was released (use after green_release)",
-                    green__describe(r, who, sizeof who));
-        return NULL;
+    green__fail(EINVAL, api, "greenlet %s was released (use after green_release)",
+                green__describe(r, who, sizeof who));
+    return NULL;
+}
+
+/* g as a task of the calling thread's hub, or NULL with errno. */
+static inline struct green_task *task_arg(const green_t *g, const char *api)
+{
+    if (GREEN_LIKELY(g != NULL)) {
+        struct green *r = green__check(g, api);
+        struct green_thread *ts = green__tls;
+        struct green_task *t = green__task_of(r);
+        if (GREEN_LIKELY(ts && r->thread == ts && t && t->spawned && !t->released))
+            return t;
     }
-    return t;
+    return task_arg_refused(g, api);
 }
 
 GREEN_API int green_release(green_t *g)
