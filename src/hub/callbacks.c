@@ -57,7 +57,8 @@ static void unqueue(struct green_hub_part *h, struct green_callback *cb)
     cb->queued = false;
 }
 
-/* The queue's reference (see the top): held exactly when the queue is not empty. */
+/* The queue's reference (see the top): after each batch, held if and only if the queue is
+ * not empty. */
 static void sync_ref(struct green_hub_part *h)
 {
     if (GREEN_UNLIKELY(h->queue_ref != (h->head != NULL))) {
@@ -82,7 +83,7 @@ void green__callback_take(struct green_hub_part *h, struct green_callback *cb)
 }
 
 /* _run_callbacks.  cb->run may free cb, or queue it again.  The count and the expiration
- * are in h: a greenlet may take callbacks in the hub's stead (death_handoff.c). */
+ * are in h: a greenlet may take callbacks in the hub's stead (death_handoff.c, start_handoff.c). */
 static void run_callbacks(struct green_hub_part *h)
 {
     h->in_callbacks = true;

@@ -13,8 +13,9 @@
  * start callback; the next switch into it (the joiner blocking: in gevent, the notifier
  * being resumed) comes back through green__hub_resumed, which runs the rest of the notifier
  * (green__death_handoff_end) — more joiners and links, made before the death or since —
- * and then lets the callback return.  So every greenlet runs, and every link fires, in
- * gevent's order.
+ * and then lets the callback return; or the joiner ends the notifier itself when it has no
+ * link left and the joiner starts a task in the hub's stead (start_handoff.c).  So every
+ * greenlet runs, and every link fires, in gevent's order.
  *
  * Not handed off, so the hub runs them as it would: a trace hook is set (it would see the
  * hub's two switches), g has greenlet-local values (their destructors run in the hub

@@ -40,7 +40,8 @@ GREEN_HIDDEN void green__callback_queue(struct green_hub_part *h, struct green_c
 /* Take cb out of the queue if it is still queued (gevent's callback.stop()). */
 GREEN_HIDDEN void green__callback_cancel(struct green_hub_part *h, struct green_callback *cb);
 
-/* A greenlet taking cb (the queue's head) in the hub's stead (death_handoff.c): what the
+/* A greenlet taking cb (the queue's head) in the hub's stead (death_handoff.c,
+ * start_handoff.c): what the
  * drain does before cb->run.  And whether the drain, having run a callback, goes on to the
  * next without looking at the clock first (the time budget's check every 50). */
 GREEN_HIDDEN void green__callback_take(struct green_hub_part *h, struct green_callback *cb);
