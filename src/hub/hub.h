@@ -295,11 +295,12 @@ static inline void green__link_notify(struct green_hub_part *h, struct green_lin
         l->notify(h, l, obj);
 }
 
-/* Greenlet only, at the end of task t's body (its result reported): if all the hub would do
- * after t's death until it resumes t's first joiner is bookkeeping, do that bookkeeping now,
- * let t's greenlet finish straight into that joiner (see death_handoff.c) and return true;
- * else false, nothing done. */
-GREEN_HIDDEN bool green__death_handoff(struct green_hub_part *h, struct green_task *t);
+/* Greenlet only, at the end of task t's body, which returned value: if all the hub would
+ * do after t's death until it resumes t's first joiner is bookkeeping, do that bookkeeping
+ * now (the report of value included), let t's greenlet finish straight into that joiner
+ * (see death_handoff.c) and return true; else false, nothing done. */
+GREEN_HIDDEN bool green__death_handoff(struct green_hub_part *h, struct green_task *t,
+                                       void *value);
 
 /* Hub only, when first switched to after a death hand-off: what the hub would have done from
  * the joiner's block on — the rest of the dead task's notifier. */

@@ -194,9 +194,9 @@ static void *task_main(void *arg)
 {
     struct green_task *t = arg;
     void *value = t->fn(t->arg);
-    report(t->h, t, 0, value);
-    if (green__death_handoff(t->h, t))
+    if (green__death_handoff(t->h, t, value))
         return t->g; /* to the joiner, as the notifier resumes it: see green__task_join */
+    report(t->h, t, 0, value);
     return value;
 }
 
