@@ -91,6 +91,13 @@ static inline void san_unpoison(const void *p, size_t n)
 #endif
 }
 
+/* Memory that frames ran on, about to be unmapped.  gcc 12's libasan clears no shadow on
+ * munmap or mmap, so redzones left by frames that never returned (a suspended greenlet's,
+ * the copier's endless loop) would poison whatever the kernel maps there next: a record
+ * slab, a malloc arena, another thread's stacks, which then fault as stack overflows on
+ * their first write. */
+static inline void san_unmapping(const void *p, size_t n) { san_unpoison(p, n); }
+
 /* A free slot: all but its state word becomes unaddressable, so use after free is caught
  * while double destroy can still be detected. */
 static inline void san_poison_free_record(struct green *g)

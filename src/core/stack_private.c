@@ -191,7 +191,7 @@ void green__stack_unmap(struct green_stack_map *m)
     if (!m->lo)
         return;
     vg_stack_deregister(m->vg_id);
-    san_unpoison(m->lo, m->size); /* see green__stacks_term */
+    san_unmapping(m->lo, m->size);
     munmap(m->lo - m->guard, m->guard + m->size);
     return_budget(m->guard_budgeted);
     *m = (struct green_stack_map){.lo = NULL};
@@ -332,12 +332,8 @@ void green__stacks_term(struct green_thread *ts)
         for (unsigned i = 0; i < ch->carved; i++) {
             vg_stack_deregister(ch->slot[i].vg_id);
             budgeted += ch->slot[i].guard_budgeted;
-            /* Frames abandoned on it (a finished greenlet never returns from its last
-             * switch) leave redzones poisoned in ASAN's shadow, which a later mapping at
-             * this address (another thread's records, say) would inherit. */
-            san_unpoison(ch->base + (size_t)i * ch->slot_bytes + GREEN_GUARD_BYTES,
-                         ch->slot_bytes - GREEN_GUARD_BYTES);
         }
+        san_unmapping(ch->base, ch->slot_bytes * ch->nslots);
         munmap(ch->base, ch->slot_bytes * ch->nslots);
         return_budget(budgeted);
         free(ch);

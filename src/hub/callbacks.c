@@ -83,7 +83,8 @@ void green__callback_take(struct green_hub_part *h, struct green_callback *cb)
 }
 
 /* _run_callbacks.  cb->run may free cb, or queue it again.  The count and the expiration
- * are in h: a greenlet may take callbacks in the hub's stead (death_handoff.c, start_handoff.c). */
+ * are in h: a greenlet may run or take callbacks in the hub's stead (handoff.c,
+ * death_handoff.c, start_handoff.c). */
 static void run_callbacks(struct green_hub_part *h)
 {
     h->in_callbacks = true;

@@ -94,29 +94,33 @@ struct green_hub_part *green__hub_get(const char *api)
     return GREEN_LIKELY(ts->hub != NULL) ? ts->hub : hub_create(ts, api);
 }
 
-struct green_task *green__hub_self(struct green_hub_part *h, const char *api)
+/* green__hub_self's refusals, apart: their message buffer would give every call a
+ * stack-protector check. */
+GREEN_COLD static struct green_task *refuse_self(struct green_hub_part *h, struct green *cur,
+                                                 struct green_task *t, const char *api)
 {
-    struct green *cur = h->ts->core.current;
     char who[GREEN_DESCRIBE_MAX];
-    if (cur == h->hub) {
+    if (cur == h->hub)
         green__fail(EPERM, api,
                     "called from the hub (a callback or watcher), which cannot "
                     "block");
-        return NULL;
-    }
-    struct green_task *t = green__task_of(cur);
-    if (!t) {
+    else if (!t)
         green__fail(EPERM, api,
                     "greenlet %s was not spawned on the hub: only the main "
                     "greenlet and spawned greenlets can block",
                     green__describe(cur, who, sizeof who));
-        return NULL;
-    }
-    if (t->killed) {
+    else
         green__fail(ECANCELED, api, "greenlet %s is being killed",
                     green__describe(cur, who, sizeof who));
-        return NULL;
-    }
+    return NULL;
+}
+
+struct green_task *green__hub_self(struct green_hub_part *h, const char *api)
+{
+    struct green *cur = h->ts->core.current;
+    struct green_task *t = cur == h->hub ? NULL : green__task_of(cur);
+    if (GREEN_UNLIKELY(!t || t->killed))
+        return refuse_self(h, cur, t, api);
     return t;
 }
 

@@ -40,10 +40,10 @@ GREEN_HIDDEN void green__callback_queue(struct green_hub_part *h, struct green_c
 /* Take cb out of the queue if it is still queued (gevent's callback.stop()). */
 GREEN_HIDDEN void green__callback_cancel(struct green_hub_part *h, struct green_callback *cb);
 
-/* A greenlet taking cb (the queue's head) in the hub's stead (death_handoff.c,
- * start_handoff.c): what the
- * drain does before cb->run.  And whether the drain, having run a callback, goes on to the
- * next without looking at the clock first (the time budget's check every 50). */
+/* A greenlet starting or taking cb (the queue's head) in the hub's stead (handoff.c,
+ * death_handoff.c, start_handoff.c): what the drain does before cb->run.  And whether the
+ * drain, having run a callback, goes on to the next without looking at the clock first (the
+ * time budget's check every 50). */
 GREEN_HIDDEN void green__callback_take(struct green_hub_part *h, struct green_callback *cb);
 static inline bool green__callbacks_go_on(const struct green_hub_part *h);
 
@@ -132,6 +132,11 @@ GREEN_HIDDEN void green__timeouts_disarm(struct green_hub_part *h, struct green_
 
 /* ---- the hub's part of the thread state --------------------------------------------- */
 
+/* What is left of a callback once it resumed its last greenlet (see tail_task below).  With
+ * may_resume false (a greenlet runs it in the hub's stead, handoff.c) it returns false and
+ * does nothing if it would resume a greenlet; otherwise it runs and returns true. */
+typedef bool (*green_tail_fn)(struct green_hub_part *h, void *obj, bool may_resume);
+
 struct green_hub_part {
     struct green_thread *ts;
     struct ev_loop *loop;
@@ -161,6 +166,12 @@ struct green_hub_part {
     /* The drain's state (callbacks.c), here so that a hand-off can do the loop's part. */
     int cb_count;            /* callbacks left before the next look at the clock */
     ev_tstamp cb_expiration; /* when the time budget of this drain runs out */
+    /* The hub is suspended in the last act of a callback: its resume of tail_task, after
+     * which nothing is left of that callback but tail_fn(h, tail_obj) (handoff.c).  NULL
+     * otherwise, or once the tail ran. */
+    struct green_task *tail_task;
+    green_tail_fn tail_fn;
+    void *tail_obj;
     /* The hub is suspended in the last act of the callback it runs (run_start, run_wake):
      * its resume of this task, after which the drain takes its next callback; else NULL.
      * A task dying there may hand its end straight to its joiner (death_handoff.c). */
@@ -212,6 +223,13 @@ GREEN_HIDDEN int green__hub_block_failed(struct green_task *self, int rc, void *
 GREEN_HIDDEN void green__hub_resumed(struct green_hub_part *h, struct green *g, int rc,
                                      void *got);
 
+/* Greenlet self, about to block while the hub is suspended in its callback's last resume
+ * of self (h->tail_task): do what the hub would do until it resumes the next greenlet, if
+ * that is only bookkeeping (handoff.c says when).  Returns that greenlet, *value what to
+ * switch into it with; or the hub (nothing done but perhaps the tail: switch to it). */
+GREEN_HIDDEN struct green *green__hub_handoff(struct green_hub_part *h, struct green_task *self,
+                                              void **value);
+
 /* Greenlet only: park the caller (task self) and switch to the hub until something
  * resumes it with `token`.  Returns 0, or -1 with errno ECANCELED (GREEN_EXIT: self is
  * now killed), ETIMEDOUT (GREEN_TIMEOUT: self->fired says which), EDEADLK (LoopExit), EINTR
@@ -219,20 +237,43 @@ GREEN_HIDDEN void green__hub_resumed(struct green_hub_part *h, struct green *g, 
  * whatever it waited on when this fails.
  * Inline, as green__hub_resume: after a switch every return up the resumed side's call
  * chain is mispredicted (the CPU's return-stack buffer holds the other side's), so each
- * level less is a mispredict less per switch. */
-static inline int green__hub_block(struct green_hub_part *h, struct green_task *self,
-                                   void *token, const char *api)
+ * level less is a mispredict less per switch.
+ * green__hub_block_handoff is the same but may switch, by the hand-off, straight to the
+ * greenlet the hub would resume next.  Only the linkables' waits use it (linkable.h): a
+ * greenlet the hub resumed as a callback's last act (h->tail_task) is one a linkable's
+ * notifier woke, and in the ping-pongs the hand-off is for, its next block is such a wait
+ * too.  Anywhere else the hub's path is as right and cheaper: the check and the second
+ * target cost spawn+join (its join) 2-4 %. */
+static inline __attribute__((always_inline)) int green__hub_block_as(struct green_hub_part *h,
+                                                                     struct green_task *self,
+                                                                     void *token, const char *api,
+                                                                     bool may_hand_off)
 {
     GREEN_ASSERT(self->g == h->ts->core.current && self->g != h->hub);
-    void *got = NULL;
+    void *got = NULL, *value = NULL;
     self->blocked_in = api ? api : "the hub's shutdown";
     self->blocked_on = token;
-    green__hub_note_running(h, 0);
-    int rc = green_switch(h->hub, NULL, &got);
+    struct green *to = h->hub;
+    if (may_hand_off && h->tail_task == self) /* the hub would finish a callback, start the next */
+        to = green__hub_handoff(h, self, &value);
+    green__hub_note_running(h, to == h->hub ? 0 : to->id);
+    int rc = green_switch(to, value, &got);
     self->blocked_in = NULL;
     if (GREEN_LIKELY(rc == 0 && got == token))
         return 0;
     return green__hub_block_failed(self, rc, got, api);
+}
+
+static inline int green__hub_block(struct green_hub_part *h, struct green_task *self,
+                                   void *token, const char *api)
+{
+    return green__hub_block_as(h, self, token, api, false);
+}
+
+static inline int green__hub_block_handoff(struct green_hub_part *h, struct green_task *self,
+                                           void *token, const char *api)
+{
+    return green__hub_block_as(h, self, token, api, true);
 }
 
 /* Greenlet only: green__hub_block, but the switch goes straight into `to` with `value`: the
@@ -281,6 +322,25 @@ static inline void green__hub_resume(struct green_hub_part *h, struct green *g, 
     green__hub_resumed(h, g, rc, got);
 }
 
+/* Hub only: a callback's last act, resuming task t with obj when all that is left of the
+ * callback afterwards is tail(h, obj): t may then run the tail itself when it blocks, and
+ * start the next callback in the hub's stead (handoff.c).  Whatever the tail refers to may
+ * be gone when this returns (the tail ran, here or in t): the caller touches nothing after. */
+static inline void green__hub_resume_last(struct green_hub_part *h, struct green_task *t, void *obj,
+                                          green_tail_fn tail)
+{
+    h->tail_task = t;
+    h->tail_fn = tail;
+    h->tail_obj = obj;
+    green__hub_resume(h, t->g, 0, obj);
+    /* Ours, or that of the last callback a greenlet started in our stead, or none left. */
+    green_tail_fn fn = h->tail_fn;
+    h->tail_task = NULL;
+    h->tail_fn = NULL;
+    if (fn)
+        fn(h, h->tail_obj, true);
+}
+
 /* Hub only: resume the greenlet waiting through link `l` (its task's wait link) with obj:
  * the notify function of every waiter link. */
 GREEN_HIDDEN void green__wake_waiter(struct green_hub_part *h, struct green_link *l, void *obj);
@@ -294,6 +354,16 @@ static inline void green__link_notify(struct green_hub_part *h, struct green_lin
     else
         l->notify(h, l, obj);
 }
+
+/* The one kind of callback a greenlet may start in the hub's stead: the notifier of an
+ * Event, AsyncResult, Semaphore or Lock (src/sync/linkable.c).  start: if cb's run would
+ * begin by resuming one plain waiter (not self) as its last act, take cb from the queue,
+ * do the run's part up to that resume, register its tail as green__hub_resume_last does,
+ * and return the waiter (*value: what the resume passes); else NULL, nothing done. */
+GREEN_HIDDEN void green__notifier_run(struct green_hub_part *h, struct green_callback *cb);
+GREEN_HIDDEN struct green_task *green__notifier_start(struct green_hub_part *h,
+                                                      struct green_callback *cb,
+                                                      struct green_task *self, void **value);
 
 /* Greenlet only, at the end of task t's body, which returned value: if all the hub would
  * do after t's death until it resumes t's first joiner is bookkeeping, do that bookkeeping

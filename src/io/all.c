@@ -65,8 +65,7 @@ GREEN_API ssize_t green_read_exactly(int fd, void *buf, size_t len, double timeo
     return all(fd, GREEN_READ, true, do_read, buf, len, 0, timeout, done, "green_read_exactly");
 }
 
-GREEN_API ssize_t green_write_all(int fd, const void *buf, size_t len, double timeout,
-                                  size_t *done)
+GREEN_API ssize_t green_write_all(int fd, const void *buf, size_t len, double timeout, size_t *done)
 {
     return all(fd, GREEN_WRITE, true, do_write, (char *)buf, len, 0, timeout, done,
                "green_write_all");

@@ -95,7 +95,10 @@ GREEN_API ssize_t green_recvfrom(int fd, void *buf, size_t len, int flags, struc
 GREEN_API ssize_t green_sendto(int fd, const void *buf, size_t len, int flags,
                                const struct sockaddr *to, socklen_t tolen, double timeout)
 {
-    struct transfer t = {
-        .buf = (void *)buf, .len = len, .flags = flags, .addr = (struct sockaddr *)to, .tolen = tolen};
+    struct transfer t = {.buf = (void *)buf,
+                         .len = len,
+                         .flags = flags,
+                         .addr = (struct sockaddr *)to,
+                         .tolen = tolen};
     return green__io_call(fd, GREEN_WRITE, false, do_sendto, &t, timeout, "green_sendto");
 }

@@ -76,8 +76,7 @@ int green__connect(int fd, const struct sockaddr *addr, socklen_t len, struct gr
     return (int)green__io_loop(fd, GREEN_WRITE, do_connect, &c, b, api);
 }
 
-GREEN_API int green_connect(int fd, const struct sockaddr *addr, socklen_t addrlen,
-                            double timeout)
+GREEN_API int green_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, double timeout)
 {
     const char *api = "green_connect";
     struct green__budget b;

@@ -46,7 +46,7 @@ GREEN_API int green_event_set(green_event_t *e)
     if (!green__sync_owner(e, e ? e->l.h : NULL, "green_event_set"))
         return -1;
     e->flag = true;
-    green__linkable_check(&e->l);
+    green__linkable_check_ready(&e->l);
     return 0;
 }
 
@@ -67,7 +67,7 @@ GREEN_API int green_event_wait(green_event_t *e, double timeout)
         return -1;
     if (green__timeout_check(timeout, api) < 0)
         return -1;
-    int rc = green__linkable_wait(&e->l, timeout, api);
+    int rc = green__linkable_wait_inline(&e->l, e->flag, timeout, api); /* linkable.h: why */
     if (rc == 0)
         return green__fail(ETIMEDOUT, api, "the event was not set in time");
     return rc < 0 ? -1 : 0;

@@ -7,8 +7,11 @@
 #include "core/thread.h"
 #include "linkable.h"
 
-/* _notify_link_list: wake the waiters of list up to the last one present now. */
-static void notify_list(struct green_linkable *l, struct green_link_list *list)
+/* _notify_link_list: wake the waiters of list up to the last one present now.  Only for
+ * those that arrived behind a notifier (the first pass is green__notifier_run's): out of
+ * line, so that the tail, which a hand-off runs on every wake-up, carries no resume. */
+__attribute__((noinline)) static void notify_list(struct green_linkable *l,
+                                                  struct green_link_list *list)
 {
     struct green_link *last = list->tail;
     while (!link_list_empty(list)) {
@@ -21,41 +24,86 @@ static void notify_list(struct green_linkable *l, struct green_link_list *list)
     }
 }
 
-/* _notify_links */
-static void run_notifier(struct green_hub_part *h, struct green_callback *cb)
+/* The rest of _notify_links once the first pass is over: those that arrived meanwhile,
+ * then the release or the next notifier (a green_tail_fn). */
+static bool notifier_tail(struct green_hub_part *h, void *obj, bool may_resume)
 {
     (void)h;
-    struct green_linkable *l =
-        (struct green_linkable *)((char *)cb - offsetof(struct green_linkable, notifier));
-    l->notifying = true;
-    notify_list(l, &l->links);
+    struct green_linkable *l = obj;
     if (!link_list_empty(&l->arrived)) {
+        if (!may_resume)
+            return false;
         notify_list(l, &l->arrived);
         link_splice(&l->links, &l->arrived);
     }
     l->notifying = false;
     if (l->release) {
         l->release(l->doomed);
-        return;
+        return true;
     }
     green__linkable_check(l);
+    return true;
+}
+
+static struct green_linkable *linkable_of_notifier(struct green_callback *cb)
+{
+    return (struct green_linkable *)((char *)cb - offsetof(struct green_linkable, notifier));
+}
+
+/* _notify_links.  The first pass is notify_list(l, &l->links), except that a plain waiter
+ * resumed as its final link is resumed by green__hub_resume_last, which runs the tail:
+ * that waiter may run it in the hub's stead, and hand the CPU on (src/hub/handoff.c). */
+void green__notifier_run(struct green_hub_part *h, struct green_callback *cb)
+{
+    struct green_linkable *l = linkable_of_notifier(cb);
+    l->notifying = true;
+    struct green_link *last = l->links.tail;
+    while (!link_list_empty(&l->links)) {
+        if (!l->notify_all && !l->ready(l))
+            break;
+        struct green_link *link = link_pop_front(&l->links);
+        if (link == last && link->notify == green__wake_waiter) {
+            green__hub_resume_last(h, green__task_of_wait(link), l, notifier_tail);
+            return; /* l may be gone */
+        }
+        green__link_notify(h, link, l);
+        if (link == last)
+            break;
+    }
+    notifier_tail(h, l, true);
+}
+
+struct green_task *green__notifier_start(struct green_hub_part *h, struct green_callback *cb,
+                                         struct green_task *self, void **value)
+{
+    struct green_linkable *l = linkable_of_notifier(cb);
+    struct green_link *link = l->links.head;
+    if (!link || link != l->links.tail || link->notify != green__wake_waiter ||
+        (!l->notify_all && !l->ready(l)))
+        return NULL;
+    struct green_task *t = green__task_of_wait(link);
+    if (t == self)
+        return NULL;
+    green__callback_take(h, cb);
+    l->notifying = true;
+    link_pop_front(&l->links);
+    h->tail_task = t;
+    h->tail_fn = notifier_tail;
+    h->tail_obj = l;
+    *value = l;
+    return t;
 }
 
 void green__linkable_init(struct green_linkable *l, struct green_hub_part *h,
                           bool (*ready)(const struct green_linkable *), bool notify_all)
 {
     *l = (struct green_linkable){.h = h, .notify_all = notify_all, .ready = ready};
-    l->notifier.run = run_notifier;
-}
-
-static bool notifier_active(const struct green_linkable *l)
-{
-    return l->notifier.queued || l->notifying;
+    l->notifier.run = green__notifier_run;
 }
 
 void green__linkable_check(struct green_linkable *l)
 {
-    if (l->ready(l) && !link_list_empty(&l->links) && !notifier_active(l))
+    if (l->ready(l) && !link_list_empty(&l->links) && !green__linkable_notifier_active(l))
         green__callback_queue(l->h, &l->notifier);
 }
 
@@ -70,50 +118,14 @@ static void unlink_waiter(struct green_linkable *l, struct green_link *link)
     }
 }
 
-static int block_on(struct green_linkable *l, struct green_task *self, const char *api)
-{
-    int rc = green__hub_block(l->h, self, l, api);
-    if (rc < 0) {
-        int e = errno;
-        unlink_waiter(l, &self->wait);
-        errno = e;
-    }
-    return rc;
-}
-
 int green__linkable_wait_core(struct green_linkable *l, double timeout, const char *api)
 {
-    struct green_task *self = green__hub_self(l->h, api);
-    if (!self)
-        return -1;
-    struct green_timeout *own = NULL;
-    if (timeout >= 0 && !(own = green__timeout_start(l->h, timeout, api)))
-        return -1;
-    link_append(&l->links, &self->wait); /* rawlink */
-    green__linkable_check(l);
-    int rc = block_on(l, self, api);
-    int e = errno;
-    bool own_expired = rc < 0 && e == ETIMEDOUT && self->fired == own;
-    green__timeout_end(l->h, own);
-    if (rc == 0)
-        return 1;
-    if (own_expired)
-        return 0;
-    errno = e;
-    return -1;
+    return green__linkable_wait_core_inline(l, timeout, api);
 }
 
 int green__linkable_wait(struct green_linkable *l, double timeout, const char *api)
 {
-    if (!l->ready(l))
-        return green__linkable_wait_core(l, timeout, api);
-    if (!notifier_active(l))
-        return 1;
-    struct green_task *self = green__hub_self(l->h, api);
-    if (!self)
-        return -1;
-    link_append(&l->arrived, &self->wait);
-    return block_on(l, self, api) < 0 ? -1 : 1;
+    return green__linkable_wait_inline(l, l->ready(l), timeout, api);
 }
 
 bool green__linkable_idle(const struct green_linkable *l)
@@ -136,14 +148,14 @@ void green__linkable_free(struct green_linkable *l)
         free(l);
 }
 
-struct green_hub_part *green__sync_owner(const void *obj, struct green_hub_part *h, const char *api)
+/* green__sync_owner when obj is NULL or not of this thread's live hub. */
+struct green_hub_part *green__sync_owner_slow(const void *obj, struct green_hub_part *h,
+                                              const char *api)
 {
     if (!obj) {
         green__fail(EINVAL, api, "the object is NULL");
         return NULL;
     }
-    if (GREEN_LIKELY(green__hub_peek() == h))
-        return h;
     if (h && h == green__hub_kept())
         return green__hub_get(api); /* made on a hub since shut down: this thread's next */
     green__fail(EXDEV, api, "the object belongs to another thread's hub");

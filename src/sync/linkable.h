@@ -18,6 +18,7 @@
 #ifndef GREEN_SYNC_LINKABLE_H
 #define GREEN_SYNC_LINKABLE_H
 
+#include <errno.h>
 #include <stdbool.h>
 
 #include "green/sync.h"
@@ -28,7 +29,7 @@ struct green_linkable {
     struct green_link_list links;   /* waiters and callbacks, in the order they came */
     struct green_link_list arrived; /* waiters that came while the notifier was pending */
     struct green_callback notifier;
-    bool notifying;  /* the notifier is running */
+    bool notifying; /* the notifier is running */
     /* Destroyed by a waiter the running notifier woke: the notifier calls release(doomed)
      * when it ends (green__linkable_defer_free). */
     void (*release)(void *doomed);
@@ -84,12 +85,95 @@ GREEN_HIDDEN void green__linkable_unlink(struct green_linkable *l, struct green_
  * errno EINVAL (obj NULL), EXDEV, or ENOMEM.  An object made on a hub that was shut down
  * since belongs to the thread's next one (the part is the same, see green__hub_kept): the
  * hub is created again here, as by any first call. */
-GREEN_HIDDEN struct green_hub_part *green__sync_owner(const void *obj, struct green_hub_part *h,
-                                                      const char *api);
+GREEN_HIDDEN struct green_hub_part *
+green__sync_owner_slow(const void *obj, struct green_hub_part *h, const char *api);
+static inline struct green_hub_part *green__sync_owner(const void *obj, struct green_hub_part *h,
+                                                       const char *api)
+{
+    if (GREEN_LIKELY(obj && green__hub_peek() == h)) /* every call on an object: inline */
+        return h;
+    return green__sync_owner_slow(obj, h, api);
+}
 
 /* For destroy, which needs no hub: whether obj belongs to the calling thread, its hub live
  * or shut down (never creates one).  false with errno EINVAL (obj NULL) or EXDEV. */
 GREEN_HIDDEN bool green__sync_owned_here(const void *obj, const struct green_hub_part *h,
                                          const char *api);
+
+/* Whether l's notifier is queued or running. */
+static inline bool green__linkable_notifier_active(const struct green_linkable *l)
+{
+    return l->notifier.queued || l->notifying;
+}
+
+/* green__linkable_check for an object the caller just made ready (Event's set): inline,
+ * without the ready() call. */
+static inline void green__linkable_check_ready(struct green_linkable *l)
+{
+    if (!link_list_empty(&l->links) && !green__linkable_notifier_active(l))
+        green__callback_queue(l->h, &l->notifier);
+}
+
+/* ---- green__linkable_wait and _wait_core, inline ----------------------------------
+ * For the waits a ping-pong spends its time in (Event): compiled into the public call, the
+ * block leaves one return between the switch and that call's caller instead of three, and
+ * after a switch each is a return-stack mispredict (see green__hub_block).  The rest of
+ * the path stays out of line: those calls return before the switch, predicted. */
+
+/* Block self, linked into one of l's lists, until notified; unlinked again if that fails. */
+static inline __attribute__((always_inline)) int
+green__linkable_block(struct green_linkable *l, struct green_task *self, const char *api)
+{
+    int rc = green__hub_block_handoff(l->h, self, l, api);
+    if (GREEN_UNLIKELY(rc < 0)) {
+        int e = errno;
+        green__linkable_unlink(l, &self->wait);
+        errno = e;
+    }
+    return rc;
+}
+
+static inline __attribute__((always_inline)) int
+green__linkable_wait_core_inline(struct green_linkable *l, double timeout, const char *api)
+{
+    struct green_task *self = green__hub_self(l->h, api);
+    if (!self)
+        return -1;
+    struct green_timeout *own = NULL;
+    if (timeout >= 0 && !(own = green__timeout_start(l->h, timeout, api)))
+        return -1;
+    /* rawlink, whose _check_and_notify finds nothing to do: every caller comes here with
+     * the object not ready, and nothing ran since. */
+    GREEN_ASSERT(!l->ready(l));
+    link_append(&l->links, &self->wait);
+    int rc = green__linkable_block(l, self, api);
+    if (GREEN_LIKELY(rc == 0)) {
+        if (own)
+            green__timeout_end(l->h, own);
+        return 1;
+    }
+    int e = errno;
+    bool own_expired = e == ETIMEDOUT && self->fired == own;
+    green__timeout_end(l->h, own);
+    if (own_expired)
+        return 0;
+    errno = e;
+    return -1;
+}
+
+/* ready: l->ready(l), which the caller knows without the indirect call. */
+static inline __attribute__((always_inline)) int
+green__linkable_wait_inline(struct green_linkable *l, bool ready, double timeout, const char *api)
+{
+    if (!ready)
+        return green__linkable_wait_core_inline(l, timeout, api);
+    if (!green__linkable_notifier_active(l))
+        return 1;
+    struct green_task *self = green__hub_self(l->h, api);
+    if (!self)
+        return -1;
+    link_append(&l->arrived, &self->wait);
+    return green__linkable_block(l, self, api) < 0 ? -1 : 1;
+}
 
 #endif /* GREEN_SYNC_LINKABLE_H */

@@ -56,7 +56,9 @@ GREEN_API int green_sem_destroy(green_sem_t *s)
     return 0;
 }
 
-static int sem_acquire(struct green_sem *s, double timeout, const char *api)
+/* Inline in both acquires, with the wait path (linkable.h says why). */
+static inline __attribute__((always_inline)) int sem_acquire(struct green_sem *s, double timeout,
+                                                             const char *api)
 {
     if (s->counter > 0) {
         s->counter--;
@@ -64,7 +66,7 @@ static int sem_acquire(struct green_sem *s, double timeout, const char *api)
     }
     if (green__timeout_check(timeout, api) < 0)
         return -1;
-    int rc = green__linkable_wait(&s->l, timeout, api);
+    int rc = green__linkable_wait_inline(&s->l, false, timeout, api); /* no unit: not ready */
     if (rc == 0)
         return green__fail(ETIMEDOUT, api, "no unit became free in time");
     if (rc < 0)

@@ -202,9 +202,114 @@ class Gen:
         return "\n".join(f"G{k}: " + ";".join(ops) for k, ops in enumerate(bodies))
 
 
+class PingGen(Gen):
+    """Programs where one greenlet wakes another and blocks at once, round after round: the
+    patterns where the hub's direct hand-off (src/hub/handoff.c) may apply, and the ways it
+    must not (several waiters, a clear or a set between, sleep(0), kills and zero or scoped
+    timeouts meanwhile, rawlink callbacks and wait() as other links, chains through a third
+    greenlet, main as a partner)."""
+
+    # (ping, pong) per round; {a} {b}: the two objects of the pair, {v} a value
+    PAIRS = {
+        "event": (["eset {a}", "ewait {b} -", "eclear {b}"],
+                  ["ewait {a} -", "eclear {a}", "eset {b}"]),
+        "event_late_clear": (["eset {a}", "ewait {b} -"], ["ewait {a} -", "eset {b}", "eclear {a}"]),
+        "queue": (["qput {a} {v} -", "qget {b} -"], ["qget {a} -", "qput {b} {v} -"]),
+        "sem": (["srel 2", "sacq {s} -"], ["sacq 2 -", "srel {s}"]),
+        "lock": (["lacq -", "sleep0", "lrel"], ["lacq -", "lrel", "sleep0"]),
+        "result": (["aset {a} {v}", "aget {b} -"], ["aget {a} -", "aset {b} {v}"]),
+        "set_wait": (["eset {a}", "ewait {a} -", "eclear {a}", "ewait {b} -"],
+                     ["ewait {a} -", "eset {b}", "sleep0", "eclear {b}"]),
+        "set_sleep": (["eset {a}", "sleep0", "ewait {b} -", "eclear {b}"],
+                      ["ewait {a} -", "eclear {a}", "eset {b}", "sleep0"]),
+    }
+
+    def noise(self, me, n):
+        rng = self.rng
+        other = rng.randrange(1, n)
+        return rng.choice([
+            lambda: "sleep0",
+            lambda: f"eclear {rng.randrange(2)}",
+            lambda: f"eset {rng.randrange(2)}",
+            lambda: f"ewait {rng.randrange(2)} 0",
+            lambda: f"killnw {other}" if rng.random() < 0.3 else "sleep0",
+            lambda: f"kill {other} 0" if rng.random() < 0.2 else f"eisset {rng.randrange(2)}",
+            lambda: f"link {other}",
+            lambda: f"wait 1 {self.timeout()}",
+            lambda: f"join {other} 0" if other != me else "sleep0",
+            lambda: f"srel {rng.randrange(3)}",
+            lambda: f"qputnw {rng.randrange(2)} {rng.randrange(100)}",
+            lambda: self.op(me, n),
+        ])()
+
+    def role(self, me, n, pair, a, b, rounds):
+        """One side of a ping-pong over rounds, mutated: timeouts on the waits, noise
+        between the steps, scoped timeouts around some."""
+        rng = self.rng
+        ops = []
+        for r in range(rounds):
+            for step in pair:
+                op = step.format(a=a, b=b, v=rng.randrange(100), s=rng.randrange(2))
+                if op.endswith(" -") and rng.random() < 0.15:
+                    op = op[:-1] + self.timeout()
+                if rng.random() < 0.06:
+                    ops += [f"tbegin {self.delay() if rng.random() < 0.2 else 0}", op, "tend"]
+                else:
+                    ops.append(op)
+                if rng.random() < 0.1:
+                    ops.append(self.noise(me, n))
+        return ops
+
+    def program(self):
+        rng = self.rng
+        n = rng.randrange(3, 6)
+        bodies = [[] for _ in range(n)]
+        # pairs of partners: 1-2 always; then 3 pongs with 1 on the same objects (several
+        # waiters), chains on with 2 on other objects, or only makes noise; main joins in
+        # as a partner sometimes
+        kinds = list(self.PAIRS)
+        plan = [(1, 2, rng.choice(kinds), 0, 1)]
+        for k in range(3, n):
+            r = rng.random()
+            if r < 0.35:
+                plan.append((plan[0][0], k, plan[0][2], 0, 1))
+            elif r < 0.7:
+                plan.append((k - 1, k, rng.choice(kinds), 1, 0))
+            else:
+                bodies[k] = [self.noise(k, n) for _ in range(rng.randrange(2, 6))]
+        if rng.random() < 0.25:
+            plan.append((0, rng.randrange(1, n), rng.choice(kinds), rng.randrange(2), 1))
+        rounds = rng.randrange(1, 6)
+        for ping, pong, kind, a, b in plan:
+            p, q = self.PAIRS[kind]
+            bodies[ping] += self.role(ping, n, p, a, b, rounds)
+            bodies[pong] += self.role(pong, n, q, a, b, rounds)
+        order = list(range(1, n))
+        rng.shuffle(order)
+        spawns = [f"spawn {k}" for k in order]
+        if rng.random() < 0.5:  # some spawned later, from main's body
+            cut = rng.randrange(len(spawns))
+            body, depth, outside = bodies[0], 0, [0]
+            for i, op in enumerate(body):  # never inside a scoped timeout
+                depth += op.startswith("tbegin") - (op == "tend")
+                if depth == 0:
+                    outside.append(i + 1)
+            pos = rng.choice(outside)
+            body[pos:pos] = spawns[cut:]
+            spawns = spawns[:cut]
+        bodies[0] = spawns + bodies[0]
+        for k in range(1, n):  # main waits for most, which deadlocks (LoopExit) at worst
+            if rng.random() < 0.6:
+                bodies[0].append(f"join {k} {'-' if rng.random() < 0.7 else self.timeout()}")
+        return "\n".join(f"G{k}: " + ";".join(ops) for k, ops in enumerate(bodies))
+
+
 def gen_programs(seed, count):
+    """Half of them ping-pong programs (PingGen), a quarter spawn + join programs
+    (Gen.join_program), the rest fully random (Gen)."""
     rng = random.Random(seed)
-    return [Gen(rng).join_program() if i % 4 == 3 else Gen(rng).program() for i in range(count)]
+    return [PingGen(rng).program() if i % 2 else
+            Gen(rng).join_program() if i % 4 == 2 else Gen(rng).program() for i in range(count)]
 
 
 # Where each operation that waits has its delay or timeout, in units.

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* The direct hand-off: a greenlet that blocks switches straight to the greenlet the hub
+ * would resume next, when all the hub would do in between is bookkeeping.  Only the waits
+ * on linkables (Event, AsyncResult, Semaphore, Lock: green__hub_block_handoff) try it; the
+ * other blocking calls always take the hub's path (hub.h says why).
+ *
+ * gevent's order makes an Event ping-pong cost four switches a round trip: A sets e1 (its
+ * notifier is queued) and blocks on e2; the hub, suspended in the notifier that resumed A,
+ * finishes it, takes e1's notifier from the queue and resumes B from inside it; B sets e2
+ * and blocks, and so on.  Nothing in between can be observed when
+ *   - the hub is suspended in the last act of a callback, its resume of A
+ *     (green__hub_resume_last: A is h->tail_task), and what is left of that callback, its
+ *     tail, resumes nobody: A runs it first, exactly as the hub would have (for a notifier:
+ *     no waiter arrived behind it; the tail then queues a fresh notifier if its object is
+ *     still ready with waiters, or frees an object destroyed meanwhile);
+ *   - the drain would go on at once: the queue is not empty and the 50-callback check of
+ *     the time budget is not due (then the hub reads the clock and may stop the drain for
+ *     the poll: A blocks as usual), so no I/O, timer or other watcher runs in between;
+ *   - the queue's head is a notifier (green__notifier_start) whose first act is its last:
+ *     resuming its only linked waiter B, a plain one (not a wait()/rawlink entry), while
+ *     its object lets it (a Semaphore's notifier only wakes while a unit is left).  A does
+ *     what the drain and the notifier do up to that resume (dequeue with its ev_unref,
+ *     count it against the budget, mark the notifier running, pop B's link) and registers
+ *     the notifier's tail, which B runs when it blocks or the hub when B switches to it;
+ *   - no trace hook (it would see A -> B instead of A -> hub -> B), the hub not shutting
+ *     down.
+ * Kills, sleep(0) wake-ups and timeouts are callbacks or timers: one queued ahead of the
+ * notifier makes that callback the head, and no hand-off happens; one behind it runs after,
+ * as it would.  The hub itself stays suspended where it was, in the resume that began the
+ * chain; when a greenlet of the chain switches to it (blocking without a hand-off, or
+ * dying), the resume returns and runs the tail registered last (green__hub_resume_last),
+ * which is the callback the chain is in now, and the drain goes on from there.
+ */
+#include "core/thread.h"
+#include "hub.h"
+
+struct green *green__hub_handoff(struct green_hub_part *h, struct green_task *self, void **value)
+{
+    if (!h->in_callbacks || h->shutting_down || !green__tls_fast)
+        return h->hub;
+    if (!h->tail_fn(h, h->tail_obj, false))
+        return h->hub; /* it resumes someone: the hub runs it */
+    h->tail_task = NULL;
+    h->tail_fn = NULL; /* ran: the hub's resume finds none */
+    struct green_callback *cb = h->head;
+    if (!green__callbacks_go_on(h) || cb->run != green__notifier_run)
+        return h->hub;
+    struct green_task *next = green__notifier_start(h, cb, self, value);
+    if (!next)
+        return h->hub;
+    h->ts->core.finished = NULL; /* as green__hub_resume: a death from now on is next's */
+    return next->g;
+}
