@@ -171,6 +171,16 @@ GREEN_API int green_destroy(green_t *g)
     return 0;
 }
 
+void green__release(struct green *g)
+{
+    GREEN_ASSERT(g->thread == green__tls && g != g->thread->core.current &&
+                 !(g->flags & (GF_MAIN | GF_RELEASED)) && g->state != GS_ACTIVE);
+    if (g->state == GS_NEW)
+        green__cancel_start(g);
+    set_flags(g, g->flags | GF_RELEASED);
+    unref(g->thread, g);
+}
+
 /* ---- parents ----------------------------------------------------------------------- */
 
 GREEN_API green_t *green_parent(const green_t *g)

@@ -64,7 +64,9 @@ struct green {
     union {
         green_fn run;         /* until started */
         struct green *killer; /* once started: the greenlet in green_destroy() waiting for
-                                 this one to die, which receives its finish; or NULL */
+                                 this one to die, or the joiner the hub hands its end to
+                                 (src/hub/death_handoff.c), which receives its finish; or
+                                 NULL */
     };
     uint64_t id;
     char *name;
@@ -102,5 +104,10 @@ static inline void set_flags(struct green *g, unsigned flags)
  * stack, if one was acquired for the start, goes back.  For the hub, whose kill of an
  * unstarted task must show as GREEN_DEAD at once (green_destroy does the same). */
 GREEN_HIDDEN void green__cancel_start(struct green *g);
+
+/* green_destroy of g (of the calling thread, dead or never started, not current, not a main
+ * greenlet, not destroyed yet) without the checks a call from the program needs: for the
+ * hub, which frees a dead task's greenlet at every spawn + join. */
+GREEN_HIDDEN void green__release(struct green *g);
 
 #endif /* GREEN_CORE_GREENLET_H */

@@ -120,8 +120,10 @@ struct green *green__record_alloc(struct green_thread *ts)
 
 static void free_resources(struct green_thread *ts, struct green *g)
 {
-    free(g->name);
-    g->name = NULL;
+    if (g->name) { /* most have none: no call to free */
+        free(g->name);
+        g->name = NULL;
+    }
     if (green__is_shared(g)) {
         green__copy_free(ts, g->stack_copy, g->copy_size);
         g->stack_copy = NULL;

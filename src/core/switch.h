@@ -38,7 +38,8 @@ GREEN_HIDDEN int green__transfer(struct green_thread *ts, struct green *target, 
                                  void *value, void **result, const char *api);
 
 /* Where every greenlet starts (green_arch_init's entry): runs the current greenlet's run()
- * with the thread's start_value, then finishes it. */
-GREEN_HIDDEN GREEN_NORETURN void green__boot(void);
+ * with the thread's start_value, then finishes it.  It never returns, but is not declared
+ * noreturn: its call of the finish is then a jump (see finish in switch.c). */
+GREEN_HIDDEN void green__boot(void);
 
 #endif /* GREEN_CORE_SWITCH_H */

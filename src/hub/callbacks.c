@@ -2,9 +2,15 @@
 /* The hub's callback queue: gevent's loop.run_callback and _run_callbacks, on libev.
  *
  * One FIFO queue per hub.  A prepare watcher drains it at the start of every loop
- * iteration, before the poll, including callbacks queued while it runs.  Each queued
- * callback holds one ev_ref, so the loop does not run out of work (and throw LoopExit into
- * main) while callbacks are pending; the prepare watcher itself is unref'd.  With the time
+ * iteration, before the poll, including callbacks queued while it runs.  While it is not
+ * empty the queue holds one ev_ref, so the loop does not run out of work (and throw
+ * LoopExit into main) while callbacks are pending; the prepare watcher itself is unref'd.
+ * libev reads its count of references only at the poll (whether it may block) and at the
+ * end of an iteration, each time after a batch of watchers ran through the loop's
+ * invoke-pending hook (and once when ev_run starts), and the queue changes only while
+ * the hub runs a watcher (or a greenlet it resumed runs): so the hook takes or drops that
+ * reference after each batch instead of every queue and unqueue taking and dropping one,
+ * two calls into libev per callback.  With the time
  * budget on, the clock is read every 50 callbacks, and once 5 ms have passed the drain
  * stops and a zero-second timer keeps the next poll from blocking: I/O and due timers then
  * run before the rest of the queue, exactly as gevent's switch interval makes them.
@@ -35,7 +41,6 @@ void green__callback_queue(struct green_hub_part *h, struct green_callback *cb)
     else
         h->head = cb;
     h->tail = cb;
-    ev_ref(h->loop);
 }
 
 static void unqueue(struct green_hub_part *h, struct green_callback *cb)
@@ -50,7 +55,19 @@ static void unqueue(struct green_hub_part *h, struct green_callback *cb)
         h->tail = cb->prev;
     cb->prev = cb->next = NULL;
     cb->queued = false;
-    ev_unref(h->loop);
+}
+
+/* The queue's reference (see the top): after each batch, held if and only if the queue is
+ * not empty. */
+static void sync_ref(struct green_hub_part *h)
+{
+    if (GREEN_UNLIKELY(h->queue_ref != (h->head != NULL))) {
+        h->queue_ref = h->head != NULL;
+        if (h->queue_ref)
+            ev_ref(h->loop);
+        else
+            ev_unref(h->loop);
+    }
 }
 
 void green__callback_cancel(struct green_hub_part *h, struct green_callback *cb)
@@ -66,7 +83,8 @@ void green__callback_take(struct green_hub_part *h, struct green_callback *cb)
 }
 
 /* _run_callbacks.  cb->run may free cb, or queue it again.  The count and the expiration
- * are in h: a greenlet may run callbacks in the hub's stead (handoff.c). */
+ * are in h: a greenlet may run or take callbacks in the hub's stead (handoff.c,
+ * death_handoff.c, start_handoff.c). */
 static void run_callbacks(struct green_hub_part *h)
 {
     h->in_callbacks = true;
@@ -107,6 +125,7 @@ static void invoke_pending(struct ev_loop *loop)
 {
     ev_invoke_pending(loop);
     struct green_hub_part *h = ev_userdata(loop);
+    sync_ref(h);
     if (h->drained) { /* that was the prepare batch: the poll comes next */
         h->drained = false;
         if (h->head)
@@ -138,4 +157,5 @@ void green__callbacks_stop(struct green_hub_part *h)
     ev_set_invoke_pending_cb(h->loop, ev_invoke_pending);
     while (h->head)
         unqueue(h, h->head);
+    sync_ref(h);
 }

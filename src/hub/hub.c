@@ -156,6 +156,13 @@ int green__hub_block_failed(struct green_task *self, int rc, void *got, const ch
     }
 }
 
+void green__hub_cannot_resume(struct green *g)
+{
+    char who[GREEN_DESCRIBE_MAX];
+    green__fatal(NULL, "the hub could not resume greenlet %s: %s",
+                 green__describe(g, who, sizeof who), green_last_error());
+}
+
 void green__hub_resumed(struct green_hub_part *h, struct green *g, int rc, void *got)
 {
     struct green_thread *ts = h->ts;
@@ -163,13 +170,15 @@ void green__hub_resumed(struct green_hub_part *h, struct green *g, int rc, void 
     if (dead) {
         ts->core.finished = NULL;
         struct green_task *t = green__task_of(dead);
-        if (t && t->spawned)
+        if (t && t->spawned && t != h->death_handoff) /* that one's death is recorded */
             green__task_died(h, t, rc > 0 ? rc : 0, got);
     } else if (rc < 0) {
-        char who[GREEN_DESCRIBE_MAX];
-        green__fatal(NULL, "the hub could not resume greenlet %s: %s",
-                     green__describe(g, who, sizeof who), green_last_error());
+        green__hub_cannot_resume(g);
     }
+    /* The greenlet a death hand-off resumed has blocked (the switch that brought us here:
+     * its finish left ts->core.finished set, so the resume came this way). */
+    if (h->death_handoff)
+        green__death_handoff_end(h);
 }
 
 void green__wake_waiter(struct green_hub_part *h, struct green_link *l, void *obj)

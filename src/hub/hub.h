@@ -25,8 +25,8 @@ struct green_hub_part;
 
 /* ---- the callback queue (gevent's loop.run_callback) -------------------------------- */
 
-/* A callback, embedded in whatever owns it.  While queued it keeps the loop alive (one
- * ev_ref), like gevent's. */
+/* A callback, embedded in whatever owns it.  While queued it keeps the loop alive (the
+ * queue holds an ev_ref while not empty), like gevent's. */
 struct green_callback {
     struct green_callback *prev, *next;
     /* Runs in the hub; may free cb or queue it again. */
@@ -40,9 +40,10 @@ GREEN_HIDDEN void green__callback_queue(struct green_hub_part *h, struct green_c
 /* Take cb out of the queue if it is still queued (gevent's callback.stop()). */
 GREEN_HIDDEN void green__callback_cancel(struct green_hub_part *h, struct green_callback *cb);
 
-/* A greenlet starting cb (the queue's head) in the hub's stead (handoff.c): what the drain
- * does before cb->run.  And whether the drain, having run a callback, goes on to the next
- * without looking at the clock first (the time budget's check every 50). */
+/* A greenlet starting or taking cb (the queue's head) in the hub's stead (handoff.c,
+ * death_handoff.c, start_handoff.c): what the drain does before cb->run.  And whether the
+ * drain, having run a callback, goes on to the next without looking at the clock first (the
+ * time budget's check every 50). */
 GREEN_HIDDEN void green__callback_take(struct green_hub_part *h, struct green_callback *cb);
 static inline bool green__callbacks_go_on(const struct green_hub_part *h);
 
@@ -161,6 +162,7 @@ struct green_hub_part {
     struct green_task *spare_tasks; /* freed task records kept for reuse (task.c) */
     unsigned nspare_tasks;
     bool drained; /* the prepare of this iteration ran the queue, the poll is to come */
+    bool queue_ref; /* the queue holds its ev_ref (callbacks.c) */
     /* The drain's state (callbacks.c), here so that a hand-off can do the loop's part. */
     int cb_count;            /* callbacks left before the next look at the clock */
     ev_tstamp cb_expiration; /* when the time budget of this drain runs out */
@@ -170,6 +172,14 @@ struct green_hub_part {
     struct green_task *tail_task;
     green_tail_fn tail_fn;
     void *tail_obj;
+    /* The hub is suspended in the last act of the callback it runs (run_start, run_wake):
+     * its resume of this task, after which the drain takes its next callback; else NULL.
+     * A task dying there may hand its end straight to its joiner (death_handoff.c). */
+    struct green_task *resuming_last;
+    /* A task that did so, and the joiner it finished into: the rest of its notifier is the
+     * hub's to run when it is next switched to (green__death_handoff_end), or the joiner's
+     * if it starts a task in the hub's stead (start_handoff.c); NULL otherwise. */
+    struct green_task *death_handoff, *death_handoff_to;
 };
 
 static inline bool green__callbacks_go_on(const struct green_hub_part *h)
@@ -266,6 +276,35 @@ static inline int green__hub_block_handoff(struct green_hub_part *h, struct gree
     return green__hub_block_as(h, self, token, api, true);
 }
 
+/* Greenlet only: green__hub_block, but the switch goes straight into `to` with `value`: the
+ * greenlet the hub would resume next, the hub's bookkeeping up to that resume done by the
+ * caller (start_handoff.c).  A failed switch is fatal, as the hub's own resume is. */
+GREEN_HIDDEN GREEN_NORETURN void green__hub_cannot_resume(struct green *g);
+static inline int green__hub_block_into(struct green_hub_part *h, struct green_task *self,
+                                        void *token, const char *api, struct green *to,
+                                        void *value)
+{
+    (void)h; /* for the assertion */
+    GREEN_ASSERT(self->g == h->ts->core.current && to != self->g);
+    void *got = NULL;
+    self->blocked_in = api ? api : "the hub's shutdown";
+    self->blocked_on = token;
+    int rc = green_switch(to, value, &got);
+    self->blocked_in = NULL;
+    if (GREEN_LIKELY(rc == 0 && got == token))
+        return 0;
+    if (rc == -1)
+        green__hub_cannot_resume(to);
+    return green__hub_block_failed(self, rc, got, api);
+}
+
+/* Greenlet only, in a join of task t not started yet, linked and about to block (self the
+ * joiner): if all the hub would do until its start callback resumes t is bookkeeping, do it
+ * and return true — the caller then switches straight into t with t (green__hub_block_into);
+ * else false, nothing done (start_handoff.c). */
+GREEN_HIDDEN bool green__start_handoff(struct green_hub_part *h, struct green_task *self,
+                                       struct green_task *t);
+
 /* Hub only: switch (err 0) or throw (err > 0) into g with value, and come back when it
  * blocks or dies; a death is recorded on g's task.  The callbacks' one way into a
  * greenlet. */
@@ -325,6 +364,21 @@ GREEN_HIDDEN void green__notifier_run(struct green_hub_part *h, struct green_cal
 GREEN_HIDDEN struct green_task *green__notifier_start(struct green_hub_part *h,
                                                       struct green_callback *cb,
                                                       struct green_task *self, void **value);
+
+/* Greenlet only, at the end of task t's body, which returned value: if all the hub would
+ * do after t's death until it resumes t's first joiner is bookkeeping, do that bookkeeping
+ * now (the report of value included), let t's greenlet finish straight into that joiner
+ * (see death_handoff.c) and return true; else false, nothing done. */
+GREEN_HIDDEN bool green__death_handoff(struct green_hub_part *h, struct green_task *t,
+                                       void *value);
+
+/* Hub only, when first switched to after a death hand-off: what the hub would have done from
+ * the joiner's block on — the rest of the dead task's notifier. */
+GREEN_HIDDEN void green__death_handoff_end(struct green_hub_part *h);
+
+/* Hub only: the notifier of dead task t (t->notifying set) from its next link on: runs the
+ * links left, in order, then ends the notifier; t may be freed when this returns. */
+GREEN_HIDDEN void green__task_notify_rest(struct green_hub_part *h, struct green_task *t);
 
 /* Called by the hub when a task's greenlet died with (err, value). */
 GREEN_HIDDEN void green__task_died(struct green_hub_part *h, struct green_task *t, int err,

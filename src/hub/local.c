@@ -137,6 +137,8 @@ GREEN_API int green_local_set(green_local_key_t key, void *value)
 
 void green__locals_destroy(struct green_task *t)
 {
+    if (!t->locals)
+        return; /* the common case, every task's death: no call to free */
     /* A destructor runs in the hub (or in main at shutdown): it cannot set values of t,
      * but it may for the main greenlet, so take the array first and go round again, a
      * bounded number of times (pthread's PTHREAD_DESTRUCTOR_ITERATIONS is 4). */

@@ -176,6 +176,31 @@ class Gen:
                 body.insert(pos, f"spawn {k}")
         return "\n".join(f"G{k}: " + ";".join(ops) for k, ops in enumerate(bodies))
 
+    def join_program(self):
+        """Spawn + join (src/hub/death_handoff.c's case): short greenlets, each joined right
+        after its spawn, sometimes also by others or linked, among the usual operations."""
+        rng = self.rng
+        n = rng.randrange(2, 7)
+        quick = ("sleep0", "say 1", "eset 0", "aset 0 7", "qputnw 0 5")
+        bodies = []
+        for k in range(n):
+            ops = [rng.choice(quick) if rng.random() < 0.7 else self.op(k, n)
+                   for _ in range(rng.randrange(1, 3))]
+            bodies.append(ops)
+        for k in range(1, n):
+            j = rng.randrange(k)
+            pos = rng.randrange(len(bodies[j]) + 1)
+            ops = [f"spawn {k}"]
+            if rng.random() < 0.2:
+                ops.append(f"link {k}")
+            if rng.random() < 0.8:
+                ops.append(f"join {k} {'-' if rng.random() < 0.7 else self.timeout()}")
+            bodies[j][pos:pos] = ops
+            for other in range(k + 1, n):  # a later greenlet joins k too
+                if rng.random() < 0.25:
+                    bodies[other].insert(rng.randrange(len(bodies[other]) + 1), f"join {k} -")
+        return "\n".join(f"G{k}: " + ";".join(ops) for k, ops in enumerate(bodies))
+
 
 class PingGen(Gen):
     """Programs where one greenlet wakes another and blocks at once, round after round: the
@@ -280,9 +305,11 @@ class PingGen(Gen):
 
 
 def gen_programs(seed, count):
-    """Half of them ping-pong programs (PingGen), the rest fully random (Gen)."""
+    """Half of them ping-pong programs (PingGen), a quarter spawn + join programs
+    (Gen.join_program), the rest fully random (Gen)."""
     rng = random.Random(seed)
-    return [(PingGen if i % 2 else Gen)(rng).program() for i in range(count)]
+    return [PingGen(rng).program() if i % 2 else
+            Gen(rng).join_program() if i % 4 == 2 else Gen(rng).program() for i in range(count)]
 
 
 # Where each operation that waits has its delay or timeout, in units.
