@@ -96,8 +96,8 @@ struct green_hub_part *green__hub_get(const char *api)
 
 /* green__hub_self's refusals, apart: their message buffer would give every call a
  * stack-protector check. */
-GREEN_COLD static struct green_task *refuse_self(struct green_hub_part *h, struct green *cur,
-                                                 struct green_task *t, const char *api)
+GREEN_COLD struct green_task *green__hub_refuse_self(struct green_hub_part *h, struct green *cur,
+                                                     struct green_task *t, const char *api)
 {
     char who[GREEN_DESCRIBE_MAX];
     if (cur == h->hub)
@@ -113,15 +113,6 @@ GREEN_COLD static struct green_task *refuse_self(struct green_hub_part *h, struc
         green__fail(ECANCELED, api, "greenlet %s is being killed",
                     green__describe(cur, who, sizeof who));
     return NULL;
-}
-
-struct green_task *green__hub_self(struct green_hub_part *h, const char *api)
-{
-    struct green *cur = h->ts->core.current;
-    struct green_task *t = cur == h->hub ? NULL : green__task_of(cur);
-    if (GREEN_UNLIKELY(!t || t->killed))
-        return refuse_self(h, cur, t, api);
-    return t;
 }
 
 /* Why a block ended otherwise than by the hub's resume with the token (rc, got: what the

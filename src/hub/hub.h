@@ -206,7 +206,17 @@ static inline struct green_hub_part *green__hub_peek(void)
 /* Greenlet only: the caller's task, checking that it may block now.  Returns NULL with
  * errno EPERM (the hub itself, or a greenlet not spawned on the hub), ECANCELED (being
  * killed) or ENOMEM, and a message naming api. */
-GREEN_HIDDEN struct green_task *green__hub_self(struct green_hub_part *h, const char *api);
+GREEN_HIDDEN struct green_task *green__hub_refuse_self(struct green_hub_part *h,
+                                                       struct green *cur,
+                                                       struct green_task *t, const char *api);
+static inline struct green_task *green__hub_self(struct green_hub_part *h, const char *api)
+{
+    struct green *cur = h->ts->core.current;
+    struct green_task *t = cur == h->hub ? NULL : green__task_of(cur);
+    if (GREEN_UNLIKELY(!t || t->killed))
+        return green__hub_refuse_self(h, cur, t, api);
+    return t;
+}
 
 /* The monitor's view: greenlet `id` (0: the hub) runs from now on.  Plain stores (this
  * thread is the only writer), so a switch pays no locked instruction. */
