@@ -199,12 +199,7 @@ void green__threadpools_atfork_child(void)
         for (struct green_pool_task *t = p->running, *next; t; t = next) {
             next = t->run_next;
             t->lost = true;
-            t->next = NULL;
-            if (hp->done_tail)
-                hp->done_tail->next = t;
-            else
-                hp->done_head = t;
-            hp->done_tail = t;
+            green__pool_done_push(hp, t);
         }
         p->running = NULL;
     }

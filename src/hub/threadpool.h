@@ -80,6 +80,18 @@ struct green_pools {
     struct green_threadpool *default_pool;
 };
 
+/* Under hp->lock: append t to the done list the hub takes whole (a worker's result, or a
+ * task lost in a fork child). */
+static inline void green__pool_done_push(struct green_pools *hp, struct green_pool_task *t)
+{
+    t->next = NULL;
+    if (hp->done_tail)
+        hp->done_tail->next = t;
+    else
+        hp->done_head = t;
+    hp->done_tail = t;
+}
+
 /* threadpool_worker.c.  Under hp->lock: queue t on its pool and make sure a worker will
  * take it (wake an idle one, or start one below the maximum).  Returns 0, or an errno value
  * (EAGAIN) when no worker exists and none could be started: t is then not queued. */

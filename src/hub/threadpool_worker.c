@@ -92,12 +92,7 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&hp->lock);
         running_remove(p, t);
         p->busy--;
-        t->next = NULL;
-        if (hp->done_tail)
-            hp->done_tail->next = t;
-        else
-            hp->done_head = t;
-        hp->done_tail = t;
+        green__pool_done_push(hp, t);
         wake_hub(hp);
     }
     p->workers--;
