@@ -154,4 +154,17 @@ static inline void run_in_hub(void (*fn)(void *), void *arg)
     CHECK_EQ(green_sleep(0.001), 0); /* the 0 s timer fires first */
 }
 
+/* A trace hook that says every switch or throw as "switch A>B", naming main, the hub, and
+ * the greenlet given as the hook's argument ("g"): green_settrace(say_switches, g, ...). */
+static inline const char *say_switches_who(green_t *x, green_t *g)
+{
+    return x == green_main() ? "main" : x == green_hub() ? "hub" : x == g ? "g" : "?";
+}
+
+static inline void say_switches(green_trace_event_t ev, green_t *origin, green_t *target, void *g)
+{
+    say("%s %s>%s", ev == GREEN_EVENT_SWITCH ? "switch" : "throw", say_switches_who(origin, g),
+        say_switches_who(target, g));
+}
+
 #endif /* GREEN_HUBTEST_H */

@@ -215,25 +215,12 @@ static void test_joiner_killed(void **state)
 }
 
 /* With a trace hook the hub's two switches are kept: g -> hub, hub -> main. */
-static green_t *traced;
-
-static const char *who(green_t *g)
-{
-    return g == green_main() ? "main" : g == green_hub() ? "hub" : g == traced ? "g" : "?";
-}
-
-static void trace_say(green_trace_event_t ev, green_t *origin, green_t *target_, void *arg)
-{
-    (void)arg;
-    say("%s %s>%s", ev == GREEN_EVENT_SWITCH ? "switch" : "throw", who(origin), who(target_));
-}
-
 static void test_trace_hook(void **state)
 {
     model = model_of(state);
     (void)green_hub(); /* the hub exists before the hook: its creation is not traced */
-    traced = spawn_m(ret_arg, NULL);
-    CHECK_EQ(green_settrace(trace_say, NULL, NULL, NULL), 0);
+    green_t *traced = spawn_m(ret_arg, NULL);
+    CHECK_EQ(green_settrace(say_switches, traced, NULL, NULL), 0);
     CHECK_EQ(green_join(traced, GREEN_FOREVER, NULL), 0);
     CHECK_EQ(green_settrace(NULL, NULL, NULL, NULL), 0);
     CHECK_EQ(green_release(traced), 0);
@@ -247,7 +234,7 @@ static green_local_key_t key;
 
 static void local_gone(void *value)
 {
-    say("destructor %s in %s", (const char *)value, who(green_current()));
+    say("destructor %s in %s", (const char *)value, say_switches_who(green_current(), NULL));
 }
 
 static void *set_local(void *arg)
@@ -260,7 +247,7 @@ static void test_locals(void **state)
 {
     model = model_of(state);
     CHECK_EQ(green_local_key_new(&key, local_gone), 0);
-    traced = spawn_m(set_local, "v");
+    green_t *traced = spawn_m(set_local, "v");
     CHECK_EQ(green_join(traced, GREEN_FOREVER, NULL), 0);
     say("main joined");
     CHECK_EQ(green_release(traced), 0);

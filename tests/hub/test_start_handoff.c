@@ -167,26 +167,13 @@ static void test_time_budget(void **state)
 }
 
 /* With a trace hook every switch goes through the hub. */
-static green_t *traced;
-
-static const char *who(green_t *g)
-{
-    return g == green_main() ? "main" : g == green_hub() ? "hub" : g == traced ? "g" : "?";
-}
-
-static void trace_say(green_trace_event_t ev, green_t *origin, green_t *target, void *arg)
-{
-    (void)arg;
-    say("%s %s>%s", ev == GREEN_EVENT_SWITCH ? "switch" : "throw", who(origin), who(target));
-}
-
 static void test_trace_hook(void **state)
 {
     model = model_of(state);
     green_t *g = spawn_m(nothing, NULL);
     JOIN(g); /* a death hand-off pending, as in a spawn + join loop */
-    traced = spawn_m(nothing, NULL);
-    CHECK_EQ(green_settrace(trace_say, NULL, NULL, NULL), 0);
+    green_t *traced = spawn_m(nothing, NULL);
+    CHECK_EQ(green_settrace(say_switches, traced, NULL, NULL), 0);
     CHECK_EQ(green_join(traced, GREEN_FOREVER, NULL), 0);
     CHECK_EQ(green_settrace(NULL, NULL, NULL, NULL), 0);
     CHECK_EQ(green_release(traced), 0);
