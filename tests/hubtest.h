@@ -116,6 +116,10 @@ static inline void *say_arg(void *arg)
     return arg;
 }
 
+/* The hub's count of hand-offs (src/hub/handoff.c), an internal symbol: the tests link the
+ * static library, and read it to see that a ping-pong does hand off. */
+uint64_t green__hub_handoff_count(void);
+
 #define ITEM(i) ((void *)(intptr_t)(i))
 #define INT(p) ((int)(intptr_t)(p))
 

@@ -30,19 +30,6 @@
 #define CALLBACK_CHECK_COUNT 50 /* gevent's CALLBACK_CHECK_COUNT */
 #define TIME_BUDGET 0.005       /* gevent's default sys.getswitchinterval() */
 
-void green__callback_queue(struct green_hub_part *h, struct green_callback *cb)
-{
-    GREEN_ASSERT(!cb->queued);
-    cb->queued = true;
-    cb->next = NULL;
-    cb->prev = h->tail;
-    if (h->tail)
-        h->tail->next = cb;
-    else
-        h->head = cb;
-    h->tail = cb;
-}
-
 static void unqueue(struct green_hub_part *h, struct green_callback *cb)
 {
     if (cb->prev)

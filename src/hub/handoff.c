@@ -30,6 +30,11 @@
  * chain; when a greenlet of the chain switches to it (blocking without a hand-off, or
  * dying), the resume returns and runs the tail registered last (green__hub_resume_last),
  * which is the callback the chain is in now, and the drain goes on from there.
+ *
+ * This is the general form.  The case every ping-pong repeats (the tail is a notifier's
+ * with nothing left to do, the head another notifier with one waiter) is decided and done
+ * inline in the wait itself (linkable.h's green__linkable_handoff), which comes here for
+ * everything else.
  */
 #include "core/thread.h"
 #include "hub.h"
@@ -49,5 +54,12 @@ struct green *green__hub_handoff(struct green_hub_part *h, struct green_task *se
     if (!next)
         return h->hub;
     h->ts->core.finished = NULL; /* as green__hub_resume: a death from now on is next's */
+    h->handoffs++;
     return next->g;
+}
+
+uint64_t green__hub_handoff_count(void)
+{
+    struct green_hub_part *h = green__hub_peek();
+    return h ? h->handoffs : 0;
 }

@@ -34,8 +34,8 @@ struct green_callback {
     bool queued; /* in the queue, not yet run (gevent: "pending") */
 };
 
-/* Append cb (not queued) at the tail. */
-GREEN_HIDDEN void green__callback_queue(struct green_hub_part *h, struct green_callback *cb);
+/* Append cb (not queued) at the tail.  Inline (below): an Event's set queues its notifier. */
+static inline void green__callback_queue(struct green_hub_part *h, struct green_callback *cb);
 
 /* Take cb out of the queue if it is still queued (gevent's callback.stop()). */
 GREEN_HIDDEN void green__callback_cancel(struct green_hub_part *h, struct green_callback *cb);
@@ -46,6 +46,9 @@ GREEN_HIDDEN void green__callback_cancel(struct green_hub_part *h, struct green_
  * time budget's check every 50). */
 GREEN_HIDDEN void green__callback_take(struct green_hub_part *h, struct green_callback *cb);
 static inline bool green__callbacks_go_on(const struct green_hub_part *h);
+
+/* green__callback_take of the queue's head, inline (the hand-off of linkable.h). */
+static inline void green__callback_take_head(struct green_hub_part *h);
 
 /* Start and stop the watchers that drain the queue (callbacks.c). */
 GREEN_HIDDEN void green__callbacks_init(struct green_hub_part *h);
@@ -172,6 +175,7 @@ struct green_hub_part {
     struct green_task *tail_task;
     green_tail_fn tail_fn;
     void *tail_obj;
+    uint64_t handoffs; /* hand-offs made (handoff.c, linkable.h), for the tests */
     /* The hub is suspended in the last act of the callback it runs (run_start, run_wake):
      * its resume of this task, after which the drain takes its next callback; else NULL.
      * A task dying there may hand its end straight to its joiner (death_handoff.c). */
@@ -185,6 +189,33 @@ struct green_hub_part {
 static inline bool green__callbacks_go_on(const struct green_hub_part *h)
 {
     return h->head && !(h->budget && h->cb_count == 0);
+}
+
+static inline void green__callback_queue(struct green_hub_part *h, struct green_callback *cb)
+{
+    GREEN_ASSERT(!cb->queued);
+    cb->queued = true;
+    cb->next = NULL;
+    cb->prev = h->tail;
+    if (h->tail)
+        h->tail->next = cb;
+    else
+        h->head = cb;
+    h->tail = cb;
+}
+
+static inline void green__callback_take_head(struct green_hub_part *h)
+{
+    struct green_callback *cb = h->head;
+    GREEN_ASSERT(cb && !cb->prev && cb->queued);
+    h->head = cb->next;
+    if (cb->next)
+        cb->next->prev = NULL;
+    else
+        h->tail = NULL;
+    cb->next = NULL;
+    cb->queued = false;
+    h->cb_count--;
 }
 
 /* The calling thread's hub, created on first use (not from the hub: it exists then).
@@ -240,6 +271,10 @@ GREEN_HIDDEN void green__hub_resumed(struct green_hub_part *h, struct green *g, 
 GREEN_HIDDEN struct green *green__hub_handoff(struct green_hub_part *h, struct green_task *self,
                                               void **value);
 
+/* How many hand-offs the calling thread's hub made (0 without a hub): for the tests, which
+ * link the static library, to see that a ping-pong does hand off. */
+GREEN_HIDDEN uint64_t green__hub_handoff_count(void);
+
 /* Greenlet only: park the caller (task self) and switch to the hub until something
  * resumes it with `token`.  Returns 0, or -1 with errno ECANCELED (GREEN_EXIT: self is
  * now killed), ETIMEDOUT (GREEN_TIMEOUT: self->fired says which), EDEADLK (LoopExit), EINTR
@@ -248,24 +283,21 @@ GREEN_HIDDEN struct green *green__hub_handoff(struct green_hub_part *h, struct g
  * Inline, as green__hub_resume: after a switch every return up the resumed side's call
  * chain is mispredicted (the CPU's return-stack buffer holds the other side's), so each
  * level less is a mispredict less per switch.
- * green__hub_block_handoff is the same but may switch, by the hand-off, straight to the
- * greenlet the hub would resume next.  Only the linkables' waits use it (linkable.h): a
- * greenlet the hub resumed as a callback's last act (h->tail_task) is one a linkable's
- * notifier woke, and in the ping-pongs the hand-off is for, its next block is such a wait
- * too.  Anywhere else the hub's path is as right and cheaper: the check and the second
- * target cost spawn+join (its join) 2-4 %. */
-static inline __attribute__((always_inline)) int green__hub_block_as(struct green_hub_part *h,
-                                                                     struct green_task *self,
-                                                                     void *token, const char *api,
-                                                                     bool may_hand_off)
+ * green__hub_block_via is the same but switches to `to` with `value`: the hub (with NULL),
+ * or, by the hand-off, the greenlet the hub would resume next (green__hub_handoff's
+ * choice).  Only the linkables' waits hand off (linkable.h): a greenlet the hub resumed as
+ * a callback's last act (h->tail_task) is one a linkable's notifier woke, and in the
+ * ping-pongs the hand-off is for, its next block is such a wait too.  Anywhere else the
+ * hub's path is as right and cheaper: the check and the second target cost spawn+join (its
+ * join) 2-4 %. */
+static inline __attribute__((always_inline)) int
+green__hub_block_via(struct green_hub_part *h, struct green_task *self, void *token,
+                     const char *api, struct green *to, void *value)
 {
     GREEN_ASSERT(self->g == h->ts->core.current && self->g != h->hub);
-    void *got = NULL, *value = NULL;
+    void *got = NULL;
     self->blocked_in = api ? api : "the hub's shutdown";
     self->blocked_on = token;
-    struct green *to = h->hub;
-    if (may_hand_off && h->tail_task == self) /* the hub would finish a callback, start the next */
-        to = green__hub_handoff(h, self, &value);
     green__hub_note_running(h, to == h->hub ? 0 : to->id);
     int rc = green_switch(to, value, &got);
     self->blocked_in = NULL;
@@ -277,13 +309,7 @@ static inline __attribute__((always_inline)) int green__hub_block_as(struct gree
 static inline int green__hub_block(struct green_hub_part *h, struct green_task *self,
                                    void *token, const char *api)
 {
-    return green__hub_block_as(h, self, token, api, false);
-}
-
-static inline int green__hub_block_handoff(struct green_hub_part *h, struct green_task *self,
-                                           void *token, const char *api)
-{
-    return green__hub_block_as(h, self, token, api, true);
+    return green__hub_block_via(h, self, token, api, h->hub, NULL);
 }
 
 /* Greenlet only: green__hub_block, but the switch goes straight into `to` with `value`: the

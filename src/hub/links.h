@@ -66,6 +66,15 @@ static inline struct green_link *link_pop_front(struct green_link_list *list)
     return l;
 }
 
+/* link_pop_front of list's only link, known to be there. */
+static inline struct green_link *link_pop_only(struct green_link_list *list)
+{
+    struct green_link *l = list->head;
+    list->head = list->tail = NULL;
+    l->list = NULL; /* its prev and next are NULL already */
+    return l;
+}
+
 /* Move every link of from to the tail of to, in order. */
 static inline void link_splice(struct green_link_list *to, struct green_link_list *from)
 {

@@ -26,7 +26,7 @@ __attribute__((noinline)) static void notify_list(struct green_linkable *l,
 
 /* The rest of _notify_links once the first pass is over: those that arrived meanwhile,
  * then the release or the next notifier (a green_tail_fn). */
-static bool notifier_tail(struct green_hub_part *h, void *obj, bool may_resume)
+bool green__notifier_tail(struct green_hub_part *h, void *obj, bool may_resume)
 {
     (void)h;
     struct green_linkable *l = obj;
@@ -45,17 +45,12 @@ static bool notifier_tail(struct green_hub_part *h, void *obj, bool may_resume)
     return true;
 }
 
-static struct green_linkable *linkable_of_notifier(struct green_callback *cb)
-{
-    return (struct green_linkable *)((char *)cb - offsetof(struct green_linkable, notifier));
-}
-
 /* _notify_links.  The first pass is notify_list(l, &l->links), except that a plain waiter
  * resumed as its final link is resumed by green__hub_resume_last, which runs the tail:
  * that waiter may run it in the hub's stead, and hand the CPU on (src/hub/handoff.c). */
 void green__notifier_run(struct green_hub_part *h, struct green_callback *cb)
 {
-    struct green_linkable *l = linkable_of_notifier(cb);
+    struct green_linkable *l = green__linkable_of_notifier(cb);
     l->notifying = true;
     struct green_link *last = l->links.tail;
     while (!link_list_empty(&l->links)) {
@@ -63,35 +58,25 @@ void green__notifier_run(struct green_hub_part *h, struct green_callback *cb)
             break;
         struct green_link *link = link_pop_front(&l->links);
         if (link == last && link->notify == green__wake_waiter) {
-            green__hub_resume_last(h, green__task_of_wait(link), l, notifier_tail);
+            green__hub_resume_last(h, green__task_of_wait(link), l, green__notifier_tail);
             return; /* l may be gone */
         }
         green__link_notify(h, link, l);
         if (link == last)
             break;
     }
-    notifier_tail(h, l, true);
+    green__notifier_tail(h, l, true);
 }
 
 struct green_task *green__notifier_start(struct green_hub_part *h, struct green_callback *cb,
                                          struct green_task *self, void **value)
 {
-    struct green_linkable *l = linkable_of_notifier(cb);
+    struct green_linkable *l = green__linkable_of_notifier(cb);
     struct green_link *link = l->links.head;
     if (!link || link != l->links.tail || link->notify != green__wake_waiter ||
-        (!l->notify_all && !l->ready(l)))
+        link == &self->wait || (!l->notify_all && !l->ready(l)))
         return NULL;
-    struct green_task *t = green__task_of_wait(link);
-    if (t == self)
-        return NULL;
-    green__callback_take(h, cb);
-    l->notifying = true;
-    link_pop_front(&l->links);
-    h->tail_task = t;
-    h->tail_fn = notifier_tail;
-    h->tail_obj = l;
-    *value = l;
-    return t;
+    return green__notifier_claim(h, l, link, value);
 }
 
 void green__linkable_init(struct green_linkable *l, struct green_hub_part *h,

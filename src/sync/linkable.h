@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "green/sync.h"
 #include "hub/hub.h"
@@ -127,11 +128,77 @@ static inline void green__linkable_check_ready(struct green_linkable *l)
  * after a switch each is a return-stack mispredict (see green__hub_block).  The rest of
  * the path stays out of line: those calls return before the switch, predicted. */
 
-/* Block self, linked into one of l's lists, until notified; unlinked again if that fails. */
-static inline __attribute__((always_inline)) int
-green__linkable_block(struct green_linkable *l, struct green_task *self, const char *api)
+/* The notifier's parts (linkable.c), for the hand-off below. */
+GREEN_HIDDEN bool green__notifier_tail(struct green_hub_part *h, void *obj, bool may_resume);
+
+static inline struct green_linkable *green__linkable_of_notifier(struct green_callback *cb)
 {
-    int rc = green__hub_block_handoff(l->h, self, l, api);
+    return (struct green_linkable *)((char *)cb - offsetof(struct green_linkable, notifier));
+}
+
+/* The start of l's notifier, the queue's head, in the hub's stead, when all its run would
+ * do is resume its one plain waiter t (link, l->links' only link) as its last act: what the
+ * drain does before the run, the run up to that resume, its tail registered as
+ * green__hub_resume_last registers it.  Returns t; *value is what the resume passes. */
+static inline __attribute__((always_inline)) struct green_task *
+green__notifier_claim(struct green_hub_part *h, struct green_linkable *l, struct green_link *link,
+                      void **value)
+{
+    GREEN_ASSERT(h->head == &l->notifier && l->links.head == link && l->links.tail == link);
+    green__callback_take_head(h);
+    l->notifying = true;
+    link_pop_only(&l->links);
+    struct green_task *t = green__task_of_wait(link);
+    h->tail_task = t;
+    h->tail_fn = green__notifier_tail;
+    h->tail_obj = l;
+    *value = l;
+    return t;
+}
+
+/* green__hub_handoff (src/hub/handoff.c, the rules) for self, about to block on waited,
+ * inline for the case a ping-pong repeats on every wake-up, the rest out of line: the tail
+ * left is a notifier's (done, the one that woke self) with nothing to do but end — nothing
+ * arrived behind it, nothing to free, and no fresh notifier to queue, since its object is
+ * the one self now waits on, not ready (waited: NULL if ready), or has nobody linked — and
+ * the queue's head is a notifier whose run would only resume its one plain waiter, not
+ * self.  No trace hook, no shutdown, the drain running with its budget not due. */
+static inline __attribute__((always_inline)) struct green *
+green__linkable_handoff(struct green_hub_part *h, struct green_task *self,
+                        const struct green_linkable *waited, void **value)
+{
+    struct green_linkable *done = h->tail_obj;
+    struct green_callback *cb = h->head;
+    if (GREEN_LIKELY(h->tail_fn == green__notifier_tail && h->in_callbacks && !h->shutting_down &&
+                     green__tls_fast && cb && cb->run == green__notifier_run &&
+                     !(h->budget && h->cb_count == 0) && link_list_empty(&done->arrived) &&
+                     !done->release && (done == waited || link_list_empty(&done->links)))) {
+        struct green_linkable *next = green__linkable_of_notifier(cb);
+        struct green_link *link = next->links.head;
+        if (GREEN_LIKELY(link && link == next->links.tail && link->notify == green__wake_waiter &&
+                         next->notify_all && link != &self->wait)) {
+            done->notifying = false; /* done's tail, all of it */
+            struct green_task *t = green__notifier_claim(h, next, link, value);
+            h->ts->core.finished = NULL; /* as green__hub_resume: a death from now on is t's */
+            h->handoffs++;
+            return t->g;
+        }
+    }
+    return green__hub_handoff(h, self, value);
+}
+
+/* Block self, linked into one of l's lists, until notified; unlinked again if that fails.
+ * waited: l if it is not ready, else NULL (green__linkable_handoff). */
+static inline __attribute__((always_inline)) int
+green__linkable_block(struct green_linkable *l, const struct green_linkable *waited,
+                      struct green_task *self, const char *api)
+{
+    struct green_hub_part *h = l->h;
+    struct green *to = h->hub;
+    void *value = NULL;
+    if (h->tail_task == self) /* the hub would finish a callback, start the next */
+        to = green__linkable_handoff(h, self, waited, &value);
+    int rc = green__hub_block_via(h, self, l, api, to, value);
     if (GREEN_UNLIKELY(rc < 0)) {
         int e = errno;
         green__linkable_unlink(l, &self->wait);
@@ -153,7 +220,7 @@ green__linkable_wait_core_inline(struct green_linkable *l, double timeout, const
      * the object not ready, and nothing ran since. */
     GREEN_ASSERT(!l->ready(l));
     link_append(&l->links, &self->wait);
-    int rc = green__linkable_block(l, self, api);
+    int rc = green__linkable_block(l, l, self, api);
     if (GREEN_LIKELY(rc == 0)) {
         if (own)
             green__timeout_end(l->h, own);
@@ -180,7 +247,7 @@ green__linkable_wait_inline(struct green_linkable *l, bool ready, double timeout
     if (!self)
         return -1;
     link_append(&l->arrived, &self->wait);
-    return green__linkable_block(l, self, api) < 0 ? -1 : 1;
+    return green__linkable_block(l, NULL, self, api) < 0 ? -1 : 1;
 }
 
 #endif /* GREEN_SYNC_LINKABLE_H */

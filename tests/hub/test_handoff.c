@@ -319,29 +319,14 @@ static void test_destroyed_by_the_woken(void **state)
 /* ---- without a hook, the ping-pong does hand off ------------------------------------------ */
 
 /* Every order in this file is gevent's with or without a hand-off, so nothing above fails if
- * the hand-off never happens.  This program is linked with --wrap=green__hub_handoff
- * (tests/hub/meson.build): libgreen's call of that internal decision comes here first, and
- * we count the times it chose a greenlet over the hub. */
-struct green_hub_part;
-struct green_task;
-green_t *__real_green__hub_handoff(struct green_hub_part *h, struct green_task *self, void **value);
-green_t *__wrap_green__hub_handoff(struct green_hub_part *h, struct green_task *self, void **value);
-static unsigned handed_off;
-
-green_t *__wrap_green__hub_handoff(struct green_hub_part *h, struct green_task *self, void **value)
-{
-    green_t *to = __real_green__hub_handoff(h, self, value);
-    if (to != green_hub())
-        handed_off++;
-    return to;
-}
-
+ * the hand-off never happens: count them (hubtest.h). */
 static void test_pingpong_hands_off(void **state)
 {
     model = model_of(state);
-    handed_off = 0;
+    uint64_t before = green__hub_handoff_count();
     green_t *g[2] = {SPAWN_MODEL(pp_b, NULL, model), SPAWN_MODEL(pp_a, NULL, model)};
     JOIN_ALL(g, 2);
+    uint64_t handed_off = green__hub_handoff_count() - before;
     assert_order("A0 sets e1", "B0 woke, sets e2", "A0 woke", "A1 sets e1", "B1 woke, sets e2",
                  "A1 woke", "A2 sets e1", "B2 woke, sets e2", "A2 woke");
     /* The waits after "B0 woke", "A1 sets e1", "B1 woke" and "A2 sets e1" hand off: each
