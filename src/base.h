@@ -15,6 +15,10 @@
 #define GREEN_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define GREEN_NORETURN __attribute__((noreturn))
 #define GREEN_COLD __attribute__((noinline, cold))
+/* On a 64-byte boundary: a function a ping-pong spends its time in (green_switch, Event's
+ * set, clear and wait) then sits the same way in the CPU's fetch blocks whatever the code
+ * before it, which moved an Event ping-pong by 4 % from one build to the next. */
+#define GREEN_HOT_ALIGN __attribute__((aligned(64)))
 #define GREEN_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 
 /* Abort with a message naming the caller's API (or none), e.g. "libgreen: green_destroy:

@@ -112,6 +112,7 @@ static void thread_exit(void *arg)
                 "libgreen: thread %d exited inside greenlet %s, not its main greenlet; "
                 "its greenlets and stacks are not released\n",
                 (int)ts->core.tid, green__describe(ts->core.current, who, sizeof who));
+        green__hub_abandon();
         green__tls = green__tls_fast = NULL;
         return;
     }

@@ -46,6 +46,9 @@ struct green_thread {
 /* The layers above the core that keep per-thread state register their term here (the
  * table in thread.c names them); their headers need dependencies the core does not. */
 GREEN_HIDDEN void green__hub_term(struct green_thread *ts); /* src/hub/hub.c */
+/* A thread exit that leaves its state allocated (inside a greenlet): the hub's thread-local
+ * pointer to it goes with green__tls (src/hub/hub.c). */
+GREEN_HIDDEN void green__hub_abandon(void);
 
 /* The calling thread's state, NULL until its first libgreen call. */
 extern _Thread_local struct green_thread *green__tls GREEN_HIDDEN

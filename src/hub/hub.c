@@ -46,6 +46,7 @@ static void *hub_run(void *arg)
  * (sync.h) still name their owner, and no other thread's part can ever be at its address
  * while it lives. */
 static _Thread_local struct green_hub_part *kept;
+_Thread_local struct green_hub_part *green__tls_hub __attribute__((tls_model("initial-exec")));
 
 struct green_hub_part *green__hub_kept(void) { return kept; }
 
@@ -80,7 +81,7 @@ GREEN_COLD static struct green_hub_part *hub_create(struct green_thread *ts, con
     green__callbacks_init(h);
     green__task_init(h, &h->main_task, &ts->core.main);
     h->main_task.phase = TASK_RUNNING;
-    ts->hub = h;
+    ts->hub = green__tls_hub = h;
     green__patch_hub_here = true;
     green__fork_init();
     return h;
@@ -257,7 +258,8 @@ static int hub_stop(struct green_hub_part *h, const char *api)
     green_destroy(h->hub);
     ev_loop_destroy(h->loop);
     h->loop = NULL;
-    ts->hub = NULL; /* the part itself stays, for the objects and the next hub (kept) */
+    /* the part itself stays, for the objects and the next hub (kept) */
+    ts->hub = green__tls_hub = NULL;
     green__patch_hub_here = false;
     return 0;
 }
@@ -274,10 +276,13 @@ GREEN_API int green_hub_shutdown(void)
     return hub_stop(h, "green_hub_shutdown");
 }
 
+void green__hub_abandon(void) { green__tls_hub = NULL; }
+
 void green__hub_term(struct green_thread *ts)
 {
     if (ts->hub && hub_stop(ts->hub, NULL) != 0) {
         fprintf(stderr, "%s; its hub is not released\n", green_last_error());
+        green__hub_abandon(); /* ts goes, the hub stays: nothing may reach ts through it */
         return;
     }
     free(kept);

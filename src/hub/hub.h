@@ -226,13 +226,15 @@ GREEN_HIDDEN struct green_hub_part *green__hub_get(const char *api);
  * thread's next hub), or NULL if the thread never had a hub. */
 GREEN_HIDDEN struct green_hub_part *green__hub_kept(void);
 
+/* The calling thread's live hub (its state's hub), NULL while it has none: one load for
+ * the owner check of every call on a sync object (green__hub_peek).  Never set while
+ * green__tls is NULL (green__hub_abandon). */
+extern _Thread_local struct green_hub_part *green__tls_hub GREEN_HIDDEN
+    __attribute__((tls_model("initial-exec")));
+
 /* The hub if it exists; NULL otherwise.  Never creates.  Inline: every call on a sync
  * object checks its owner with it. */
-static inline struct green_hub_part *green__hub_peek(void)
-{
-    struct green_thread *ts = green__tls;
-    return ts ? ts->hub : NULL;
-}
+static inline struct green_hub_part *green__hub_peek(void) { return green__tls_hub; }
 
 /* Greenlet only: the caller's task, checking that it may block now.  Returns NULL with
  * errno EPERM (the hub itself, or a greenlet not spawned on the hub), ECANCELED (being
@@ -242,7 +244,8 @@ GREEN_HIDDEN struct green_task *green__hub_refuse_self(struct green_hub_part *h,
                                                        struct green_task *t, const char *api);
 static inline struct green_task *green__hub_self(struct green_hub_part *h, const char *api)
 {
-    struct green *cur = h->ts->core.current;
+    GREEN_ASSERT(h->ts == green__tls); /* h is the caller's hub: one load less from green__tls */
+    struct green *cur = green__tls->core.current;
     struct green_task *t = cur == h->hub ? NULL : green__task_of(cur);
     if (GREEN_UNLIKELY(!t || t->killed))
         return green__hub_refuse_self(h, cur, t, api);

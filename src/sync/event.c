@@ -43,7 +43,7 @@ GREEN_API int green_event_destroy(green_event_t *e)
     return 0;
 }
 
-GREEN_API int green_event_set(green_event_t *e)
+GREEN_API GREEN_HOT_ALIGN int green_event_set(green_event_t *e)
 {
     if (!green__sync_owner(e, e ? e->l.h : NULL, "green_event_set"))
         return -1;
@@ -52,7 +52,7 @@ GREEN_API int green_event_set(green_event_t *e)
     return 0;
 }
 
-GREEN_API int green_event_clear(green_event_t *e)
+GREEN_API GREEN_HOT_ALIGN int green_event_clear(green_event_t *e)
 {
     if (!green__sync_owner(e, e ? e->l.h : NULL, "green_event_clear"))
         return -1;
@@ -62,7 +62,7 @@ GREEN_API int green_event_clear(green_event_t *e)
 
 GREEN_API bool green_event_is_set(const green_event_t *e) { return e && e->flag; }
 
-GREEN_API int green_event_wait(green_event_t *e, double timeout)
+GREEN_API GREEN_HOT_ALIGN int green_event_wait(green_event_t *e, double timeout)
 {
     const char *api = "green_event_wait";
     if (!green__sync_owner(e, e ? e->l.h : NULL, api))
