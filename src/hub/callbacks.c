@@ -69,6 +69,15 @@ void green__callback_take(struct green_hub_part *h, struct green_callback *cb)
     h->cb_count--;
 }
 
+bool green__callbacks_budget_left(struct green_hub_part *h)
+{
+    ev_now_update(h->loop);
+    if (ev_now(h->loop) >= h->cb_expiration)
+        return false;
+    h->cb_count = CALLBACK_CHECK_COUNT;
+    return true;
+}
+
 /* _run_callbacks.  cb->run may free cb, or queue it again.  The count and the expiration
  * are in h: a greenlet may run or take callbacks in the hub's stead (handoff.c,
  * death_handoff.c, start_handoff.c). */
@@ -83,13 +92,9 @@ static void run_callbacks(struct green_hub_part *h)
         struct green_callback *cb = h->head;
         green__callback_take(h, cb);
         cb->run(h, cb);
-        if (h->head && !green__callbacks_go_on(h)) {
-            h->cb_count = CALLBACK_CHECK_COUNT;
-            ev_now_update(h->loop);
-            if (ev_now(h->loop) >= h->cb_expiration) {
-                clock_read = true;
-                break;
-            }
+        if (h->head && !green__callbacks_budget_ok(h)) {
+            clock_read = true;
+            break;
         }
     }
     if (!clock_read)

@@ -21,8 +21,8 @@
  * Not handed off, so the hub runs them as it would: a trace hook is set (it would see the
  * hub's two switches), g has greenlet-local values (their destructors run in the hub
  * between the death and the notifier), the first link is not a waiting greenlet (a link
- * callback, a wait/iwait entry: they run on the hub), the drain is due to look at the clock
- * before its next callback (the time budget's check every 50 callbacks), the hub is
+ * callback, a wait/iwait entry: they run on the hub), the time budget ran out (its look at
+ * the clock every 50 callbacks, made here in the hub's stead, finds it over), the hub is
  * shutting down.
  */
 #include "core/thread.h"
@@ -33,9 +33,9 @@ bool green__death_handoff(struct green_hub_part *h, struct green_task *t, void *
     /* With the queue empty, the notifier the death queues would be its head; the drain's
      * look at the clock would come between the start callback and it. */
     struct green_link *first = t->links.head;
-    if (h->resuming_last != t || h->head || (h->budget && h->cb_count == 0) || !first ||
-        first->notify != green__wake_waiter || t->reported || t->nlocals ||
-        h->ts->core.trace || h->shutting_down)
+    if (h->resuming_last != t || h->head || !first || first->notify != green__wake_waiter ||
+        t->reported || t->nlocals || h->ts->core.trace || h->shutting_down ||
+        !green__callbacks_budget_ok(h))
         return false;
     GREEN_ASSERT(!t->notifier.queued && !t->notifying && !h->death_handoff);
     struct green_task *joiner = green__task_of_wait(first);

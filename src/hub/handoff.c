@@ -13,9 +13,10 @@
  *     tail, resumes nobody: A runs it first, exactly as the hub would have (for a notifier:
  *     no waiter arrived behind it; the tail then queues a fresh notifier if its object is
  *     still ready with waiters, or frees an object destroyed meanwhile);
- *   - the drain would go on at once: the queue is not empty and the 50-callback check of
- *     the time budget is not due (then the hub reads the clock and may stop the drain for
- *     the poll: A blocks as usual), so no I/O, timer or other watcher runs in between;
+ *   - the drain would go on at once: the queue is not empty and the time budget has time
+ *     left (every 50 callbacks A reads the clock as the drain would; once the budget ran
+ *     out the hub stops the drain for the poll, and A blocks as usual), so no I/O, timer or
+ *     other watcher runs in between;
  *   - the queue's head is a notifier (green__notifier_start) whose first act is its last:
  *     resuming its only linked waiter B, a plain one (not a wait()/rawlink entry), while
  *     its object lets it (a Semaphore's notifier only wakes while a unit is left).  A does
@@ -48,7 +49,7 @@ struct green *green__hub_handoff(struct green_hub_part *h, struct green_task *se
     h->tail_task = NULL;
     h->tail_fn = NULL; /* ran: the hub's resume finds none */
     struct green_callback *cb = h->head;
-    if (!green__callbacks_go_on(h) || cb->run != green__notifier_run)
+    if (!cb || cb->run != green__notifier_run || !green__callbacks_budget_ok(h))
         return h->hub;
     struct green_task *next = green__notifier_start(h, cb, self, value);
     if (!next)

@@ -42,10 +42,13 @@ GREEN_HIDDEN void green__callback_cancel(struct green_hub_part *h, struct green_
 
 /* A greenlet starting or taking cb (the queue's head) in the hub's stead (handoff.c,
  * death_handoff.c, start_handoff.c): what the drain does before cb->run.  And whether the
- * drain, having run a callback, goes on to the next without looking at the clock first (the
- * time budget's check every 50). */
+ * drain, having run a callback, may take the next instead of stopping for the poll: the
+ * time budget's check, whose look at the clock every 50 callbacks such a greenlet makes in
+ * the hub's stead too (green__callbacks_budget_left: true, a new count started, while the
+ * budget has time left; false, nothing changed, once it ran out). */
 GREEN_HIDDEN void green__callback_take(struct green_hub_part *h, struct green_callback *cb);
-static inline bool green__callbacks_go_on(const struct green_hub_part *h);
+GREEN_HIDDEN bool green__callbacks_budget_left(struct green_hub_part *h);
+static inline bool green__callbacks_budget_ok(struct green_hub_part *h);
 
 /* green__callback_take of the queue's head, inline (the hand-off of linkable.h). */
 static inline void green__callback_take_head(struct green_hub_part *h);
@@ -186,9 +189,9 @@ struct green_hub_part {
     struct green_task *death_handoff, *death_handoff_to;
 };
 
-static inline bool green__callbacks_go_on(const struct green_hub_part *h)
+static inline bool green__callbacks_budget_ok(struct green_hub_part *h)
 {
-    return h->head && !(h->budget && h->cb_count == 0);
+    return h->cb_count != 0 || !h->budget || green__callbacks_budget_left(h);
 }
 
 static inline void green__callback_queue(struct green_hub_part *h, struct green_callback *cb)

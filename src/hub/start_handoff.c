@@ -10,15 +10,16 @@
  *   - the notifier of a task that handed its end to the joiner (death_handoff.c) has no
  *     link left: ending it is clearing its flag and maybe freeing the task (a spawn + join
  *     loop is this case every time);
- * and the task's start is the queue's head, and the drain would not look at the clock
- * first (the time budget's check every 50 callbacks).  The joiner then does the bookkeeping
+ * and the task's start is the queue's head, and the drain would go on to it (the time
+ * budget's look at the clock every 50 callbacks, which the joiner makes in the hub's stead,
+ * finds time left).  The joiner then does the bookkeeping
  * — the notifier's end, the take of the start callback, run_start's part — and switches
  * into the task as run_start would.  The hub stays suspended where it was, in a callback
  * whose last act was a resume: the next switch into it returns from there as from the
  * start callback's resume, and the drain goes on.  The death hand-off of that task then
  * finds run_start's mark (h->resuming_last) and may finish it straight into the joiner:
  * spawn + join is then two switches, and the hub does not run at all until the time
- * budget's count asks it to look at the clock.
+ * budget runs out.
  *
  * Not with a trace hook (it would see the hub's two switches) or at shutdown.
  */
@@ -27,8 +28,8 @@
 
 bool green__start_handoff(struct green_hub_part *h, struct green_task *self, struct green_task *t)
 {
-    if (h->head != &t->start || !green__callbacks_go_on(h) || h->ts->core.trace ||
-        h->shutting_down)
+    if (h->head != &t->start || h->ts->core.trace || h->shutting_down ||
+        !green__callbacks_budget_ok(h))
         return false;
     struct green_task *dead = h->death_handoff;
     if (dead) {

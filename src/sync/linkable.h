@@ -162,7 +162,7 @@ green__notifier_claim(struct green_hub_part *h, struct green_linkable *l, struct
  * arrived behind it, nothing to free, and no fresh notifier to queue, since its object is
  * the one self now waits on, not ready (waited: NULL if ready), or has nobody linked — and
  * the queue's head is a notifier whose run would only resume its one plain waiter, not
- * self.  No trace hook, no shutdown, the drain running with its budget not due. */
+ * self.  No trace hook, no shutdown, the drain running with time left in its budget. */
 static inline __attribute__((always_inline)) struct green *
 green__linkable_handoff(struct green_hub_part *h, struct green_task *self,
                         const struct green_linkable *waited, void **value)
@@ -171,8 +171,9 @@ green__linkable_handoff(struct green_hub_part *h, struct green_task *self,
     struct green_callback *cb = h->head;
     if (GREEN_LIKELY(h->tail_fn == green__notifier_tail && h->in_callbacks && !h->shutting_down &&
                      green__tls_fast && cb && cb->run == green__notifier_run &&
-                     !(h->budget && h->cb_count == 0) && link_list_empty(&done->arrived) &&
-                     !done->release && (done == waited || link_list_empty(&done->links)))) {
+                     link_list_empty(&done->arrived) && !done->release &&
+                     (done == waited || link_list_empty(&done->links)) &&
+                     green__callbacks_budget_ok(h))) {
         struct green_linkable *next = green__linkable_of_notifier(cb);
         struct green_link *link = next->links.head;
         if (GREEN_LIKELY(link && link == next->links.tail && link->notify == green__wake_waiter &&
