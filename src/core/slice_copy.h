@@ -97,7 +97,8 @@ __attribute__((noinline)) static void green_slice_copy_large(unsigned char *d,
 }
 
 /* Copy n bytes from src to dst (not overlapping), the first `wordwise` bytes (rounded
- * down to 8) as 8-byte words: the switch frame when restoring, 0 when saving. */
+ * down to 8) as 8-byte words: the switch frame when restoring, 0 when saving.  With
+ * words, both must be 8-byte aligned (a stack pointer and a heap buffer are). */
 static inline void green_slice_copy(void *dst, const void *src, size_t n, size_t wordwise)
 {
     unsigned char *d = dst;
