@@ -14,15 +14,17 @@
  *     moves the frame as 8-byte words (the save does not gain from it: measured slower).
  * Below glibc's rep movsb threshold its own vector code is as fast as ours (and faster
  * than a call into an AVX2 function for a few hundred bytes), so we use memcpy there.
- * Above it: on Intel with AVX-512 (chosen once, at load time: slice_copy.c), 64-byte
- * moves with the destination aligned to 64 first; elsewhere 32-byte AVX2 moves where the
- * CPU has them, else 16-byte vectors.
+ * Above it: on Intel with AVX-512 (chosen once: slice_wide.c), 64-byte moves with the
+ * destination aligned to 64 first; elsewhere 32-byte AVX2 moves where the CPU has them,
+ * else 16-byte vectors.
  *   - Measured on Intel Emerald Rapids (family 6 model 207, ~3 GHz): the AVX2 loop copies
  *     a 4 KiB slice out and another in (2 x 4296 B) in 80-155 ns depending on the two
  *     buffers' offsets within cache lines (unaligned 32-byte stores split across lines;
  *     bench_switch's layout is one of the good ones, ~100 ns), rep movsb in ~170,
- *     unaligned 64-byte moves in 70-110; aligning the stores to 64 gives 60-68 whatever
- *     the offsets.  The Zen 5 numbers above are for the AVX2 loop, which AMD keeps.
+ *     unaligned 64-byte moves in 70-110; aligning the stores to 64 gives 57-68 whatever
+ *     the offsets, and ~52 when the heap buffer has the slice's offset within a line too,
+ *     so both sides are aligned (copy_buffers.c places large buffers so there).  The
+ *     Zen 5 numbers above are for the AVX2 loop and malloc's placement, which AMD keeps.
  */
 #ifndef GREEN_SLICE_COPY_H
 #define GREEN_SLICE_COPY_H
@@ -30,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "slice_wide.h"
 
 #define GREEN_SLICE_MEMCPY_MAX 2048 /* below glibc's rep movsb threshold (2112) */
 
@@ -50,20 +54,6 @@ typedef unsigned char green_v16 __attribute__((vector_size(16), aligned(1), may_
     for (; i < n; i++)                                                                      \
         d[i] = s[i]
 
-#ifdef __x86_64__
-#include <stdbool.h>
-
-#include "base.h"
-
-/* True on the CPUs that get green__slice_copy_avx512 (slice_copy.c sets it at load time). */
-GREEN_HIDDEN extern bool green__slice_copy_wide;
-
-/* Copies [i, n) of s to d with 64-byte AVX-512 stores aligned to 64; needs n - i >= 64 and
- * a CPU with AVX-512F. */
-GREEN_HIDDEN void green__slice_copy_avx512(unsigned char *d, const unsigned char *s, size_t i,
-                                           size_t n);
-#endif
-
 #if defined(__x86_64__) && !defined(__AVX2__)
 #define GREEN_SLICE_AVX2 1
 typedef unsigned char green_v32 __attribute__((vector_size(32), aligned(1), may_alias));
@@ -82,7 +72,7 @@ __attribute__((noinline)) static void green_slice_copy_large(unsigned char *d,
                                                              size_t n)
 {
 #ifdef __x86_64__
-    if (green__slice_copy_wide) {
+    if (__atomic_load_n(&green__slice_wide, __ATOMIC_RELAXED)) {
         green__slice_copy_avx512(d, s, i, n);
         return;
     }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The copy that moves shared-stack slices (src/core/slice_copy.h, slice_copy.c), against
+/* The copy that moves shared-stack slices (src/core/slice_copy.h, slice_wide.c), against
  * memcmp: every length from 0 to past two pages, with the source and destination at
  * changing offsets within a cache line, and every pair of offsets for a few lengths.
  * Bytes around the destination must stay as they were (the wide copies store their
@@ -107,7 +107,7 @@ static void test_avx512(void **state)
 }
 
 /* The load-time choice: Intel with AVX-512F and VBMI2 only (so never under valgrind,
- * which reports no AVX-512). */
+ * which reports no AVX-512), and the heap placement that goes with it. */
 static void test_choice(void **state)
 {
     (void)state;
@@ -115,10 +115,12 @@ static void test_choice(void **state)
     bool want = __builtin_cpu_is("intel") && __builtin_cpu_supports("avx512f") &&
                 __builtin_cpu_supports("avx512vbmi2");
     print_message("slice copy above %d bytes: %s\n", GREEN_SLICE_MEMCPY_MAX,
-                  green__slice_copy_wide ? "AVX-512" : "AVX2 or SSE2");
-    assert_int_equal(green__slice_copy_wide, want);
+                  green__slice_wide ? "AVX-512" : "AVX2 or SSE2");
+    assert_int_equal(green__slice_wide, want);
+    assert_int_equal(green__slice_wide_pick(), want); /* picked at load time, once */
+    assert_int_equal(green__slice_heap_aligned(), want);
     if (RUNNING_ON_VALGRIND)
-        assert_false(green__slice_copy_wide);
+        assert_false(green__slice_wide);
 }
 #endif
 

@@ -1,21 +1,42 @@
 /* SPDX-License-Identifier: MIT */
-/* The large slice copy for Intel CPUs with AVX-512, and the load-time choice of it
- * (slice_copy.h says what was measured where).
+/* The wide slice copy for Intel CPUs with AVX-512, and the choice of it.
  *
  * Why 64-byte moves with aligned stores: the L1 takes one 64-byte store per cycle when it
  * lies in one cache line, and a store split across two lines costs about twice that; the
- * loads are allowed to split, as a slice and its heap buffer rarely share an offset within
- * a line.  Unrolled 4, as 2 was slower and 8 no faster.
+ * loads may split where a slice and its buffer do not share an offset within a line
+ * (copy_buffers.c makes them share it where it can).  Unrolled 4: 2 was slower, 8 no
+ * faster.
  *
  * Which CPUs: Intel's with AVX-512F and VBMI2, i.e. Ice Lake and later.  VBMI2 is not used;
- * it excludes Skylake-SP and Cascade Lake, whose 512-bit instructions lower the clock of
+ * it leaves out Skylake-SP and Cascade Lake, whose 512-bit instructions lower the clock of
  * the whole core (not measured here).  AMD keeps the AVX2 loop (measured on Zen 5, not
  * with this one).  Valgrind reports no AVX-512, so under it this copy is never chosen.
  */
-#include "slice_copy.h"
+#include "slice_wide.h"
 
 #ifdef __x86_64__
-bool green__slice_copy_wide;
+#include <stdint.h>
+
+bool green__slice_wide;
+static int picked; /* 0: not yet, 1: narrow, 2: wide; any thread may be first */
+
+bool green__slice_wide_pick(void)
+{
+    int p = __atomic_load_n(&picked, __ATOMIC_ACQUIRE);
+    if (!p) {
+        __builtin_cpu_init(); /* libgcc's constructor may not have run yet */
+        bool wide = __builtin_cpu_is("intel") && __builtin_cpu_supports("avx512f") &&
+                    __builtin_cpu_supports("avx512vbmi2");
+        __atomic_store_n(&green__slice_wide, wide, __ATOMIC_RELAXED);
+        p = wide ? 2 : 1;
+        __atomic_store_n(&picked, p, __ATOMIC_RELEASE);
+    }
+    return p == 2;
+}
+
+/* A slice copied before any pick (another constructor's greenlets, in buffers from the
+ * size classes) takes the AVX2 loop: which copy runs changes only speed. */
+__attribute__((constructor)) static void pick_at_load(void) { green__slice_wide_pick(); }
 
 typedef unsigned char green_v64 __attribute__((vector_size(64), aligned(1), may_alias));
 
@@ -39,15 +60,6 @@ __attribute__((target("avx512f"))) void green__slice_copy_avx512(unsigned char *
     for (; i + 64 <= n; i += 64)
         *(green_v64 *)(d + i) = *(const green_v64 *)(s + i);
     *(green_v64 *)(d + n - 64) = tail;
-}
-
-/* A slice copied before this ran (another constructor's greenlets) takes the AVX2 loop:
- * the choice changes only speed.  __builtin_cpu_init: libgcc's own may not have run yet. */
-__attribute__((constructor)) static void pick_at_load(void)
-{
-    __builtin_cpu_init();
-    green__slice_copy_wide = __builtin_cpu_is("intel") && __builtin_cpu_supports("avx512f") &&
-                             __builtin_cpu_supports("avx512vbmi2");
 }
 #else
 typedef int green__no_wide_copy; /* ISO C wants something in a translation unit */
