@@ -5,9 +5,10 @@
  * KiB) and does little else, so the copy is most of its cost.
  *   - glibc 2.36 copies >= 2112 B with `rep movsb`, slow and erratic at these sizes on the
  *     machines we measure (a 4 KiB slice switch took 80-190 ns with it on Intel, depending
- *     on the address layout of the process).  A plain 32-byte AVX2 loop copies 4296 B in
- *     ~35 ns on AMD Zen 5 where memcpy takes ~50 (16-byte SSE2 moves: ~55, no better;
- *     64-byte AVX-512: no better than AVX2, and slower clocks on some Intel parts).
+ *     on the address layout of the process; ~170 ns for the two copies alone on Emerald
+ *     Rapids, below).  A plain 32-byte AVX2 loop copies 4296 B in ~35 ns on AMD Zen 5
+ *     where memcpy takes ~50 (on Zen 5, 16-byte SSE2 moves: ~55, no better; 64-byte
+ *     AVX-512: no better than AVX2).
  *   - When a slice is restored, its lowest bytes are the switch frame that
  *     green_arch_switch is about to pop: wide vector stores there cannot be forwarded to
  *     the pops, and each such stall costs more than copying the frame.  So the restore
@@ -23,8 +24,9 @@
  *     bench_switch's layout is one of the good ones, ~100 ns), rep movsb in ~170,
  *     unaligned 64-byte moves in 70-110; aligning the stores to 64 gives 57-68 whatever
  *     the offsets, and ~52 when the heap buffer has the slice's offset within a line too,
- *     so both sides are aligned (copy_buffers.c places large buffers so there).  The
- *     Zen 5 numbers above are for the AVX2 loop and malloc's placement, which AMD keeps.
+ *     so both sides are aligned (copy_buffers.c places large buffers so there), close
+ *     to the floor of one 64-byte store a cycle (8592 B: 134 cycles, ~45 ns).  The Zen 5
+ *     numbers above are for the AVX2 loop and malloc's placement, which AMD keeps.
  */
 #ifndef GREEN_SLICE_COPY_H
 #define GREEN_SLICE_COPY_H
