@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The wide slice copy for Intel CPUs with AVX-512, and the choice of it.
  *
- * Why 64-byte moves with aligned stores: the L1 takes one 64-byte store per cycle when it
- * lies in one cache line, and a store split across two lines costs about twice that; the
- * loads may split where a slice and its buffer do not share an offset within a line
- * (copy_buffers.c makes them share it where it can).  Unrolled 4: 2 was slower, 8 no
- * faster.
+ * Why 64-byte moves with aligned stores: the L1 takes one 64-byte store a cycle, and
+ * stores split across two cache lines made the copy up to twice as slow (slice_copy.h has
+ * the numbers); the loads may split where a slice and its buffer do not share an offset
+ * within a line (copy_buffers.c makes them share it where it can).  Unrolled 4: 2 was
+ * slower, 8 no faster; one loop for both slices of a switch, no faster either.
  *
  * Which CPUs: Intel's with AVX-512F and VBMI2, i.e. Ice Lake and later.  VBMI2 is not used;
  * it leaves out Skylake-SP and Cascade Lake, whose 512-bit instructions lower the clock of
@@ -40,9 +40,8 @@ __attribute__((constructor)) static void pick_at_load(void) { green__slice_wide_
 
 typedef unsigned char green_v64 __attribute__((vector_size(64), aligned(1), may_alias));
 
-__attribute__((target("avx512f"))) void green__slice_copy_avx512(unsigned char *d,
-                                                                 const unsigned char *s,
-                                                                 size_t i, size_t n)
+__attribute__((target("avx512f"))) void
+green__slice_copy_avx512(unsigned char *d, const unsigned char *s, size_t i, size_t n)
 {
     /* The first and last 64 bytes unaligned, overlapping what the aligned middle stores. */
     green_v64 head = *(const green_v64 *)(s + i), tail = *(const green_v64 *)(s + n - 64);

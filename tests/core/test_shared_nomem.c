@@ -6,8 +6,9 @@
  *
  * Memory runs out on purpose: this program's malloc and aligned_alloc fail large requests
  * while `fail_big` is set (slices above the copy buffers' size classes come from one of
- * them, copy_buffers.c) and otherwise forward to glibc's.  ASAN and valgrind replace malloc themselves: where the
- * override is not in effect the test says so and is skipped. */
+ * them, copy_buffers.c) and otherwise forward to glibc's.  ASAN and valgrind replace
+ * malloc themselves: where the override is not in effect the test says so and is
+ * skipped. */
 #include <errno.h>
 
 #include "testutil.h"

@@ -15,7 +15,7 @@
 #include "testutil.h"
 
 #define MAX_LEN 9000
-#define PAD 192   /* bytes before and after the destination that must not change */
+#define PAD 192 /* bytes before and after the destination that must not change */
 #define GUARD 0xe7
 #define BUF (PAD + 64 + MAX_LEN + PAD)
 
@@ -43,8 +43,8 @@ static bool untouched(const unsigned char *p, size_t n)
 }
 
 /* Copies n bytes from offset so to offset dof (each 0..63 past a 64-byte boundary; 8-byte
- * multiples with words) with the dispatch (raw NULL, the first `wordwise` bytes as words) or a raw routine (its
- * first `from` bytes not copied), and checks the result. */
+ * multiples with words) with the dispatch (raw NULL, the first `wordwise` bytes as words)
+ * or a raw routine (its first `from` bytes not copied), and checks the result. */
 static void check_one(raw_fn *raw, size_t n, size_t so, size_t dof, size_t wordwise, size_t from)
 {
     if (wordwise >= 8) { /* words need 8-byte alignment, as stacks and heap buffers have */
