@@ -34,8 +34,9 @@ bool green__slice_wide_pick(void)
     return p == 2;
 }
 
-/* A slice copied before any pick (another constructor's greenlets, in buffers from the
- * size classes) takes the AVX2 loop: which copy runs changes only speed. */
+/* Also picked by the first large buffer (copy_buffers.c), which any slice copied by the
+ * wide routine needs: so the choice precedes every such copy, whichever constructor runs
+ * first. */
 __attribute__((constructor)) static void pick_at_load(void) { green__slice_wide_pick(); }
 
 typedef unsigned char green_v64 __attribute__((vector_size(64), aligned(1), may_alias));
