@@ -5,9 +5,13 @@
  * 100-300 bytes; ten million of them must fit in 2.5 GB.  malloc would add a header and
  * round to 16 bytes (~24 bytes each, a tenth of the budget), so small buffers come from
  * per-thread size classes in 8-byte steps (slices are whole words), carved from chunks and
- * recycled through free lists.  Larger buffers use malloc.  Chunks that hold no live
- * buffer are freed by green__copy_trim() (called when many greenlets were released) and
- * all of them when the thread exits.
+ * recycled through free lists.  Larger buffers use malloc, or where the wide slice copy
+ * runs (slice_wide.h) aligned_alloc, at the slice's offset within a cache line: then the
+ * copy's loads are aligned as well as its stores (a 4 KiB slice out and one in, 2 x 4296 B:
+ * ~52 ns instead of 57-68 on Intel Emerald Rapids).  A buffer kept while its greenlet runs
+ * may later hold a slice at another offset: it is then copied unaligned, only slower.
+ * Chunks that hold no live buffer are freed by green__copy_trim() (called when many
+ * greenlets were released) and all of them when the thread exits.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,10 +21,12 @@
 
 #include "copy_buffers.h"
 #include "records.h"
+#include "slice_wide.h"
 #include "thread.h"
 
 #define COPY_CHUNK_BYTES (256 * 1024 - 64) /* with its header, a whole number of pages */
 #define CLASS_MAX GREEN_COPY_CLASS_MAX
+#define LINE 64
 
 struct copy_chunk {
     struct copy_chunk *next;
@@ -39,7 +45,7 @@ size_t green__copy_capacity(size_t size)
     return size <= CLASS_MAX ? (size + 7) & ~(size_t)7 : size;
 }
 
-void *green__copy_alloc(struct green_thread *ts, size_t cap)
+void *green__copy_alloc(struct green_thread *ts, size_t cap, const void *like)
 {
     struct green_copies_part *cp = &ts->copies;
     if (cap <= CLASS_MAX) {
@@ -62,7 +68,10 @@ void *green__copy_alloc(struct green_thread *ts, size_t cap)
         ch->used += cap;
         return p;
     }
-    return malloc(cap);
+    if (!green__slice_heap_aligned())
+        return malloc(cap);
+    char *base = aligned_alloc(LINE, (cap + 2 * LINE - 1) & ~(size_t)(LINE - 1));
+    return base ? base + ((uintptr_t)like & (LINE - 1)) : NULL;
 }
 
 void green__copy_free(struct green_thread *ts, void *p, size_t cap)
@@ -75,7 +84,7 @@ void green__copy_free(struct green_thread *ts, void *p, size_t cap)
         ts->copies.free[c] = p;
         return;
     }
-    free(p);
+    free(green__slice_heap_aligned() ? (void *)((uintptr_t)p & ~(uintptr_t)(LINE - 1)) : p);
 }
 
 /* ---- giving chunks back ---------------------------------------------------------- */

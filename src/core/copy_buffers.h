@@ -23,8 +23,9 @@ struct green_copies_part {
 /* The capacity a buffer for `size` bytes gets: what to pass to alloc and free. */
 GREEN_HIDDEN size_t green__copy_capacity(size_t size);
 
-/* A buffer of capacity cap (from green__copy_capacity), or NULL when out of memory. */
-GREEN_HIDDEN void *green__copy_alloc(struct green_thread *ts, size_t cap);
+/* A buffer of capacity cap (from green__copy_capacity) for the slice that starts at like,
+ * or NULL when out of memory. */
+GREEN_HIDDEN void *green__copy_alloc(struct green_thread *ts, size_t cap, const void *like);
 
 /* Give back p (NULL is ignored), allocated with the same cap on this thread. */
 GREEN_HIDDEN void green__copy_free(struct green_thread *ts, void *p, size_t cap);

@@ -5,16 +5,28 @@
  * KiB) and does little else, so the copy is most of its cost.
  *   - glibc 2.36 copies >= 2112 B with `rep movsb`, slow and erratic at these sizes on the
  *     machines we measure (a 4 KiB slice switch took 80-190 ns with it on Intel, depending
- *     on the address layout of the process).  A plain 32-byte AVX2 loop copies 4296 B in
- *     ~35 ns on AMD Zen 5 where memcpy takes ~50 (16-byte SSE2 moves: ~55, no better;
- *     64-byte AVX-512: no better than AVX2, and slower clocks on some Intel parts).
+ *     on the address layout of the process; ~170 ns for the two copies alone on Emerald
+ *     Rapids, below).  A plain 32-byte AVX2 loop copies 4296 B in ~35 ns on AMD Zen 5
+ *     where memcpy takes ~50 (on Zen 5, 16-byte SSE2 moves: ~55, no better; 64-byte
+ *     AVX-512: no better than AVX2).
  *   - When a slice is restored, its lowest bytes are the switch frame that
  *     green_arch_switch is about to pop: wide vector stores there cannot be forwarded to
  *     the pops, and each such stall costs more than copying the frame.  So the restore
  *     moves the frame as 8-byte words (the save does not gain from it: measured slower).
  * Below glibc's rep movsb threshold its own vector code is as fast as ours (and faster
  * than a call into an AVX2 function for a few hundred bytes), so we use memcpy there.
- * Above it: 32-byte AVX2 moves where the CPU has them, else 16-byte vectors.
+ * Above it: on Intel with AVX-512 (chosen once: slice_wide.c), 64-byte moves with the
+ * destination aligned to 64 first; elsewhere 32-byte AVX2 moves where the CPU has them,
+ * else 16-byte vectors.
+ *   - Measured on Intel Emerald Rapids (family 6 model 207, ~3 GHz): the AVX2 loop copies
+ *     a 4 KiB slice out and another in (2 x 4296 B) in 80-155 ns depending on the two
+ *     buffers' offsets within cache lines (unaligned 32-byte stores split across lines;
+ *     bench_switch's layout is one of the good ones, ~100 ns), rep movsb in ~170,
+ *     unaligned 64-byte moves in 70-110; aligning the stores to 64 gives 57-68 whatever
+ *     the offsets, and ~52 when the heap buffer has the slice's offset within a line too,
+ *     so both sides are aligned (copy_buffers.c places large buffers so there), close
+ *     to the floor of one 64-byte store a cycle (8592 B: 134 cycles, ~45 ns).  The Zen 5
+ *     numbers above are for the AVX2 loop and malloc's placement, which AMD keeps.
  */
 #ifndef GREEN_SLICE_COPY_H
 #define GREEN_SLICE_COPY_H
@@ -22,6 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "slice_wide.h"
 
 #define GREEN_SLICE_MEMCPY_MAX 2048 /* below glibc's rep movsb threshold (2112) */
 
@@ -59,6 +73,12 @@ __attribute__((noinline)) static void green_slice_copy_large(unsigned char *d,
                                                              const unsigned char *s, size_t i,
                                                              size_t n)
 {
+#ifdef __x86_64__
+    if (__atomic_load_n(&green__slice_wide, __ATOMIC_RELAXED)) {
+        green__slice_copy_avx512(d, s, i, n);
+        return;
+    }
+#endif
 #ifdef GREEN_SLICE_AVX2
     if (__builtin_cpu_supports("avx2")) {
         green_slice_copy_avx2(d, s, i, n);
@@ -69,7 +89,8 @@ __attribute__((noinline)) static void green_slice_copy_large(unsigned char *d,
 }
 
 /* Copy n bytes from src to dst (not overlapping), the first `wordwise` bytes (rounded
- * down to 8) as 8-byte words: the switch frame when restoring, 0 when saving. */
+ * down to 8) as 8-byte words: the switch frame when restoring, 0 when saving.  With
+ * words, both must be 8-byte aligned (a stack pointer and a heap buffer are). */
 static inline void green_slice_copy(void *dst, const void *src, size_t n, size_t wordwise)
 {
     unsigned char *d = dst;

@@ -105,7 +105,7 @@ static int slice_save(struct green_thread *ts, struct green *g, char *stop, cons
     GREEN_ASSERT(stop <= g->stack_stop);
     if (want > g->copy_size) {
         size_t cap = green__copy_capacity(want);
-        char *c = green__copy_alloc(ts, cap);
+        char *c = green__copy_alloc(ts, cap, lo);
         if (!c) {
             char who[GREEN_DESCRIBE_MAX];
             return green__fail(ENOMEM, api,

@@ -4,10 +4,11 @@
  * moved, and the same switch succeeds once memory is back.  This is the failure path of
  * the copy done inside the switch (the pivot, or the copier context where there is none).
  *
- * Memory runs out on purpose: this program's malloc fails large requests while
- * `fail_big` is set (slices above the copy buffers' size classes come from malloc) and
- * otherwise forwards to glibc's.  ASAN and valgrind replace malloc themselves: where the
- * override is not in effect the test says so and is skipped. */
+ * Memory runs out on purpose: this program's malloc and aligned_alloc fail large requests
+ * while `fail_big` is set (slices above the copy buffers' size classes come from one of
+ * them, copy_buffers.c) and otherwise forward to glibc's.  ASAN and valgrind replace
+ * malloc themselves: where the override is not in effect the test says so and is
+ * skipped. */
 #include <errno.h>
 
 #include "testutil.h"
@@ -26,6 +27,16 @@ __attribute__((noipa)) void *malloc(size_t n)
         return NULL;
     }
     return __libc_malloc(n);
+}
+
+extern void *__libc_memalign(size_t align, size_t n);
+__attribute__((noipa)) void *aligned_alloc(size_t align, size_t n)
+{
+    if (fail_big && n >= BIG_SLICE / 2) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return __libc_memalign(align, n);
 }
 #endif
 
