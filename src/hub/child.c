@@ -19,8 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/error.h"
 #include "child.h"
+#include "core/error.h"
 #include "core/thread.h"
 #include "watch.h"
 
