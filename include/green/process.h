@@ -9,11 +9,14 @@
  * every signal at its default disposition and none blocked (an ignored SIGPIPE of the
  * caller's is not inherited).
  *
- * Exit.  From the spawn on, the hub watches the child (libev's child watcher on the main
- * thread's hub, a pidfd on other threads), so its status is kept even if it ends while
- * nobody waits, and green_process_wait() returns it any number of times.  The process
- * belongs to the hub of the thread that spawned it: other threads get EXDEV.  At hub
- * shutdown the watch stops; a later green_process_wait() then waits with green_waitpid().
+ * Exit.  From the spawn on, the hub watches the child (a wait registered with the main
+ * thread's hub's child watcher, a pidfd on other threads), so its status is kept even if it
+ * ends while nobody waits, and green_process_wait() returns it any number of times.  On the
+ * main thread's hub the handle gets the status before any green_waitpid() for its pid,
+ * which then fails with ECHILD; on other threads the first to reap it wins, and the loser
+ * (green_process_wait() too) fails with ECHILD.  The process belongs to the hub of the
+ * thread that spawned it: other threads get EXDEV.  At hub shutdown the watch stops; a
+ * later green_process_wait() then waits with green_waitpid().
  *
  * Threads.  As green_waitpid() (watch.h): while the main thread's hub runs, libev reaps
  * every child there, so spawn and wait on the main thread when its hub is in use.

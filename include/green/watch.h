@@ -125,12 +125,26 @@ GREEN_API int green_signal_unhandle(green_signal_handler_t *sh);
  * below -1: process groups, which libev cannot watch; NaN timeout), ENOSYS (see below),
  * ETIMEDOUT and the blocking errors of hub.h.
  *
+ * The main thread's hub (libev's default loop) reaps every child of the process on SIGCHLD
+ * while it runs, as gevent's does, and keeps the status of each one that nobody was
+ * waiting for, as the kernel keeps a zombie: a child made with plain fork() that ends
+ * while the hub runs is not lost, a later green_waitpid(pid) or green_waitpid(-1) returns
+ * it (oldest first for -1), once.  A status goes to exactly one receiver: the oldest
+ * green_waitpid for that pid or green_process watching it (the other waits for that pid
+ * fail with ECHILD, as the kernel's losers would), else the oldest green_waitpid(-1), else
+ * it is kept.  So a green_waitpid(-1) is not given a child that a green_process or a
+ * green_waitpid(pid) waits for.  The hub keeps at most 1024 statuses, dropping the oldest
+ * past that (and one it has no memory for); green_hub_shutdown() drops what it kept, and a
+ * fork() child starts with none.  Plain waitpid() (libc's, not the patch library's) does
+ * not see the kept statuses: it fails with ECHILD for those children.
+ *
  * Threads: libev watches children only on its default loop, which is the process's main
  * thread's hub.  On other threads a specific pid is watched through a pidfd (Linux 5.3+;
  * ENOSYS before; EMFILE or ENFILE when no fd is left) and pid -1 fails with EINVAL.
  * While the main thread's hub runs, libev reaps every child on SIGCHLD, whoever waits for
- * it (as gevent does): a child waited for on another thread can then be reaped there
- * first (ECHILD), so wait for children on the main thread when its hub is in use. */
+ * it: a child waited for on another thread can then be reaped there first, and its status
+ * kept by the main thread's hub, which another thread's wait does not look at (ECHILD), so
+ * wait for children on the main thread when its hub is in use. */
 GREEN_API pid_t green_waitpid(pid_t pid, int *status, double timeout);
 
 /* ---- Files (ev_stat) -------------------------------------------------------------------- */

@@ -19,6 +19,7 @@
 
 #include "core/error.h"
 #include "core/thread.h"
+#include "child.h"
 #include "hub.h"
 #include "patch_hook.h"
 #include "watch.h"
@@ -74,6 +75,14 @@ GREEN_COLD static struct green_hub_part *hub_create(struct green_thread *ts, con
         ev_loop_destroy(h->loop);
         h->loop = NULL;
         green__fail(ENOMEM, api, "no memory for the hub greenlet");
+        return NULL;
+    }
+    /* From the start: libev reaps children from now on, and keeps no status itself. */
+    if (main_thread && green__children_start(h) < 0) {
+        green_destroy(h->hub);
+        ev_loop_destroy(h->loop);
+        h->loop = NULL;
+        green__fail(ENOMEM, api, "no memory for the hub's children");
         return NULL;
     }
     h->ts = ts;
@@ -244,6 +253,7 @@ static int hub_stop(struct green_hub_part *h, const char *api)
     green__locals_destroy(&h->main_task);
     green__timeouts_disarm(h, &h->main_task); /* main's, never ended: they stay endable */
     green__watch_term(h);
+    green__children_stop(h); /* after the process watches that watch_term ended */
     green__threadpools_term(h); /* its tasks' waiters are dead: join the workers */
     /* Only now: the hub may be resumed at its loop's top (main got LoopExit earlier), and
      * must go on serving the kills and joins above rather than return. */

@@ -165,6 +165,7 @@ struct green_hub_part {
     struct green_monitor *monitor; /* monitor.c, or NULL */
     struct green_watch_part *watch; /* watch.h: watchers beyond timers, created on first use */
     struct green_pools *pools; /* threadpool.h: the hub's threadpools, NULL before the first */
+    struct green_children *children; /* child.h: libev's default loop only, else NULL */
     struct green_task *spare_tasks; /* freed task records kept for reuse (task.c) */
     unsigned nspare_tasks;
     bool drained; /* the prepare of this iteration ran the queue, the poll is to come */

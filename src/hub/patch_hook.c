@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "green/patch.h"
+#include "child.h"
 #include "hub.h"
 #include "patch_hook.h"
 
@@ -22,6 +23,16 @@ GREEN_API int green__patch_gate(void)
         return 0;
     struct green_task *t = green__task_of(cur);
     return t && !t->patch_off;
+}
+
+GREEN_API pid_t green__patch_child_kept(pid_t pid, int *status)
+{
+    struct green_hub_part *h = green__hub_peek();
+    /* Not to the hub: libev's own waitpid(-1) on SIGCHLD comes through the patched one, and
+     * a kept status handed back to it would be kept again, and handed back, forever. */
+    if (!h || !h->children || h->ts->core.current == h->hub)
+        return 0;
+    return green__child_take(h, pid, status);
 }
 
 GREEN_API int green_patch_context(int mode)

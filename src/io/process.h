@@ -6,6 +6,7 @@
 
 #include "green/process.h"
 #include "green/sync.h"
+#include "hub/child.h"
 #include "hub/hub.h"
 #include "hub/watch.h"
 
@@ -21,8 +22,8 @@ struct green_process {
     green_event_t *exited; /* set when ended or lost */
     int pidfd;             /* off the main thread's hub, or -1 */
     union {
-        ev_child child; /* libev's default loop */
-        ev_io pidfd;    /* other loops */
+        struct green_child_watch child; /* libev's default loop (hub/child.h) */
+        ev_io pidfd;                    /* other loops */
     } w;
 };
 

@@ -2,13 +2,14 @@
 /* Watching a child from its spawn to its end, and what can be done with it meanwhile:
  * wait, signal, close its pipes, free.
  *
- * The watch starts at the spawn because on the main thread libev reaps every child on
- * SIGCHLD: a child that ended while nobody watched it would have its status dropped.  On
- * other threads a pidfd becomes readable when the child ends; a WNOHANG waitpid then
- * reaps it. */
+ * On the main thread libev reaps every child on SIGCHLD, and the watch, registered with the
+ * hub's catch-all from the spawn (hub/child.h), is what the status is handed to: the
+ * handle keeps it, and the hub keeps none of its own for that child.  On other threads a
+ * pidfd becomes readable when the child ends; a WNOHANG waitpid then reaps it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -28,7 +29,7 @@ static void stop_watch(struct green_process *p)
         close(p->pidfd);
         p->pidfd = -1;
     } else {
-        ev_child_stop(p->h->loop, &p->w.child);
+        green__child_unwatch(p->h, &p->w.child);
     }
     p->watching = false;
 }
@@ -41,10 +42,18 @@ static void ended(struct green_process *p, int status)
     green_event_set(p->exited); /* cannot fail: the hub is the event's */
 }
 
-static void on_child(struct ev_loop *loop, ev_child *w, int revents)
+static void on_child(struct green_child_watch *w, pid_t pid, int status, bool lost)
 {
-    (void)loop, (void)revents;
-    ended(w->data, w->rstatus);
+    (void)pid;
+    struct green_process *p =
+        (struct green_process *)((char *)w - offsetof(struct green_process, w));
+    if (!lost) {
+        ended(p, status);
+        return;
+    }
+    stop_watch(p); /* a green_waitpid for its pid got the status first */
+    p->lost = true;
+    green_event_set(p->exited);
 }
 
 static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
@@ -74,10 +83,10 @@ static void process_term(struct green_hub_part *h, struct green_owned *o)
 int green__process_watch(struct green_hub_part *h, struct green_process *p, const char *api)
 {
     p->h = h;
-    if (ev_is_default_loop(h->loop)) {
-        ev_child_init(&p->w.child, on_child, p->pid, 0);
-        p->w.child.data = p;
-        ev_child_start(h->loop, &p->w.child);
+    if (h->children) {
+        p->w.child.pid = p->pid;
+        p->w.child.ended = on_child;
+        green__child_watch(h, &p->w.child);
     } else {
 #ifdef SYS_pidfd_open
         p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);

@@ -492,6 +492,39 @@ static void test_fork_and_waitpid(void **state)
     unpair();
 }
 
+/* A child that ended while the hub ran was reaped by libev on SIGCHLD: waitpid, WNOHANG
+ * included (libc's call, which could not see it), gets the status the hub kept, once. */
+static void test_waitpid_kept(void **state)
+{
+    (void)state;
+    for (int nohang = 0; nohang < 2; nohang++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+            _exit(5 + nohang);
+        siginfo_t si;
+        bool reaped = false; /* by the hub, not by this test */
+        for (long i = 0; i < 20000 && !reaped; i++) {
+            errno = 0;
+            reaped = kill(pid, 0) < 0 && errno == ESRCH &&
+                     waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 &&
+                     errno == ECHILD;
+            if (!reaped)
+                assert_int_equal(green_sleep(0.001), 0);
+        }
+        assert_true(reaped);
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, nohang ? WNOHANG : 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 5 + nohang);
+        errno = 0;
+        assert_int_equal(waitpid(pid, &status, WNOHANG), -1);
+        assert_int_equal(errno, ECHILD);
+    }
+    assert_no_failures();
+}
+
 /* ---- names ------------------------------------------------------------------------------- */
 
 static void *other_runs(void *arg)
@@ -543,7 +576,8 @@ int main(void)
         HUB_TEST(test_sleeps_overlap),       HUB_TEST(test_poll_select_epoll),
         HUB_TEST(test_accept_connect_write), HUB_TEST(test_libc_elsewhere),
         HUB_TEST(test_context_per_greenlet), HUB_TEST(test_signal_handler),
-        HUB_TEST(test_fork_and_waitpid),     HUB_TEST(test_names),
+        HUB_TEST(test_fork_and_waitpid),     HUB_TEST(test_waitpid_kept),
+        HUB_TEST(test_names),
     };
     if (green_patch_enabled()) /* before any hub: libc's calls */
         return 1;
