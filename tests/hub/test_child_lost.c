@@ -10,35 +10,7 @@
 #include "green/process.h"
 #include "green/watch.h"
 #include "hubtest.h"
-
-struct child {
-    pid_t pid;
-    int release; /* write end: a byte lets the child exit */
-};
-
-static struct child start_child(int code)
-{
-    int p[2];
-    struct child c = {-1, -1};
-    if (pipe(p) != 0)
-        return c;
-    fflush(NULL);
-    c.pid = fork();
-    if (c.pid == 0) {
-        close(p[1]);
-        char b;
-        _exit(read(p[0], &b, 1) == 1 ? code : 99);
-    }
-    close(p[0]);
-    c.release = p[1];
-    return c;
-}
-
-static void release_child(struct child *c)
-{
-    CHECK_EQ(write(c->release, "x", 1), 1);
-    close(c->release);
-}
+#include "released_child.h"
 
 /* Run the hub until libev's SIGCHLD handling has reaped pid: the kernel then knows no such
  * process, and no child of that pid is left to waitpid. */

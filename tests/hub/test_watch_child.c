@@ -6,36 +6,7 @@
 #include <sys/syscall.h>
 
 #include "hubtest.h"
-
-struct child {
-    pid_t pid;
-    int release; /* write end: a byte lets the child exit */
-};
-
-/* A child that exits with `code` once released. */
-static struct child start_child(int code)
-{
-    int p[2];
-    struct child c = {-1, -1};
-    if (pipe(p) != 0)
-        return c;
-    fflush(NULL);
-    c.pid = fork();
-    if (c.pid == 0) {
-        close(p[1]);
-        char b;
-        _exit(read(p[0], &b, 1) == 1 ? code : 99);
-    }
-    close(p[0]);
-    c.release = p[1];
-    return c;
-}
-
-static void release_child(struct child *c)
-{
-    CHECK_EQ(write(c->release, "x", 1), 1);
-    close(c->release);
-}
+#include "released_child.h"
 
 static struct child kid;
 
