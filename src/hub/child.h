@@ -13,9 +13,8 @@
 
 /* A wait for child pid (> 0), or for any child (-1), embedded in whoever waits. */
 struct green_child_watch {
-    struct green_child_watch *prev, *next;
+    struct green_link link; /* in the hub's list of waits while registered, not yet told */
     pid_t pid;
-    bool listed; /* registered, not yet told */
     bool doomed; /* another wait for the same pid got the status: told lost next */
     /* Hub only, w already off the list: child `pid` ended with `status`; or (lost) another
      * wait for it got the status first.  May resume a greenlet, which may free w. */

@@ -34,9 +34,9 @@ struct kept {
 
 struct green_children {
     ev_child all;
-    struct green_child_watch *head, *tail; /* oldest first */
-    unsigned nwatches;                     /* the catch-all holds an ev_ref while > 0 */
-    struct kept *kept;                     /* oldest first */
+    struct green_link_list watches; /* oldest first */
+    unsigned nwatches;              /* the catch-all holds an ev_ref while > 0 */
+    struct kept *kept;              /* oldest first */
     unsigned nkept, cap;
 };
 
@@ -62,28 +62,23 @@ static void keep(struct green_children *c, pid_t pid, int status)
     c->kept[c->nkept++] = (struct kept){pid, status};
 }
 
+static struct green_child_watch *watch_of(struct green_link *l)
+{
+    return (struct green_child_watch *)((char *)l - offsetof(struct green_child_watch, link));
+}
+
 static void unlink_watch(struct green_hub_part *h, struct green_child_watch *w)
 {
-    struct green_children *c = h->children;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        c->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        c->tail = w->prev;
-    w->prev = w->next = NULL;
-    w->listed = false;
-    if (--c->nwatches == 0)
+    link_remove(&w->link);
+    if (--h->children->nwatches == 0)
         ev_unref(h->loop);
 }
 
 static struct green_child_watch *first_for(struct green_children *c, pid_t pid)
 {
-    for (struct green_child_watch *w = c->head; w; w = w->next)
-        if (w->pid == pid)
-            return w;
+    for (struct green_link *l = c->watches.head; l; l = l->next)
+        if (watch_of(l)->pid == pid)
+            return watch_of(l);
     return NULL;
 }
 
@@ -103,17 +98,20 @@ static void on_reaped(struct ev_loop *loop, ev_child *all, int revents)
     }
     /* Mark the other waits for pid before any callback runs: a callback may free one
      * (unregistering it) or, the pid being free again, register a new child's. */
-    for (struct green_child_watch *o = c->head; o; o = o->next)
+    for (struct green_link *l = c->watches.head; l; l = l->next) {
+        struct green_child_watch *o = watch_of(l);
         o->doomed = o != w && o->pid == pid;
+    }
     unlink_watch(h, w);
     w->ended(w, pid, status, false);
     /* The greenlet resumed may have shut the hub down, children part and all. */
     while ((c = h->children)) {
-        struct green_child_watch *o = c->head;
-        while (o && !o->doomed)
-            o = o->next;
-        if (!o)
+        struct green_link *l = c->watches.head;
+        while (l && !watch_of(l)->doomed)
+            l = l->next;
+        if (!l)
             break;
+        struct green_child_watch *o = watch_of(l);
         unlink_watch(h, o);
         o->ended(o, pid, 0, true);
     }
@@ -137,8 +135,8 @@ void green__children_stop(struct green_hub_part *h)
     struct green_children *c = h->children;
     if (!c)
         return;
-    GREEN_ASSERT(c->head == NULL); /* every wait's greenlet and process watch has ended */
-    ev_ref(h->loop);               /* balance the unref of start */
+    GREEN_ASSERT(link_list_empty(&c->watches)); /* every wait and process watch has ended */
+    ev_ref(h->loop);                            /* balance the unref of start */
     ev_child_stop(h->loop, &c->all);
     free(c->kept);
     free(c);
@@ -154,14 +152,7 @@ void green__children_atfork_child(struct green_hub_part *h)
 void green__child_watch(struct green_hub_part *h, struct green_child_watch *w)
 {
     struct green_children *c = h->children;
-    w->next = NULL;
-    w->prev = c->tail;
-    if (c->tail)
-        c->tail->next = w;
-    else
-        c->head = w;
-    c->tail = w;
-    w->listed = true;
+    link_append(&c->watches, &w->link);
     w->doomed = false;
     if (c->nwatches++ == 0)
         ev_ref(h->loop); /* a waiting greenlet or a watched process keeps the loop alive */
@@ -169,7 +160,7 @@ void green__child_watch(struct green_hub_part *h, struct green_child_watch *w)
 
 void green__child_unwatch(struct green_hub_part *h, struct green_child_watch *w)
 {
-    if (w->listed)
+    if (w->link.list)
         unlink_watch(h, w);
 }
 
