@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The direct hand-off: a greenlet that blocks switches straight to the greenlet the hub
  * would resume next, when all the hub would do in between is bookkeeping.  Only the waits
- * on linkables (Event, AsyncResult, Semaphore, Lock: green__hub_block_handoff) try it; the
- * other blocking calls always take the hub's path (hub.h says why).
+ * on linkables (Event, AsyncResult, Semaphore, Lock: linkable.h) and a Queue's get and put
+ * (queue.c) try it; the other blocking calls always take the hub's path (hub.h says why).
+ * The callbacks a greenlet may start so are those two kinds' wake-ups: a linkable's
+ * notifier, whose rules follow, and a Queue's _unlock when its first act is to wake its
+ * first getter (green__queue_unlock_start), its loop then being the tail.
  *
  * gevent's order makes an Event ping-pong cost four switches a round trip: A sets e1 (its
  * notifier is queued) and blocks on e2; the hub, suspended in the notifier that resumed A,
@@ -49,9 +52,12 @@ struct green *green__hub_handoff(struct green_hub_part *h, struct green_task *se
     h->tail_task = NULL;
     h->tail_fn = NULL; /* ran: the hub's resume finds none */
     struct green_callback *cb = h->head;
-    if (!cb || cb->run != green__notifier_run || !green__callbacks_budget_ok(h))
+    if (!cb || (cb->run != green__notifier_run && cb->run != green__queue_unlock_run) ||
+        !green__callbacks_budget_ok(h))
         return h->hub;
-    struct green_task *next = green__notifier_start(h, cb, self, value);
+    struct green_task *next = cb->run == green__notifier_run
+                                  ? green__notifier_start(h, cb, self, value)
+                                  : green__queue_unlock_start(h, cb, self, value);
     if (!next)
         return h->hub;
     h->ts->core.finished = NULL; /* as green__hub_resume: a death from now on is next's */

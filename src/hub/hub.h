@@ -292,9 +292,10 @@ GREEN_HIDDEN uint64_t green__hub_handoff_count(void);
  * level less is a mispredict less per switch.
  * green__hub_block_via is the same but switches to `to` with `value`: the hub (with NULL),
  * or, by the hand-off, the greenlet the hub would resume next (green__hub_handoff's
- * choice).  Only the linkables' waits hand off (linkable.h): a greenlet the hub resumed as
- * a callback's last act (h->tail_task) is one a linkable's notifier woke, and in the
- * ping-pongs the hand-off is for, its next block is such a wait too.  Anywhere else the
+ * choice).  Only the linkables' and the Queue's waits hand off (linkable.h, queue.c): a
+ * greenlet the hub resumed as a callback's last act (h->tail_task) is one a linkable's
+ * notifier or a Queue's _unlock woke, and in the ping-pongs the hand-off is for, its next
+ * block is such a wait too.  Anywhere else the
  * hub's path is as right and cheaper: the check and the second target cost spawn+join (its
  * join) 2-4 %. */
 static inline __attribute__((always_inline)) int
@@ -398,7 +399,7 @@ static inline void green__link_notify(struct green_hub_part *h, struct green_lin
         l->notify(h, l, obj);
 }
 
-/* The one kind of callback a greenlet may start in the hub's stead: the notifier of an
+/* The kinds of callback a greenlet may start in the hub's stead.  One: the notifier of an
  * Event, AsyncResult, Semaphore or Lock (src/sync/linkable.c).  start: if cb's run would
  * begin by resuming one plain waiter (not self) as its last act, take cb from the queue,
  * do the run's part up to that resume, register its tail as green__hub_resume_last does,
@@ -407,6 +408,13 @@ GREEN_HIDDEN void green__notifier_run(struct green_hub_part *h, struct green_cal
 GREEN_HIDDEN struct green_task *green__notifier_start(struct green_hub_part *h,
                                                       struct green_callback *cb,
                                                       struct green_task *self, void **value);
+
+/* The other: a Queue's _unlock (src/sync/queue.c), the same way when its first act is to
+ * wake the first getter, a plain waiter other than self; the loop that follows is its tail. */
+GREEN_HIDDEN void green__queue_unlock_run(struct green_hub_part *h, struct green_callback *cb);
+GREEN_HIDDEN struct green_task *green__queue_unlock_start(struct green_hub_part *h,
+                                                          struct green_callback *cb,
+                                                          struct green_task *self, void **value);
 
 /* Greenlet only, at the end of task t's body, which returned value: if all the hub would
  * do after t's death until it resumes t's first joiner is bookkeeping, do that bookkeeping

@@ -10,6 +10,11 @@
  * may take it (a blocked getter reserves nothing), as in gevent.  A peeker waits in the
  * getters' line and takes nothing, so the next getter is woken too.
  *
+ * When _unlock's first act is to wake the first getter, that wake is its last act and the
+ * rest of its loop its tail (green__hub_resume_last): a getter woken so may run the tail
+ * and hand the CPU on to the next callback's greenlet (src/hub/handoff.c), as a
+ * ping-pong over two queues does on every wake-up.
+ *
  * Shutdown admits nobody any more: the same _unlock then wakes the getters that find the
  * queue empty and every putter, and each fails with EPIPE when it resumes.  Join waits on
  * "no unfinished items" with Event's rules (linkable.h), which is JoinableQueue's _cond.
@@ -74,21 +79,34 @@ static void queue_free(void *obj)
     free(q);
 }
 
-/* A destroyed queue's lines are empty: the loops below end without touching its items. */
-static void run_unlock(struct green_hub_part *h, struct green_callback *cb)
+static struct green_queue *queue_of_unlock(struct green_callback *cb)
 {
-    struct green_queue *q =
-        (struct green_queue *)((char *)cb - offsetof(struct green_queue, unlock));
-    q->unlocking = true;
+    return (struct green_queue *)((char *)cb - offsetof(struct green_queue, unlock));
+}
+
+static bool admits_putter(const struct green_queue *q)
+{
+    return !q->shutdown && !link_list_empty(&q->putters) && has_room(q);
+}
+
+static bool wakes_getter(const struct green_queue *q)
+{
+    return !link_list_empty(&q->getters) && q->store.count;
+}
+
+/* _unlock's loop from its top, then its end.  A destroyed queue's lines are empty: the
+ * loops end without touching its items. */
+static void unlock_loop(struct green_hub_part *h, struct green_queue *q)
+{
     for (;;) {
         bool repeat = false;
-        if (!q->shutdown && !link_list_empty(&q->putters) && has_room(q)) {
+        if (admits_putter(q)) {
             repeat = true;
             /* the putter reserved the room when it blocked */
             add_item(q, green__task_of_wait(q->putters.head)->wait_item);
             wake_first(h, q, &q->putters);
         }
-        if (!link_list_empty(&q->getters) && q->store.count) {
+        if (wakes_getter(q)) {
             repeat = true;
             wake_first(h, q, &q->getters);
         }
@@ -102,6 +120,62 @@ static void run_unlock(struct green_hub_part *h, struct green_callback *cb)
     q->unlocking = false;
     if (q->doomed)
         queue_free(q);
+}
+
+/* What is left of _unlock once it woke a getter (a green_tail_fn): its loop again.  With
+ * may_resume false, only if that loop would wake nobody (then it only ends). */
+static bool unlock_tail(struct green_hub_part *h, void *obj, bool may_resume)
+{
+    struct green_queue *q = obj;
+    if (!may_resume && (admits_putter(q) || wakes_getter(q) ||
+                        (q->shutdown && !(link_list_empty(&q->getters) &&
+                                          link_list_empty(&q->putters)))))
+        return false;
+    unlock_loop(h, q);
+    return true;
+}
+
+/* Whether _unlock's first act is to wake the first getter, a plain waiter other than self
+ * (NULL: any): then that wake is resumed as its last act, the loop being its tail, so the
+ * getter may run the tail and hand the CPU on (src/hub/handoff.c). */
+static struct green_link *first_wake_is_getter(const struct green_queue *q,
+                                               const struct green_task *self)
+{
+    if (admits_putter(q) || !wakes_getter(q))
+        return NULL;
+    struct green_link *l = q->getters.head;
+    return l->notify == green__wake_waiter && (!self || l != &self->wait) ? l : NULL;
+}
+
+void green__queue_unlock_run(struct green_hub_part *h, struct green_callback *cb)
+{
+    struct green_queue *q = queue_of_unlock(cb);
+    q->unlocking = true;
+    struct green_link *l = first_wake_is_getter(q, NULL);
+    if (!l) {
+        unlock_loop(h, q);
+        return;
+    }
+    link_pop_front(&q->getters);
+    green__hub_resume_last(h, green__task_of_wait(l), q, unlock_tail); /* q may be gone */
+}
+
+struct green_task *green__queue_unlock_start(struct green_hub_part *h, struct green_callback *cb,
+                                             struct green_task *self, void **value)
+{
+    struct green_queue *q = queue_of_unlock(cb);
+    struct green_link *l = first_wake_is_getter(q, self);
+    if (!l)
+        return NULL;
+    green__callback_take_head(h);
+    q->unlocking = true;
+    link_pop_front(&q->getters);
+    struct green_task *t = green__task_of_wait(l);
+    h->tail_task = t;
+    h->tail_fn = unlock_tail;
+    h->tail_obj = q;
+    *value = q;
+    return t;
 }
 
 static void schedule_unlock(struct green_queue *q)
@@ -125,7 +199,7 @@ static green_queue_t *queue_new(size_t maxsize, enum queue_kind kind, green_queu
     q->maxsize = maxsize;
     q->store.kind = kind;
     q->store.cmp = cmp;
-    q->unlock.run = run_unlock;
+    q->unlock.run = green__queue_unlock_run;
     green__linkable_init(&q->joiners, h, all_done, true);
     return q;
 }
@@ -199,7 +273,11 @@ static int wait_in_line(struct green_queue *q, struct green_task *self,
     }
     if (!link_list_empty(list == &q->putters ? &q->getters : &q->putters))
         schedule_unlock(q);
-    int rc = green__hub_block(q->h, self, q, api);
+    struct green *to = q->h->hub;
+    void *value = NULL;
+    if (q->h->tail_task == self) /* the hub would finish a callback, start the next */
+        to = green__hub_handoff(q->h, self, &value);
+    int rc = green__hub_block_via(q->h, self, q, api, to, value);
     int e = errno;
     if (self->wait.list) { /* still in line: it did not get through */
         q->nputters -= self->wait.list == &q->putters;

@@ -7,7 +7,8 @@
  * then an object destroyed by the greenlet whose wait it ended (the tail that frees it runs
  * in a greenlet, and the hub must not touch it after); that a plain ping-pong does hand off
  * (counted where libgreen decides, whose orders alone would not show it), and with a trace
- * hook installed no hand-off at all (the hook would see it). */
+ * hook installed no hand-off at all (the hook would see it); last the Queue's: a ping-pong
+ * hands off, a second getter in line, an unlock that admits a putter first. */
 #include "hubtest.h"
 #include <green/wait.h>
 
@@ -335,6 +336,166 @@ static void test_pingpong_hands_off(void **state)
     assert_int_equal(handed_off, 4);
 }
 
+/* ---- Queues: the ping-pong hands off too; a second getter keeps the unlock's order ------- */
+
+static green_queue_t *q1, *q2;
+
+static void *qpp_a(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3; i++) {
+        say("A%d puts", i);
+        CHECK_EQ(green_queue_put(q1, ITEM(i), GREEN_FOREVER), 0);
+        void *v = NULL;
+        CHECK_EQ(green_queue_get(q2, GREEN_FOREVER, &v), 0);
+        say("A%d got %d", i, INT(v));
+    }
+    return NULL;
+}
+
+static void *qpp_b(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3; i++) {
+        void *v = NULL;
+        CHECK_EQ(green_queue_get(q1, GREEN_FOREVER, &v), 0);
+        say("B%d got %d, puts", i, INT(v));
+        CHECK_EQ(green_queue_put(q2, ITEM(INT(v) + 10), GREEN_FOREVER), 0);
+    }
+    return NULL;
+}
+
+static void queues_new(void)
+{
+    q1 = green_queue_new(0);
+    q2 = green_queue_new(0);
+    assert_non_null(q1);
+    assert_non_null(q2);
+}
+
+static void queues_destroy(void)
+{
+    assert_int_equal(green_sleep(0), 0);
+    assert_int_equal(green_queue_destroy(q1), 0);
+    assert_int_equal(green_queue_destroy(q2), 0);
+}
+
+static void test_queue_pingpong_hands_off(void **state)
+{
+    model = model_of(state);
+    queues_new();
+    uint64_t before = green__hub_handoff_count();
+    green_t *g[2] = {SPAWN_MODEL(qpp_b, NULL, model), SPAWN_MODEL(qpp_a, NULL, model)};
+    JOIN_ALL(g, 2);
+    uint64_t handed_off = green__hub_handoff_count() - before;
+    queues_destroy();
+    assert_order("A0 puts", "B0 got 0, puts", "A0 got 10", "A1 puts", "B1 got 1, puts", "A1 got 11",
+                 "A2 puts", "B2 got 2, puts", "A2 got 12");
+    /* As the Event ping-pong: the gets after "B0 got", "A1 puts", "B1 got", "A2 puts". */
+    assert_int_equal(handed_off, 4);
+}
+
+static void *qtwo_a(void *arg)
+{
+    (void)arg;
+    say("A puts 1, 2");
+    CHECK_EQ(green_queue_put(q1, ITEM(1), GREEN_FOREVER), 0);
+    CHECK_EQ(green_queue_put(q1, ITEM(2), GREEN_FOREVER), 0);
+    void *v = NULL;
+    CHECK_EQ(green_queue_get(q2, GREEN_FOREVER, &v), 0);
+    say("A got %d", INT(v));
+    return NULL;
+}
+
+static void *qtwo_getter(void *arg)
+{
+    const char *n = arg;
+    void *v = NULL;
+    CHECK_EQ(green_queue_get(q1, GREEN_FOREVER, &v), 0);
+    say("%s got %d", n, INT(v));
+    CHECK_EQ(green_queue_put(q2, ITEM(INT(v) * 10), GREEN_FOREVER), 0);
+    CHECK_EQ(green_queue_get(q1, GREEN_FOREVER, &v), 0);
+    say("%s got %d again", n, INT(v));
+    return NULL;
+}
+
+static void *qtwo_c(void *arg)
+{
+    (void)arg;
+    say("C puts 3, 4");
+    CHECK_EQ(green_queue_put(q1, ITEM(3), GREEN_FOREVER), 0);
+    CHECK_EQ(green_queue_put(q1, ITEM(4), GREEN_FOREVER), 0);
+    return NULL;
+}
+
+/* q1's unlock wakes B as its first act, with D still in line and items left: B's put and
+ * second get must not end that unlock early, and D is woken by its loop after B ends. */
+static void test_queue_second_getter(void **state)
+{
+    model = model_of(state);
+    queues_new();
+    green_t *g[4] = {SPAWN_MODEL(qtwo_getter, "B", model), SPAWN_MODEL(qtwo_getter, "D", model),
+                     SPAWN_MODEL(qtwo_a, NULL, model), SPAWN_MODEL(qtwo_c, NULL, model)};
+    JOIN_ALL(g, 4);
+    queues_destroy();
+    assert_order("A puts 1, 2", "C puts 3, 4", "B got 1", "B got 2 again", "D got 3",
+                 "D got 4 again", "A got 10");
+}
+
+static green_queue_t *qb;
+
+static void *qb_g(void *arg)
+{
+    (void)arg;
+    say("G gets");
+    void *v = NULL;
+    CHECK_EQ(green_queue_get(qb, GREEN_FOREVER, &v), 0);
+    say("G got %s", (const char *)v);
+    return NULL;
+}
+
+static void *qb_m(void *arg)
+{
+    (void)arg;
+    say("M puts a, b");
+    CHECK_EQ(green_queue_put(qb, "a", GREEN_FOREVER), 0);
+    CHECK_EQ(green_queue_put(qb, "b", GREEN_FOREVER), 0);
+    return NULL;
+}
+
+static void *qb_p(void *arg)
+{
+    (void)arg;
+    say("P puts c");
+    CHECK_EQ(green_queue_put(qb, "c", GREEN_FOREVER), 0);
+    say("P put c");
+    return NULL;
+}
+
+static void *qb_x(void *arg)
+{
+    (void)arg;
+    void *v = NULL;
+    CHECK_EQ(green_queue_try_get(qb, &v), 0);
+    say("X took %s", (const char *)v);
+    return NULL;
+}
+
+/* The unlock's first act is to admit the putter (room again, after X's take), not to wake
+ * the getter waiting ahead of it: no getter is resumed as its last act then. */
+static void test_queue_putter_first(void **state)
+{
+    model = model_of(state);
+    qb = green_queue_new(2);
+    assert_non_null(qb);
+    green_t *g[4] = {SPAWN_MODEL(qb_g, NULL, model), SPAWN_MODEL(qb_m, NULL, model),
+                     SPAWN_MODEL(qb_p, NULL, model), SPAWN_MODEL(qb_x, NULL, model)};
+    JOIN_ALL(g, 4);
+    assert_int_equal(green_sleep(0), 0);
+    assert_int_equal(green_queue_destroy(qb), 0);
+    assert_order("G gets", "M puts a, b", "P puts c", "X took a", "P put c", "G got b");
+}
+
 /* ---- a trace hook sees every switch go through the hub -------------------------------------- */
 
 static unsigned direct, through_hub;
@@ -373,7 +534,8 @@ int main(void)
         EVENTS_TEST(test_kill_ahead_of_notifier),    EVENTS_TEST(test_semaphore_pingpong),
         EVENTS_TEST(test_two_waiters_clear_between), EVENTS_TEST(test_wait_entry_and_zero_timeout),
         EVENTS_TEST(test_destroyed_by_the_woken),    EVENTS_TEST(test_pingpong_hands_off),
-        EVENTS_TEST(test_trace_hook_sees_the_hub),
+        EVENTS_TEST(test_trace_hook_sees_the_hub),   EVENTS_TEST(test_queue_pingpong_hands_off),
+        EVENTS_TEST(test_queue_second_getter),       EVENTS_TEST(test_queue_putter_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
