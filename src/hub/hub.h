@@ -370,12 +370,12 @@ static inline void green__hub_resume(struct green_hub_part *h, struct green *g, 
  * callback afterwards is tail(h, obj): t may then run the tail itself when it blocks, and
  * start the next callback in the hub's stead (handoff.c).  Whatever the tail refers to may
  * be gone when this returns (the tail ran, here or in t): the caller touches nothing after. */
+static inline void green__hub_set_tail(struct green_hub_part *h, struct green_task *t,
+                                       green_tail_fn tail, void *obj);
 static inline void green__hub_resume_last(struct green_hub_part *h, struct green_task *t, void *obj,
                                           green_tail_fn tail)
 {
-    h->tail_task = t;
-    h->tail_fn = tail;
-    h->tail_obj = obj;
+    green__hub_set_tail(h, t, tail, obj);
     green__hub_resume(h, t->g, 0, obj);
     /* Ours, or that of the last callback a greenlet started in our stead, or none left. */
     green_tail_fn fn = h->tail_fn;
@@ -383,6 +383,16 @@ static inline void green__hub_resume_last(struct green_hub_part *h, struct green
     h->tail_fn = NULL;
     if (fn)
         fn(h, h->tail_obj, true);
+}
+
+/* What is left of the callback running now (the hub's, or one a greenlet started in its
+ * stead), once it resumed task t as its last act: tail(h, obj). */
+static inline void green__hub_set_tail(struct green_hub_part *h, struct green_task *t,
+                                       green_tail_fn tail, void *obj)
+{
+    h->tail_task = t;
+    h->tail_fn = tail;
+    h->tail_obj = obj;
 }
 
 /* Hub only: resume the greenlet waiting through link `l` (its task's wait link) with obj:

@@ -149,9 +149,7 @@ green__notifier_claim(struct green_hub_part *h, struct green_linkable *l, struct
     l->notifying = true;
     link_pop_only(&l->links);
     struct green_task *t = green__task_of_wait(link);
-    h->tail_task = t;
-    h->tail_fn = green__notifier_tail;
-    h->tail_obj = l;
+    green__hub_set_tail(h, t, green__notifier_tail, l);
     *value = l;
     return t;
 }

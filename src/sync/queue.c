@@ -127,9 +127,9 @@ static void unlock_loop(struct green_hub_part *h, struct green_queue *q)
 static bool unlock_tail(struct green_hub_part *h, void *obj, bool may_resume)
 {
     struct green_queue *q = obj;
-    if (!may_resume && (admits_putter(q) || wakes_getter(q) ||
-                        (q->shutdown && !(link_list_empty(&q->getters) &&
-                                          link_list_empty(&q->putters)))))
+    if (!may_resume &&
+        (admits_putter(q) || wakes_getter(q) ||
+         (q->shutdown && !(link_list_empty(&q->getters) && link_list_empty(&q->putters)))))
         return false;
     unlock_loop(h, q);
     return true;
@@ -171,9 +171,7 @@ struct green_task *green__queue_unlock_start(struct green_hub_part *h, struct gr
     q->unlocking = true;
     link_pop_front(&q->getters);
     struct green_task *t = green__task_of_wait(l);
-    h->tail_task = t;
-    h->tail_fn = unlock_tail;
-    h->tail_obj = q;
+    green__hub_set_tail(h, t, unlock_tail, q);
     *value = q;
     return t;
 }
