@@ -395,6 +395,22 @@ static inline void green__hub_set_tail(struct green_hub_part *h, struct green_ta
     h->tail_obj = obj;
 }
 
+/* A greenlet starting the queue's head callback in the hub's stead, the callback's run
+ * done up to its last act, the resume of the task waiting through link `wait` with obj:
+ * the drain's take of the head, and the tail registered as green__hub_resume_last
+ * registers it.  Returns that task; *value is obj, what the resume would pass. */
+static inline struct green_task *green__hub_take_head_for(struct green_hub_part *h,
+                                                          struct green_link *wait,
+                                                          green_tail_fn tail, void *obj,
+                                                          void **value)
+{
+    green__callback_take_head(h);
+    struct green_task *t = green__task_of_wait(wait);
+    green__hub_set_tail(h, t, tail, obj);
+    *value = obj;
+    return t;
+}
+
 /* Hub only: resume the greenlet waiting through link `l` (its task's wait link) with obj:
  * the notify function of every waiter link. */
 GREEN_HIDDEN void green__wake_waiter(struct green_hub_part *h, struct green_link *l, void *obj);

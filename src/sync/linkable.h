@@ -145,13 +145,9 @@ green__notifier_claim(struct green_hub_part *h, struct green_linkable *l, struct
                       void **value)
 {
     GREEN_ASSERT(h->head == &l->notifier && l->links.head == link && l->links.tail == link);
-    green__callback_take_head(h);
     l->notifying = true;
     link_pop_only(&l->links);
-    struct green_task *t = green__task_of_wait(link);
-    green__hub_set_tail(h, t, green__notifier_tail, l);
-    *value = l;
-    return t;
+    return green__hub_take_head_for(h, link, green__notifier_tail, l, value);
 }
 
 /* green__hub_handoff (src/hub/handoff.c, the rules) for self, about to block on waited,

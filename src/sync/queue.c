@@ -167,13 +167,9 @@ struct green_task *green__queue_unlock_start(struct green_hub_part *h, struct gr
     struct green_link *l = first_wake_is_getter(q, self);
     if (!l)
         return NULL;
-    green__callback_take_head(h);
     q->unlocking = true;
     link_pop_front(&q->getters);
-    struct green_task *t = green__task_of_wait(l);
-    green__hub_set_tail(h, t, unlock_tail, q);
-    *value = q;
-    return t;
+    return green__hub_take_head_for(h, l, unlock_tail, q, value);
 }
 
 static void schedule_unlock(struct green_queue *q)

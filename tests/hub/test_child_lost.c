@@ -27,15 +27,22 @@ static void run_until_reaped(pid_t pid)
     fail_msg("process %d was not reaped by the hub", (int)pid);
 }
 
+/* A child that has exited with code, reaped by libev while nobody waited. */
+static struct child ended_child(int code)
+{
+    struct child c = start_child(code);
+    assert_true(c.pid > 0);
+    release_child(&c);
+    run_until_reaped(c.pid);
+    return c;
+}
+
 static int exit_code(int st) { return WIFEXITED(st) ? WEXITSTATUS(st) : -1; }
 
 static void test_pid(void **state)
 {
     (void)state;
-    struct child c = start_child(4);
-    assert_true(c.pid > 0);
-    release_child(&c);
-    run_until_reaped(c.pid);
+    struct child c = ended_child(4);
     int st = 0;
     assert_int_equal(green_waitpid(c.pid, &st, 0), c.pid);
     assert_int_equal(exit_code(st), 4);
@@ -47,10 +54,7 @@ static void test_pid(void **state)
 static void test_any(void **state)
 {
     (void)state;
-    struct child c = start_child(5);
-    assert_true(c.pid > 0);
-    release_child(&c);
-    run_until_reaped(c.pid);
+    struct child c = ended_child(5);
     int st = 0;
     assert_int_equal(green_waitpid(-1, &st, 0), c.pid);
     assert_int_equal(exit_code(st), 5);
@@ -181,10 +185,7 @@ static void test_process_not_kept(void **state)
 static void test_shutdown_drops(void **state)
 {
     (void)state;
-    struct child c = start_child(9);
-    assert_true(c.pid > 0);
-    release_child(&c);
-    run_until_reaped(c.pid);
+    struct child c = ended_child(9);
     assert_int_equal(green_hub_shutdown(), 0);
     CHECK_FAILS(green_waitpid(c.pid, NULL, 0), ECHILD);
     assert_no_failures();
