@@ -156,17 +156,8 @@ GREEN_API __attribute__((aligned(64))) int green_switch(green_t *g, void *value,
     /* Fast path: a started, live greenlet of this thread, no trace hook.  (A live
      * greenlet's thread is never NULL, so a NULL ts fails the thread test.) */
     struct green_thread *ts = green__tls_fast;
-    if (GREEN_LIKELY(g && g->state == GS_ACTIVE && g->thread == ts)) {
-        struct green *cur = ts->core.current;
-        if (GREEN_LIKELY(g != cur)) {
-            if (g->flags & GF_SHARED) {
-                ts->shared.api = "green_switch";
-                return green__shared_transfer(ts, cur, g, 0, value, result);
-            }
-            set_current(ts, g);
-            return green__resume(ts, cur, g->stack_start, g, 0, value, result);
-        }
-    }
+    if (GREEN_LIKELY(g && g->state == GS_ACTIVE && g->thread == ts && g != ts->core.current))
+        return green__switch_started(ts, g, value, result);
     if (g && g->state == GS_NEW && g->thread == ts)
         return start_new(ts, g, value, result);
     return green__transfer(green__tls, g, 0, value, result, "green_switch");

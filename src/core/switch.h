@@ -7,7 +7,9 @@
 #include <errno.h>
 
 #include "arch/arch.h"
+#include "greenlet.h"
 #include "sanitize.h"
+#include "stack_shared.h"
 #include "thread.h"
 
 /* Suspend `from` (the current context) and resume the context whose saved stack pointer
@@ -41,5 +43,22 @@ GREEN_HIDDEN int green__transfer(struct green_thread *ts, struct green *target, 
  * with the thread's start_value, then finishes it.  It never returns, but is not declared
  * noreturn: its call of the finish is then a jump (see finish in switch.c). */
 GREEN_HIDDEN void green__boot(void);
+
+/* green_switch(g, value, result) for a caller that knows what green_switch's fast path
+ * tests: g is started and alive, of this thread (ts, no trace hook set) and not current.
+ * Returns as green_switch does.  The fast path itself, and inline for the hub's hand-off
+ * (linkable.h), which then switches without those tests and green_switch's call. */
+static inline __attribute__((always_inline)) int
+green__switch_started(struct green_thread *ts, struct green *g, void *value, void **result)
+{
+    struct green *cur = ts->core.current;
+    GREEN_ASSERT(g->state == GS_ACTIVE && g->thread == ts && g != cur && ts == green__tls_fast);
+    if (g->flags & GF_SHARED) {
+        ts->shared.api = "green_switch";
+        return green__shared_transfer(ts, cur, g, 0, value, result);
+    }
+    set_current(ts, g);
+    return green__resume(ts, cur, g->stack_start, g, 0, value, result);
+}
 
 #endif /* GREEN_CORE_SWITCH_H */

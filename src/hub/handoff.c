@@ -43,26 +43,28 @@
 #include "core/thread.h"
 #include "hub.h"
 
-struct green *green__hub_handoff(struct green_hub_part *h, struct green_task *self, void **value)
+struct green_handoff green__hub_handoff(struct green_hub_part *h, struct green_task *self)
 {
+    struct green_handoff hub = {h->hub, NULL};
     if (!h->in_callbacks || h->shutting_down || !green__tls_fast)
-        return h->hub;
+        return hub;
     if (!h->tail_fn(h, h->tail_obj, false))
-        return h->hub; /* it resumes someone: the hub runs it */
+        return hub; /* it resumes someone: the hub runs it */
     h->tail_task = NULL;
     h->tail_fn = NULL; /* ran: the hub's resume finds none */
     struct green_callback *cb = h->head;
     if (!cb || (cb->run != green__notifier_run && cb->run != green__queue_unlock_run) ||
         !green__callbacks_budget_ok(h))
-        return h->hub;
+        return hub;
+    void *value = NULL;
     struct green_task *next = cb->run == green__notifier_run
-                                  ? green__notifier_start(h, cb, self, value)
-                                  : green__queue_unlock_start(h, cb, self, value);
+                                  ? green__notifier_start(h, cb, self, &value)
+                                  : green__queue_unlock_start(h, cb, self, &value);
     if (!next)
-        return h->hub;
+        return hub;
     h->ts->core.finished = NULL; /* as green__hub_resume: a death from now on is next's */
     h->handoffs++;
-    return next->g;
+    return (struct green_handoff){next->g, value};
 }
 
 uint64_t green__hub_handoff_count(void)

@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/greenlet.h"
+#include "core/switch.h"
 #include "core/thread.h"
 #include "green/hub.h"
 #include "links.h"
@@ -92,6 +93,7 @@ struct green_task {
     struct green_callback wake;     /* sleep(0)'s queued wake-up */
     ev_timer sleep_timer;           /* green_sleep(s > 0) */
     struct green_timeout *fired;    /* the timeout whose expiry ended the last wait */
+    void *got;                      /* what the switch that ended its last block passed */
     unsigned pins;                  /* queued kills that still refer to it */
     struct green_task *next_live, *prev_live; /* the hub's live tasks */
     struct green_local_slot *locals; /* greenlet-local values (local.c) */
@@ -256,6 +258,16 @@ static inline struct green_task *green__hub_self(struct green_hub_part *h, const
     return t;
 }
 
+/* green__hub_self's common case alone: the caller's task if it has one and is not being
+ * killed; else NULL, nothing done (the caller then takes a path through green__hub_self). */
+static inline struct green_task *green__hub_self_plain(const struct green_hub_part *h)
+{
+    GREEN_ASSERT(h->ts == green__tls);
+    struct green *cur = green__tls->core.current;
+    struct green_task *t = cur == h->hub ? NULL : green__task_of(cur);
+    return GREEN_LIKELY(t && !t->killed) ? t : NULL;
+}
+
 /* The monitor's view: greenlet `id` (0: the hub) runs from now on.  Plain stores (this
  * thread is the only writer), so a switch pays no locked instruction. */
 static inline void green__hub_note_running(struct green_hub_part *h, uint64_t id)
@@ -271,12 +283,20 @@ GREEN_HIDDEN int green__hub_block_failed(struct green_task *self, int rc, void *
 GREEN_HIDDEN void green__hub_resumed(struct green_hub_part *h, struct green *g, int rc,
                                      void *got);
 
+/* Where a blocking greenlet switches to, and with what: the hub (with NULL), or the greenlet
+ * the hub would resume next.  Returned by value (two registers): a pointer to it would keep
+ * it in memory and make the wait's frame one with a stack protector. */
+struct green_handoff {
+    struct green *to;
+    void *value;
+};
+
 /* Greenlet self, about to block while the hub is suspended in its callback's last resume
  * of self (h->tail_task): do what the hub would do until it resumes the next greenlet, if
- * that is only bookkeeping (handoff.c says when).  Returns that greenlet, *value what to
- * switch into it with; or the hub (nothing done but perhaps the tail: switch to it). */
-GREEN_HIDDEN struct green *green__hub_handoff(struct green_hub_part *h, struct green_task *self,
-                                              void **value);
+ * that is only bookkeeping (handoff.c says when).  Returns that greenlet and what to switch
+ * into it with; or the hub (nothing done but perhaps the tail: switch to it). */
+GREEN_HIDDEN struct green_handoff green__hub_handoff(struct green_hub_part *h,
+                                                     struct green_task *self);
 
 /* How many hand-offs the calling thread's hub made (0 without a hub): for the tests, which
  * link the static library, to see that a ping-pong does hand off. */
@@ -299,19 +319,53 @@ GREEN_HIDDEN uint64_t green__hub_handoff_count(void);
  * hub's path is as right and cheaper: the check and the second target cost spawn+join (its
  * join) 2-4 %. */
 static inline __attribute__((always_inline)) int
+green__hub_park(struct green_hub_part *h, struct green_task *self, void *token, const char *api,
+                struct green *to, void *value);
+static inline __attribute__((always_inline)) int
 green__hub_block_via(struct green_hub_part *h, struct green_task *self, void *token,
                      const char *api, struct green *to, void *value)
 {
+    int rc = green__hub_park(h, self, token, api, to, value);
+    if (GREEN_LIKELY(rc == 0 && self->got == token))
+        return 0;
+    return green__hub_block_failed(self, rc, self->got, api);
+}
+
+/* green__hub_block_via's switch: returns its status.  The wake-up it waits for is status 0
+ * with self->got == token (self->blocked_on); anything else is green__hub_block_failed's.
+ * Nothing but self is needed after the switch, so a wait that inlines this and leaves its
+ * failures to a call out of line keeps one register across the switch, not six. */
+static inline __attribute__((always_inline)) int
+green__hub_park(struct green_hub_part *h, struct green_task *self, void *token, const char *api,
+                struct green *to, void *value)
+{
     GREEN_ASSERT(self->g == h->ts->core.current && self->g != h->hub);
-    void *got = NULL;
     self->blocked_in = api ? api : "the hub's shutdown";
     self->blocked_on = token;
-    green__hub_note_running(h, to == h->hub ? 0 : to->id);
-    int rc = green_switch(to, value, &got);
+    int rc;
+    if (to == h->hub) { /* perhaps not started yet, or a trace hook set: the full switch */
+        green__hub_note_running(h, 0);
+        rc = green_switch(to, value, &self->got);
+    } else {
+        green__hub_note_running(h, to->id);
+        rc = green__switch_started(h->ts, to, value, &self->got);
+    }
     self->blocked_in = NULL;
-    if (GREEN_LIKELY(rc == 0 && got == token))
-        return 0;
-    return green__hub_block_failed(self, rc, got, api);
+    return rc;
+}
+
+/* green__hub_park into a greenlet the hand-off chose (not the hub): suspended in a wait,
+ * no trace hook set.  The caller clears self->blocked_in when the wake-up is the one
+ * expected; a failure's handler finds api there. */
+static inline __attribute__((always_inline)) int
+green__hub_park_into(struct green_hub_part *h, struct green_task *self, void *token,
+                     const char *api, struct green *to, void *value)
+{
+    GREEN_ASSERT(self->g == h->ts->core.current && to != h->hub && api);
+    self->blocked_in = api;
+    self->blocked_on = token;
+    green__hub_note_running(h, to->id);
+    return green__switch_started(h->ts, to, value, &self->got);
 }
 
 static inline int green__hub_block(struct green_hub_part *h, struct green_task *self,

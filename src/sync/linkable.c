@@ -103,6 +103,38 @@ static void unlink_waiter(struct green_linkable *l, struct green_link *link)
     }
 }
 
+int green__linkable_block_general(struct green_linkable *l, struct green_task *self,
+                                  const char *api)
+{
+    struct green_hub_part *h = l->h;
+    struct green_handoff to = {h->hub, NULL};
+    if (h->tail_task == self) /* the hub would finish a callback, start the next */
+        to = green__hub_handoff(h, self);
+    int rc = green__hub_block_via(h, self, l, api, to.to, to.value);
+    if (rc < 0) {
+        int e = errno;
+        green__linkable_unlink(l, &self->wait);
+        errno = e;
+    }
+    return rc;
+}
+
+int green__linkable_block_failed(struct green_task *self, int rc)
+{
+    const char *api = self->blocked_in;
+    self->blocked_in = NULL;
+    green__hub_block_failed(self, rc, self->got, api);
+    int e = errno;
+    green__linkable_unlink((struct green_linkable *)(uintptr_t)self->blocked_on, &self->wait);
+    errno = e;
+    return -1;
+}
+
+int green__linkable_wait_forever_general(struct green_linkable *l, const char *api)
+{
+    return green__linkable_wait(l, GREEN_FOREVER, api) < 0 ? -1 : 0;
+}
+
 int green__linkable_wait_core(struct green_linkable *l, double timeout, const char *api)
 {
     return green__linkable_wait_core_inline(l, timeout, api);

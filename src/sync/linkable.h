@@ -103,6 +103,14 @@ static inline struct green_hub_part *green__sync_owner(const void *obj, struct g
     return green__sync_owner_slow(obj, h, api);
 }
 
+/* Whether the object whose first member l is belongs to the calling thread's live hub:
+ * green__sync_owner's inline test alone, for the calls that leave every other case to a
+ * checked path out of line (Event's).  An object's hub is never NULL. */
+static inline bool green__linkable_mine(const struct green_linkable *l)
+{
+    return GREEN_LIKELY(l && l->h == green__hub_peek());
+}
+
 /* For destroy, which needs no hub: whether obj belongs to the calling thread, its hub live
  * or shut down (never creates one).  false with errno EINVAL (obj NULL) or EXDEV. */
 GREEN_HIDDEN bool green__sync_owned_here(const void *obj, const struct green_hub_part *h,
@@ -151,55 +159,66 @@ green__notifier_claim(struct green_hub_part *h, struct green_linkable *l, struct
 }
 
 /* green__hub_handoff (src/hub/handoff.c, the rules) for self, about to block on waited,
- * inline for the case a ping-pong repeats on every wake-up, the rest out of line: the tail
- * left is a notifier's (done, the one that woke self) with nothing to do but end — nothing
- * arrived behind it, nothing to free, and no fresh notifier to queue, since its object is
- * the one self now waits on, not ready (waited: NULL if ready), or has nobody linked — and
- * the queue's head is a notifier whose run would only resume its one plain waiter, not
- * self.  No trace hook, no shutdown, the drain running with time left in its budget. */
-static inline __attribute__((always_inline)) struct green *
+ * inline for the case a ping-pong repeats on every wake-up: the tail left is a notifier's
+ * (done, the one that woke self) with nothing to do but end — nothing arrived behind it,
+ * nothing to free, and no fresh notifier to queue, since its object is the one self now
+ * waits on, not ready (waited: NULL if ready), or has nobody linked — and the queue's head
+ * is a notifier whose run would only resume its one plain waiter, not self.  No trace hook,
+ * no shutdown, the drain running with time left in its budget.  Returns that waiter and
+ * what to resume it with, or {NULL} (nothing done: green__linkable_block_general's case). */
+static inline __attribute__((always_inline)) struct green_handoff
 green__linkable_handoff(struct green_hub_part *h, struct green_task *self,
-                        const struct green_linkable *waited, void **value)
+                        const struct green_linkable *waited)
 {
     struct green_linkable *done = h->tail_obj;
     struct green_callback *cb = h->head;
-    if (GREEN_LIKELY(h->tail_fn == green__notifier_tail && h->in_callbacks && !h->shutting_down &&
-                     green__tls_fast && cb && cb->run == green__notifier_run &&
-                     link_list_empty(&done->arrived) && !done->release &&
-                     (done == waited || link_list_empty(&done->links)) &&
-                     green__callbacks_budget_ok(h))) {
+    if (GREEN_LIKELY(h->tail_task == self && h->tail_fn == green__notifier_tail &&
+                     h->in_callbacks && !h->shutting_down && green__tls_fast && cb &&
+                     cb->run == green__notifier_run && link_list_empty(&done->arrived) &&
+                     !done->release && (done == waited || link_list_empty(&done->links)) &&
+                     (h->cb_count != 0 || !h->budget))) { /* else: the clock, out of line */
         struct green_linkable *next = green__linkable_of_notifier(cb);
         struct green_link *link = next->links.head;
         if (GREEN_LIKELY(link && link == next->links.tail && link->notify == green__wake_waiter &&
                          next->notify_all && link != &self->wait)) {
             done->notifying = false; /* done's tail, all of it */
-            struct green_task *t = green__notifier_claim(h, next, link, value);
+            void *value;
+            struct green_task *t = green__notifier_claim(h, next, link, &value);
             h->ts->core.finished = NULL; /* as green__hub_resume: a death from now on is t's */
             h->handoffs++;
-            return t->g;
+            return (struct green_handoff){t->g, value};
         }
     }
-    return green__hub_handoff(h, self, value);
+    return (struct green_handoff){NULL, NULL};
 }
 
 /* Block self, linked into one of l's lists, until notified; unlinked again if that fails.
- * waited: l if it is not ready, else NULL (green__linkable_handoff). */
+ * Returns 0 or -1 with errno (green__hub_block).  The general case, out of line: the hub's
+ * path, or green__hub_handoff's. */
+GREEN_HIDDEN int green__linkable_block_general(struct green_linkable *l, struct green_task *self,
+                                               const char *api);
+
+/* The failure of green__linkable_block's park (status rc, self->blocked_in the call's
+ * name): green__hub_block_failed, then self unlinked from the linkable it waited on.
+ * Returns -1. */
+GREEN_HIDDEN int green__linkable_block_failed(struct green_task *self, int rc);
+
+/* green__linkable_block_general, with the hand-off a ping-pong repeats inline.
+ * waited: l if it is not ready, else NULL (green__linkable_handoff).  Every call out of
+ * it is a tail call but the switch, and only self is kept across that. */
 static inline __attribute__((always_inline)) int
 green__linkable_block(struct green_linkable *l, const struct green_linkable *waited,
                       struct green_task *self, const char *api)
 {
     struct green_hub_part *h = l->h;
-    struct green *to = h->hub;
-    void *value = NULL;
-    if (h->tail_task == self) /* the hub would finish a callback, start the next */
-        to = green__linkable_handoff(h, self, waited, &value);
-    int rc = green__hub_block_via(h, self, l, api, to, value);
-    if (GREEN_UNLIKELY(rc < 0)) {
-        int e = errno;
-        green__linkable_unlink(l, &self->wait);
-        errno = e;
-    }
-    return rc;
+    struct green_handoff to = green__linkable_handoff(h, self, waited);
+    if (!to.to)
+        return green__linkable_block_general(l, self, api);
+    int rc = green__hub_park_into(h, self, l, api, to.to, to.value);
+    if (GREEN_UNLIKELY(rc != 0 || self->got != self->blocked_on))
+        return green__linkable_block_failed(self, rc);
+    self->blocked_in = NULL;
+    return 0;
 }
 
 static inline __attribute__((always_inline)) int
@@ -223,11 +242,32 @@ green__linkable_wait_core_inline(struct green_linkable *l, double timeout, const
     }
     int e = errno;
     bool own_expired = e == ETIMEDOUT && self->fired == own;
-    green__timeout_end(l->h, own);
+    if (own)
+        green__timeout_end(l->h, own);
     if (own_expired)
         return 0;
     errno = e;
     return -1;
+}
+
+/* green__linkable_wait_inline without a timeout: returns 0 when notified (or at once), or
+ * -1 with errno.  Every call out of it is a tail call (green__linkable_block). */
+GREEN_HIDDEN int green__linkable_wait_forever_general(struct green_linkable *l, const char *api);
+static inline __attribute__((always_inline)) int
+green__linkable_wait_forever(struct green_linkable *l, bool ready, const char *api)
+{
+    if (ready && !green__linkable_notifier_active(l))
+        return 0;
+    struct green_task *self = green__hub_self_plain(l->h);
+    if (!self) /* green__hub_self's refusal, or the main greenlet's first wait */
+        return green__linkable_wait_forever_general(l, api);
+    if (ready) {
+        link_append(&l->arrived, &self->wait);
+        return green__linkable_block(l, NULL, self, api);
+    }
+    GREEN_ASSERT(!l->ready(l));
+    link_append(&l->links, &self->wait);
+    return green__linkable_block(l, l, self, api);
 }
 
 /* ready: l->ready(l), which the caller knows without the indirect call. */

@@ -267,11 +267,10 @@ static int wait_in_line(struct green_queue *q, struct green_task *self,
     }
     if (!link_list_empty(list == &q->putters ? &q->getters : &q->putters))
         schedule_unlock(q);
-    struct green *to = q->h->hub;
-    void *value = NULL;
+    struct green_handoff to = {q->h->hub, NULL};
     if (q->h->tail_task == self) /* the hub would finish a callback, start the next */
-        to = green__hub_handoff(q->h, self, &value);
-    int rc = green__hub_block_via(q->h, self, q, api, to, value);
+        to = green__hub_handoff(q->h, self);
+    int rc = green__hub_block_via(q->h, self, q, api, to.to, to.value);
     int e = errno;
     if (self->wait.list) { /* still in line: it did not get through */
         q->nputters -= self->wait.list == &q->putters;
