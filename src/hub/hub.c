@@ -71,6 +71,8 @@ GREEN_COLD static struct green_hub_part *hub_create(struct green_thread *ts, con
     attr.name = "hub";
     attr.stack_size = HUB_STACK;
     h->hub = green_new(hub_run, &ts->core.main, &attr);
+    /* The hub has no task (ext NULL): green__hub_self refuses it by that alone. */
+    GREEN_ASSERT(!h->hub || !h->hub->ext);
     if (!h->hub) {
         ev_loop_destroy(h->loop);
         h->loop = NULL;

@@ -252,7 +252,7 @@ static inline struct green_task *green__hub_self(struct green_hub_part *h, const
 {
     GREEN_ASSERT(h->ts == green__tls); /* h is the caller's hub: one load less from green__tls */
     struct green *cur = green__tls->core.current;
-    struct green_task *t = cur == h->hub ? NULL : green__task_of(cur);
+    struct green_task *t = green__task_of(cur); /* NULL for the hub (hub.c), refused */
     if (GREEN_UNLIKELY(!t || t->killed))
         return green__hub_refuse_self(h, cur, t, api);
     return t;
@@ -262,9 +262,9 @@ static inline struct green_task *green__hub_self(struct green_hub_part *h, const
  * killed; else NULL, nothing done (the caller then takes a path through green__hub_self). */
 static inline struct green_task *green__hub_self_plain(const struct green_hub_part *h)
 {
+    (void)h;
     GREEN_ASSERT(h->ts == green__tls);
-    struct green *cur = green__tls->core.current;
-    struct green_task *t = cur == h->hub ? NULL : green__task_of(cur);
+    struct green_task *t = green__task_of(green__tls->core.current); /* the hub has none */
     return GREEN_LIKELY(t && !t->killed) ? t : NULL;
 }
 

@@ -186,6 +186,8 @@ green__linkable_handoff(struct green_hub_part *h, struct green_task *self,
             struct green_task *t = green__notifier_claim(h, next, link, &value);
             h->ts->core.finished = NULL; /* as green__hub_resume: a death from now on is t's */
             h->handoffs++;
+            if (!t->g) /* a task's greenlet never is NULL; nor is the result, then */
+                __builtin_unreachable();
             return (struct green_handoff){t->g, value};
         }
     }
