@@ -64,7 +64,7 @@ GREEN_COLD static int event_set_checked(green_event_t *e)
 
 GREEN_API GREEN_HOT_ALIGN int green_event_set(green_event_t *e)
 {
-    if (green__linkable_mine(&e->l))
+    if (green__linkable_mine(e))
         return event_set(e);
     return event_set_checked(e);
 }
@@ -79,7 +79,7 @@ GREEN_COLD static int event_clear_checked(green_event_t *e)
 
 GREEN_API GREEN_HOT_ALIGN int green_event_clear(green_event_t *e)
 {
-    if (!green__linkable_mine(&e->l))
+    if (!green__linkable_mine(e))
         return event_clear_checked(e);
     e->flag = false;
     return 0;
@@ -107,7 +107,7 @@ GREEN_API GREEN_HOT_ALIGN int green_event_wait(green_event_t *e, double timeout)
 {
     /* Forever, inline (linkable.h: why), without a timer to keep; a timeout (or NaN) out
      * of line. */
-    if (!green__linkable_mine(&e->l) || !(timeout < 0))
+    if (!green__linkable_mine(e) || !(timeout < 0))
         return event_wait_checked(e, timeout);
     return green__linkable_wait_forever(&e->l, e->flag, "green_event_wait");
 }

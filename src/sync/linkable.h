@@ -103,11 +103,12 @@ static inline struct green_hub_part *green__sync_owner(const void *obj, struct g
     return green__sync_owner_slow(obj, h, api);
 }
 
-/* Whether the object whose first member l is belongs to the calling thread's live hub:
- * green__sync_owner's inline test alone, for the calls that leave every other case to a
- * checked path out of line (Event's).  An object's hub is never NULL. */
-static inline bool green__linkable_mine(const struct green_linkable *l)
+/* Whether obj, whose first member is its linkable, belongs to the calling thread's live
+ * hub: green__sync_owner's inline test alone, for the calls that leave every other case
+ * to a checked path out of line (Event's).  An object's hub is never NULL. */
+static inline bool green__linkable_mine(const void *obj)
 {
+    const struct green_linkable *l = obj; /* C11 6.7.2.1: its first member */
     return GREEN_LIKELY(l && l->h == green__hub_peek());
 }
 
