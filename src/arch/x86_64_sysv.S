@@ -227,6 +227,66 @@ green_arch_switch_pivot:
     jmp     1b
     .size   green_arch_switch_pivot, .-green_arch_switch_pivot
 
+/* int green_arch_park(void **save_sp, void *load_sp, void *value, void **result,
+ *                     rdi              rsi            rdx          rcx
+ *                     const void *token, int (*fail)(int status))
+ *                     r8                 r9
+ * green_arch_switch(save_sp, load_sp, 0, value, result) whose frame resumes in
+ * green_arch_park_resume, with token and fail kept above it (arch.h).  Tail-called: the
+ * slot above them is the return address of the parking call's caller.  The frame is built
+ * as if green_arch_park_resume had called the switch, so the variant in use saves it, and
+ * any switch resumes it as any other frame (the shared-stack copy moves it as stack
+ * data). */
+    .globl  green_arch_park
+    .hidden green_arch_park
+    .type   green_arch_park, @function
+    .p2align 4
+green_arch_park:
+    ENDBR
+    pushq   %r9                     /* fail */
+    pushq   %r8                     /* token */
+    leaq    .Lpark_resume(%rip), %rax
+    pushq   %rax                    /* the frame's resume address */
+    movq    %rcx, %r8               /* result: the switch's fifth argument */
+    movq    %rdx, %rcx              /* value: its fourth */
+    xorl    %edx, %edx              /* status 0 */
+    jmpq    *green_arch_switch_impl(%rip)
+    .size   green_arch_park, .-green_arch_park
+
+/* Where a parked frame resumes: eax the status, rcx the value (RESUME leaves it), rsp at
+ * token, fail and the parking call's return address.  Unwinders step through to that
+ * address (the CFI below), so a parked greenlet's backtrace shows its caller.  The frame
+ * resumes a byte in: a debugger reads a frame's resume address as a return address and
+ * looks up the unwind rule (and the function's name) of the byte before it. */
+    .globl  green_arch_park_resume
+    .hidden green_arch_park_resume
+    .type   green_arch_park_resume, @function
+    .p2align 4
+green_arch_park_resume:
+    .cfi_startproc simple
+    .cfi_def_cfa %rsp, 24
+    .cfi_offset %rip, -8
+    nop
+.Lpark_resume:                      /* the frame's resume address */
+    popq    %r8                     /* token */
+    .cfi_def_cfa_offset 16
+    popq    %r9                     /* fail */
+    .cfi_def_cfa_offset 8
+    testl   %eax, %eax
+    jnz     1f
+    cmpq    %r8, %rcx
+    jne     1f
+    popq    %r11                    /* the wake-up expected: the call returns 0 */
+    .cfi_def_cfa_offset 0
+    .cfi_register %rip, %r11
+    NOTRACK jmpq *%r11
+1:  .cfi_def_cfa_offset 8
+    .cfi_offset %rip, -8
+    movl    %eax, %edi              /* fail(status) returns for the call, from its frame */
+    NOTRACK jmpq *%r9
+    .cfi_endproc
+    .size   green_arch_park_resume, .-green_arch_park_resume
+
 /* void *green_arch_init(void *stack_lo, void *stack_top, void (*entry)(void)) */
     .globl  green_arch_init
     .hidden green_arch_init

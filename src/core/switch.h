@@ -61,4 +61,27 @@ green__switch_started(struct green_thread *ts, struct green *g, void *value, voi
     return green__resume(ts, cur, g->stack_start, g, 0, value, result);
 }
 
+/* green__switch_started into a private g, parking the current greenlet (private or shared)
+ * with green_arch_park: for the layer above (the hub's waits), which calls this in tail
+ * position from the blocking call itself, and so resumes straight in that call's caller
+ * with 0 when the switch that resumes it passes (0, token), else with what fail(status)
+ * returns for the call (arch.h).  Not in sanitizer builds, whose switch hooks run after
+ * the switch in C (GREEN_CORE_PARK 0 there: the caller takes green__switch_started). */
+#if GREEN_ARCH_HAS_PARK && !GREEN_SAN_SWITCH
+#define GREEN_CORE_PARK 1
+static inline __attribute__((always_inline)) int
+green__switch_park(struct green_thread *ts, struct green *g, void *value, void **result,
+                   const void *token, int (*fail)(int status))
+{
+    struct green *cur = ts->core.current;
+    GREEN_ASSERT(g->state == GS_ACTIVE && g->thread == ts && g != cur && ts == green__tls_fast &&
+                 !(g->flags & GF_SHARED));
+    set_current(ts, g);
+    return green_arch_park((void **)&cur->stack_start, g->stack_start, value, result, token,
+                           fail);
+}
+#else
+#define GREEN_CORE_PARK 0
+#endif
+
 #endif /* GREEN_CORE_SWITCH_H */

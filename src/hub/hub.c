@@ -186,7 +186,7 @@ void green__hub_resumed(struct green_hub_part *h, struct green *g, int rc, void 
 
 void green__wake_waiter(struct green_hub_part *h, struct green_link *l, void *obj)
 {
-    green__hub_resume(h, green__task_of_wait(l)->g, 0, obj);
+    green__wake_task(h, green__task_of_wait(l), obj);
 }
 
 /* ---- the public calls ---------------------------------------------------------------- */

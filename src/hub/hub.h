@@ -368,6 +368,24 @@ green__hub_park_into(struct green_hub_part *h, struct green_task *self, void *to
     return green__switch_started(h->ts, to, value, &self->got);
 }
 
+#if GREEN_CORE_PARK
+/* green__hub_park_into for a private `to`, as a tail switch (green__switch_park): called in
+ * tail position by the blocking call itself, which then returns 0 straight to its caller
+ * when resumed with token, else what fail(status) returns (green__hub_block_failed's -1,
+ * the waiter unlinked).  Whoever resumes self with token clears self->blocked_in first
+ * (green__wake_task, green__hub_take_head_for): nothing runs in self before its caller. */
+static inline __attribute__((always_inline)) int
+green__hub_park_tail(struct green_hub_part *h, struct green_task *self, void *token,
+                     const char *api, struct green *to, void *value, int (*fail)(int status))
+{
+    GREEN_ASSERT(self->g == h->ts->core.current && to != h->hub && api);
+    self->blocked_in = api;
+    self->blocked_on = token;
+    green__hub_note_running(h, to->id);
+    return green__switch_park(h->ts, to, value, &self->got, token, fail);
+}
+#endif
+
 static inline int green__hub_block(struct green_hub_part *h, struct green_task *self,
                                    void *token, const char *api)
 {
@@ -460,9 +478,18 @@ static inline struct green_task *green__hub_take_head_for(struct green_hub_part 
 {
     green__callback_take_head(h);
     struct green_task *t = green__task_of_wait(wait);
+    t->blocked_in = NULL; /* resumed by the wake-up it waits for (green__hub_park_tail) */
     green__hub_set_tail(h, t, tail, obj);
     *value = obj;
     return t;
+}
+
+/* Hub only: resume task t, waiting for obj, with obj: the wake-up its wait expects, so the
+ * wait's record of what it is blocked in ends here (green__hub_park_tail). */
+static inline void green__wake_task(struct green_hub_part *h, struct green_task *t, void *obj)
+{
+    t->blocked_in = NULL;
+    green__hub_resume(h, t->g, 0, obj);
 }
 
 /* Hub only: resume the greenlet waiting through link `l` (its task's wait link) with obj:
@@ -474,7 +501,7 @@ GREEN_HIDDEN void green__wake_waiter(struct green_hub_part *h, struct green_link
 static inline void green__link_notify(struct green_hub_part *h, struct green_link *l, void *obj)
 {
     if (GREEN_LIKELY(l->notify == green__wake_waiter))
-        green__hub_resume(h, green__task_of_wait(l)->g, 0, obj);
+        green__wake_task(h, green__task_of_wait(l), obj);
     else
         l->notify(h, l, obj);
 }

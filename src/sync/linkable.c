@@ -130,6 +130,11 @@ int green__linkable_block_failed(struct green_task *self, int rc)
     return -1;
 }
 
+int green__linkable_park_failed(int status)
+{
+    return green__linkable_block_failed(green__task_of(green__tls->core.current), status);
+}
+
 int green__linkable_wait_forever_general(struct green_linkable *l, const char *api)
 {
     return green__linkable_wait(l, GREEN_FOREVER, api) < 0 ? -1 : 0;

@@ -206,6 +206,10 @@ GREEN_HIDDEN int green__linkable_block_general(struct green_linkable *l, struct 
  * Returns -1. */
 GREEN_HIDDEN int green__linkable_block_failed(struct green_task *self, int rc);
 
+/* green__linkable_block_failed of the calling greenlet's task: the fail function of a
+ * linkable wait's green__hub_park_tail. */
+GREEN_HIDDEN int green__linkable_park_failed(int status);
+
 /* green__linkable_block_general, with the hand-off a ping-pong repeats inline.
  * waited: l if it is not ready, else NULL (green__linkable_handoff).  Every call out of
  * it is a tail call but the switch, and only self is kept across that. */
@@ -217,6 +221,10 @@ green__linkable_block(struct green_linkable *l, const struct green_linkable *wai
     struct green_handoff to = green__linkable_handoff(h, self, waited);
     if (!to.to)
         return green__linkable_block_general(l, self, api);
+#if GREEN_CORE_PARK
+    if (GREEN_LIKELY(!(to.to->flags & GF_SHARED)))
+        return green__hub_park_tail(h, self, l, api, to.to, to.value, green__linkable_park_failed);
+#endif
     int rc = green__hub_park_into(h, self, l, api, to.to, to.value);
     if (GREEN_UNLIKELY(rc != 0 || self->got != self->blocked_on))
         return green__linkable_block_failed(self, rc);

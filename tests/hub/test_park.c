@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/* A wait that hands off parks its greenlet (green_arch_park, src/hub/hub.h's
+ * green__hub_park_tail): the switch back lands in the wait's caller, and only the wake-up
+ * the wait expects returns 0 there; every other way into the parked greenlet must end its
+ * wait as a block does, with -1 and the errno of green__hub_block, the waiter unlinked.
+ * Here A and B ping-pong on two events until A's wait is parked by a hand-off into B
+ * (the hand-off count says so), then B ends it by a kill, by A's scoped timeout, or by a
+ * foreign switch into A.  Each stack model pairing: a parked greenlet may be on the shared
+ * stack (its frame is moved as stack data), and a shared target takes the checked path.
+ * The fixture's teardown destroys the events, which fails while a waiter is still linked. */
+#include "hubtest.h"
+
+enum ending { BY_KILL, BY_TIMEOUT, BY_FOREIGN };
+
+static green_event_t *e1, *e2;
+static green_t *a_g, *b_g;
+static enum ending ending;
+static uint64_t a_before, b_after; /* hand-off counts around A's last wait */
+
+static int events_up(void **state)
+{
+    e1 = green_event_new();
+    e2 = green_event_new();
+    return e1 && e2 ? hub_setup(state) : -1;
+}
+
+static int events_down(void **state)
+{
+    int rc = green_sleep(0) || green_event_destroy(e1) || green_event_destroy(e2);
+    if (rc)
+        print_error("green_event_destroy: %s\n", green_last_error());
+    return hub_teardown(state) || rc;
+}
+
+static const char *errno_name(int e)
+{
+    return e == ECANCELED ? "ECANCELED" : e == ETIMEDOUT ? "ETIMEDOUT" : e == EINTR ? "EINTR" : "?";
+}
+
+static void *ping(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(green_event_set(e1), 0);
+        CHECK_EQ(green_event_wait(e2, GREEN_FOREVER), 0);
+        CHECK_EQ(green_event_clear(e2), 0);
+    }
+    green_timeout_t *t = ending == BY_TIMEOUT ? green_timeout_start(0.001) : NULL;
+    if (ending == BY_TIMEOUT)
+        CHECK_EQ(t != NULL, 1);
+    a_before = green__hub_handoff_count();
+    CHECK_EQ(green_event_set(e1), 0);
+    errno = 0;
+    int rc = green_event_wait(e2, GREEN_FOREVER);
+    int e = errno;
+    say("A's wait: %d %s", rc, errno_name(e));
+    if (t)
+        CHECK_EQ(green_timeout_end(t), 1); /* it fired */
+    if (ending == BY_FOREIGN) { /* back into B's switch; B kills us from there */
+        int back = green_switch(b_g, NULL, NULL);
+        say("A's switch back: %s", back == GREEN_EXIT ? "GREEN_EXIT" : "?");
+    }
+    return NULL;
+}
+
+static void *pong(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(green_event_wait(e1, GREEN_FOREVER), 0);
+        CHECK_EQ(green_event_clear(e1), 0);
+        if (i < 2)
+            CHECK_EQ(green_event_set(e2), 0);
+    }
+    b_after = green__hub_handoff_count(); /* A's last wait woke us by a hand-off */
+    if (ending == BY_KILL)
+        CHECK_EQ(green_kill_nowait(a_g), 0);
+    if (ending == BY_FOREIGN) {
+        void *v = NULL;
+        CHECK_EQ(green_switch(a_g, ITEM(7), &v), 0);
+        say("B's switch returned");
+        CHECK_EQ(green_kill_nowait(a_g), 0);
+    }
+    return NULL;
+}
+
+static void run(int a_model, int b_model, enum ending how)
+{
+    ending = how;
+    b_g = SPAWN_MODEL(pong, NULL, b_model);
+    a_g = SPAWN_MODEL(ping, NULL, a_model);
+    green_t *g[2] = {b_g, a_g};
+    JOIN_ALL(g, 2);
+    assert_true(b_after > a_before);
+    /* Nothing is left linked on e2 (the teardown's destroy checks it): a set finds nobody. */
+    assert_int_equal(green_event_set(e2), 0);
+}
+
+#define PAIRINGS(name, how)                                                                        \
+    static void name##_pp(void **state)                                                            \
+    {                                                                                              \
+        (void)state;                                                                               \
+        run(GREEN_STACK_PRIVATE, GREEN_STACK_PRIVATE, how);                                        \
+        name##_expect();                                                                           \
+    }                                                                                              \
+    static void name##_ss(void **state)                                                            \
+    {                                                                                              \
+        (void)state;                                                                               \
+        run(GREEN_STACK_SHARED, GREEN_STACK_SHARED, how);                                          \
+        name##_expect();                                                                           \
+    }                                                                                              \
+    static void name##_ps(void **state)                                                            \
+    {                                                                                              \
+        (void)state;                                                                               \
+        run(GREEN_STACK_PRIVATE, GREEN_STACK_SHARED, how);                                         \
+        name##_expect();                                                                           \
+    }                                                                                              \
+    static void name##_sp(void **state)                                                            \
+    {                                                                                              \
+        (void)state;                                                                               \
+        run(GREEN_STACK_SHARED, GREEN_STACK_PRIVATE, how);                                         \
+        name##_expect();                                                                           \
+    }
+
+static void killed_expect(void) { assert_order("A's wait: -1 ECANCELED"); }
+static void timed_out_expect(void) { assert_order("A's wait: -1 ETIMEDOUT"); }
+static void foreign_expect(void)
+{
+    assert_order("A's wait: -1 EINTR", "B's switch returned", "A's switch back: GREEN_EXIT");
+}
+
+PAIRINGS(killed, BY_KILL)
+PAIRINGS(timed_out, BY_TIMEOUT)
+PAIRINGS(foreign, BY_FOREIGN)
+
+#define FOUR(name)                                                                                 \
+    cmocka_unit_test_setup_teardown(name##_pp, events_up, events_down),                           \
+        cmocka_unit_test_setup_teardown(name##_ss, events_up, events_down),                       \
+        cmocka_unit_test_setup_teardown(name##_ps, events_up, events_down),                       \
+        cmocka_unit_test_setup_teardown(name##_sp, events_up, events_down)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {FOUR(killed), FOUR(timed_out), FOUR(foreign)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
