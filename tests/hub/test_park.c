@@ -84,63 +84,46 @@ static void *pong(void *arg)
     return NULL;
 }
 
-static void run(int a_model, int b_model, enum ending how)
+/* One case: the stack models of A and B, how A's parked wait ends, what it then prints. */
+struct park_case {
+    int a_model, b_model;
+    enum ending how;
+    const char *order[3];
+};
+
+static void test_parked_wait_ends(void **state)
 {
-    ending = how;
-    b_g = SPAWN_MODEL(pong, NULL, b_model);
-    a_g = SPAWN_MODEL(ping, NULL, a_model);
+    const struct park_case *c = *state;
+    ending = c->how;
+    b_g = SPAWN_MODEL(pong, NULL, c->b_model);
+    a_g = SPAWN_MODEL(ping, NULL, c->a_model);
     green_t *g[2] = {b_g, a_g};
     JOIN_ALL(g, 2);
     assert_true(b_after > a_before);
     /* Nothing is left linked on e2 (the teardown's destroy checks it): a set finds nobody. */
     assert_int_equal(green_event_set(e2), 0);
+    assert_order_list(c->order, c->how == BY_FOREIGN ? 3 : 1);
 }
 
-#define PAIRINGS(name, how)                                                                        \
-    static void name##_pp(void **state)                                                            \
-    {                                                                                              \
-        (void)state;                                                                               \
-        run(GREEN_STACK_PRIVATE, GREEN_STACK_PRIVATE, how);                                        \
-        name##_expect();                                                                           \
-    }                                                                                              \
-    static void name##_ss(void **state)                                                            \
-    {                                                                                              \
-        (void)state;                                                                               \
-        run(GREEN_STACK_SHARED, GREEN_STACK_SHARED, how);                                          \
-        name##_expect();                                                                           \
-    }                                                                                              \
-    static void name##_ps(void **state)                                                            \
-    {                                                                                              \
-        (void)state;                                                                               \
-        run(GREEN_STACK_PRIVATE, GREEN_STACK_SHARED, how);                                         \
-        name##_expect();                                                                           \
-    }                                                                                              \
-    static void name##_sp(void **state)                                                            \
-    {                                                                                              \
-        (void)state;                                                                               \
-        run(GREEN_STACK_SHARED, GREEN_STACK_PRIVATE, how);                                         \
-        name##_expect();                                                                           \
-    }
+#define P GREEN_STACK_PRIVATE
+#define S GREEN_STACK_SHARED
+#define KILLED {"A's wait: -1 ECANCELED"}
+#define TIMED_OUT {"A's wait: -1 ETIMEDOUT"}
+#define FOREIGN {"A's wait: -1 EINTR", "B's switch returned", "A's switch back: GREEN_EXIT"}
+static const struct park_case cases[] = {
+    {P, P, BY_KILL, KILLED},       {S, S, BY_KILL, KILLED},       {P, S, BY_KILL, KILLED},
+    {S, P, BY_KILL, KILLED},       {P, P, BY_TIMEOUT, TIMED_OUT}, {S, S, BY_TIMEOUT, TIMED_OUT},
+    {P, S, BY_TIMEOUT, TIMED_OUT}, {S, P, BY_TIMEOUT, TIMED_OUT}, {P, P, BY_FOREIGN, FOREIGN},
+    {S, S, BY_FOREIGN, FOREIGN},   {P, S, BY_FOREIGN, FOREIGN},   {S, P, BY_FOREIGN, FOREIGN},
+};
 
-static void killed_expect(void) { assert_order("A's wait: -1 ECANCELED"); }
-static void timed_out_expect(void) { assert_order("A's wait: -1 ETIMEDOUT"); }
-static void foreign_expect(void)
-{
-    assert_order("A's wait: -1 EINTR", "B's switch returned", "A's switch back: GREEN_EXIT");
-}
-
-PAIRINGS(killed, BY_KILL)
-PAIRINGS(timed_out, BY_TIMEOUT)
-PAIRINGS(foreign, BY_FOREIGN)
-
-#define FOUR(name)                                                                                 \
-    cmocka_unit_test_setup_teardown(name##_pp, events_up, events_down),                           \
-        cmocka_unit_test_setup_teardown(name##_ss, events_up, events_down),                       \
-        cmocka_unit_test_setup_teardown(name##_ps, events_up, events_down),                       \
-        cmocka_unit_test_setup_teardown(name##_sp, events_up, events_down)
+#define CASE(i)                                                                                    \
+    cmocka_unit_test_prestate_setup_teardown(test_parked_wait_ends, events_up, events_down,       \
+                                             (void *)&cases[i])
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {FOUR(killed), FOUR(timed_out), FOUR(foreign)};
+    const struct CMUnitTest tests[] = {CASE(0), CASE(1), CASE(2), CASE(3),  CASE(4),  CASE(5),
+                                       CASE(6), CASE(7), CASE(8), CASE(9), CASE(10), CASE(11)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
