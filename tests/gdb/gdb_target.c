@@ -4,7 +4,9 @@
  * It leaves greenlets of every kind suspended in functions with distinctive names -- a
  * private one, a shared one whose whole slice is in the heap, a shared one split between
  * heap and region, a shared one entirely in the region, one on a second thread -- plus a
- * dead and an unstarted one, and stops in gdb_checkpoint() for gdb to look at them.  Run
+ * dead and an unstarted one, and, on a fourth thread, a hub task parked by a hand-off
+ * (green_arch_park: its frame resumes in green_arch_park_resume, whose unwind rule leads
+ * to the wait's caller), and stops in gdb_checkpoint() for gdb to look at them.  Run
  * without gdb, it prints what gdb should see (the driver runs it once that way first).
  * After the checkpoint it resumes every greenlet and checks the values and the stack
  * contents they find: if looking at them from gdb changed registers or memory, it fails.
@@ -212,6 +214,59 @@ static void *thread_with_greenlet(void *arg)
     return NULL;
 }
 
+/* ---- a fourth thread: a hub, two tasks ping-ponging on Events, one parked ------------ */
+
+static uint64_t hub_main_id, hub_id, ping_id, pong_id;
+static green_event_t *e1, *e2;
+
+PARKED static int parked_in_event_wait(void)
+{
+    int rc = green_event_wait(e2, GREEN_FOREVER); /* parked by the hand-off from round 1 */
+    CHECK(rc == 0);
+    return rc;
+}
+
+PARKED static void *ping_run(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3; i++) {
+        CHECK(green_event_set(e1) == 0);
+        CHECK(parked_in_event_wait() == 0 && green_event_clear(e2) == 0);
+    }
+    return NULL;
+}
+
+static void *pong_run(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3; i++) {
+        CHECK(green_event_wait(e1, GREEN_FOREVER) == 0 && green_event_clear(e1) == 0);
+        if (i == 2) { /* ping is parked now, woken us by its hand-off: let gdb look */
+            sem_post(&ready);
+            sem_wait(&go);
+        }
+        CHECK(green_event_set(e2) == 0);
+    }
+    return NULL;
+}
+
+static void *thread_with_hub(void *arg)
+{
+    (void)arg;
+    CHECK((e1 = green_event_new()) != NULL && (e2 = green_event_new()) != NULL);
+    hub_main_id = green_id(green_main());
+    hub_id = green_id(green_hub());
+    green_t *pong = green_spawn(pong_run, NULL, NULL), *ping = green_spawn(ping_run, NULL, NULL);
+    CHECK(pong && ping);
+    pong_id = green_id(pong);
+    ping_id = green_id(ping);
+    CHECK(green_join(pong, GREEN_FOREVER, NULL) == 0 && green_join(ping, GREEN_FOREVER, NULL) == 0);
+    CHECK(green_release(pong) == 0 && green_release(ping) == 0);
+    CHECK(green_event_destroy(e1) == 0 && green_event_destroy(e2) == 0);
+    CHECK(green_hub_shutdown() == 0);
+    return NULL;
+}
+
 static void *thread_without_greenlets(void *arg)
 {
     (void)arg;
@@ -270,11 +325,13 @@ int main(void)
     CHECK(green_switch(g_partial, NULL, &r) == 0 && r == NULL);      /* deeper now */
     CHECK(green_switch(g_nested, NULL, &r) == 0 && r == NULL); /* saves part of the partial one */
 
-    pthread_t t1, t2;
+    pthread_t t1, t2, t3;
     CHECK(sem_init(&ready, 0, 0) == 0 && sem_init(&go, 0, 0) == 0);
     CHECK(pthread_create(&t1, NULL, thread_with_greenlet, NULL) == 0);
     sem_wait(&ready);
     CHECK(pthread_create(&t2, NULL, thread_without_greenlets, NULL) == 0);
+    sem_wait(&ready);
+    CHECK(pthread_create(&t3, NULL, thread_with_hub, NULL) == 0);
     sem_wait(&ready);
 
     expect(1, g_main, "running", "thread", NULL);
@@ -295,6 +352,16 @@ int main(void)
     printf("parked %llu parked_in_nested_frame nested_run region\n", id(g_nested));
     printf("parked %llu parked_in_thread_frame thread_worker_run private\n",
            (unsigned long long)thread_worker_id);
+    printf("greenlet 4 %llu suspended thread - main\n", (unsigned long long)hub_main_id);
+    printf("greenlet 4 %llu suspended private %llu hub\n", (unsigned long long)hub_id,
+           (unsigned long long)hub_main_id);
+    printf("greenlet 4 %llu running private %llu -\n", (unsigned long long)pong_id,
+           (unsigned long long)hub_id);
+    printf("greenlet 4 %llu suspended private %llu -\n", (unsigned long long)ping_id,
+           (unsigned long long)hub_id);
+#if defined(__x86_64__) /* the CPUs with green_arch_park (arch.h) */
+    printf("parked %llu green_arch_park_resume ping_run private\n", (unsigned long long)ping_id);
+#endif
     printf("main %llu\n", id(g_main));
     printf("dead %llu\n", id(g_dead));
     printf("new %llu\n", id(g_new));
@@ -315,7 +382,9 @@ int main(void)
     }
     sem_post(&go);
     sem_post(&go);
-    CHECK(pthread_join(t1, NULL) == 0 && pthread_join(t2, NULL) == 0);
+    sem_post(&go);
+    CHECK(pthread_join(t1, NULL) == 0 && pthread_join(t2, NULL) == 0 &&
+          pthread_join(t3, NULL) == 0);
     printf("gdb_target: all greenlets resumed correctly\n");
     return 0;
 }

@@ -61,6 +61,11 @@ def gdb_session(gdb, target, libdir, greenlets, parked, ids):
             section("bt %d" % g["id"], "greenlet bt %d" % g["id"])
     section("thread 3", "thread 3")
     section("info 3", "info greenlets")
+    section("thread 4", "thread 4")
+    section("info 4", "info greenlets")
+    for g in greenlets:
+        if g["thread"] == 4 and g["id"] in parked:
+            section("bt %d" % g["id"], "greenlet bt %d" % g["id"])
     section("thread 1", "thread 1")
     # Resumed, main starts the unstarted greenlet: stop in it, main is suspended now.
     section("to new", "break unstarted_run", "continue")
@@ -110,7 +115,7 @@ def check(greenlets, parked, ids, sections, libdir):
     expect("List the greenlets of the selected thread." in help_text, "help info greenlets")
     expect("Show the backtrace of a suspended greenlet" in help_text, "help greenlet bt")
 
-    for thread in (1, 2):
+    for thread in (1, 2, 4):
         text = sections.get("info %d" % thread, "")
         rows = {}
         for line in text.splitlines():
