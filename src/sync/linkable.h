@@ -212,7 +212,8 @@ GREEN_HIDDEN int green__linkable_park_failed(int status);
 
 /* green__linkable_block_general, with the hand-off a ping-pong repeats inline.
  * waited: l if it is not ready, else NULL (green__linkable_handoff).  Every call out of
- * it is a tail call but the switch, and only self is kept across that. */
+ * it is a tail call, the switch too where the wait parks (green__hub_park_tail); only
+ * self is kept across it where it does not. */
 static inline __attribute__((always_inline)) int
 green__linkable_block(struct green_linkable *l, const struct green_linkable *waited,
                       struct green_task *self, const char *api)
@@ -270,7 +271,7 @@ green__linkable_wait_forever(struct green_linkable *l, bool ready, const char *a
     if (ready && !green__linkable_notifier_active(l))
         return 0;
     struct green_task *self = green__hub_self_plain(l->h);
-    if (!self) /* green__hub_self's refusal, or the main greenlet's first wait */
+    if (!self) /* green__hub_self refuses it (there, with the message) */
         return green__linkable_wait_forever_general(l, api);
     if (ready) {
         link_append(&l->arrived, &self->wait);
