@@ -369,19 +369,28 @@ green__hub_park_into(struct green_hub_part *h, struct green_task *self, void *to
 }
 
 #if GREEN_CORE_PARK
-/* green__hub_park_into for a private `to`, as a tail switch (green__switch_park): called in
- * tail position by the blocking call itself, which then returns 0 straight to its caller
- * when resumed with token, else what fail(status) returns (green__hub_block_failed's -1,
- * the waiter unlinked).  Whoever resumes self with token clears self->blocked_in first
+/* Whether a block may switch into `to` (the hub, or the greenlet a hand-off chose) by
+ * green__hub_park_tail: no trace hook set (it would miss the switch), and `to` started and
+ * on a private stack (the hub, before its first run, is not started). */
+static inline bool green__hub_can_park(const struct green *to)
+{
+    return GREEN_LIKELY(green__tls_fast && to->state == GS_ACTIVE && !(to->flags & GF_SHARED));
+}
+
+/* green__hub_park as a tail switch (green__switch_park), for `to` green__hub_can_park
+ * allows: called in tail position by the blocking call itself, which then returns 0
+ * straight to its caller when resumed with token, else what fail(status) returns
+ * (green__hub_block_failed's -1, after undoing what the block set up: the waiter unlinked,
+ * the wake-up cancelled).  Whoever resumes self with token clears self->blocked_in first
  * (green__wake_task, green__hub_take_head_for): nothing runs in self before its caller. */
 static inline __attribute__((always_inline)) int
 green__hub_park_tail(struct green_hub_part *h, struct green_task *self, void *token,
                      const char *api, struct green *to, void *value, int (*fail)(int status))
 {
-    GREEN_ASSERT(self->g == h->ts->core.current && to != h->hub && api);
+    GREEN_ASSERT(self->g == h->ts->core.current && api && green__hub_can_park(to));
     self->blocked_in = api;
     self->blocked_on = token;
-    green__hub_note_running(h, to->id);
+    green__hub_note_running(h, to == h->hub ? 0 : to->id);
     return green__switch_park(h->ts, to, value, &self->got, token, fail);
 }
 #endif

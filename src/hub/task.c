@@ -221,7 +221,7 @@ static void run_wake(struct green_hub_part *h, struct green_callback *cb)
 {
     struct green_task *t = task_of_callback(cb, offsetof(struct green_task, wake));
     h->resuming_last = t;
-    green__hub_resume(h, t->g, 0, cb);
+    green__wake_task(h, t, cb);
     h->resuming_last = NULL;
 }
 

@@ -137,7 +137,48 @@ static void on_sleep_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop, (void)revents;
     struct green_task *t = w->data;
-    green__hub_resume(t->h, t->g, 0, w);
+    green__wake_task(t->h, t, w);
+}
+
+/* The end of a sleep that its wake-up (token: self->wake or self->sleep_timer) did not
+ * end, with the switch's status (green__hub_block_failed): the wake-up undone.  Returns -1
+ * with errno. */
+static int sleep_failed(struct green_task *self, int status, const void *token, const char *api)
+{
+    self->blocked_in = NULL;
+    green__hub_block_failed(self, status, self->got, api);
+    int e = errno;
+    if (token == &self->wake)
+        green__callback_cancel(self->h, &self->wake);
+    else
+        ev_timer_stop(self->h->loop, &self->sleep_timer);
+    errno = e;
+    return -1;
+}
+
+#if GREEN_CORE_PARK
+static int sleep_park_failed(int status)
+{
+    struct green_task *self = green__task_of(green__tls->core.current);
+    return sleep_failed(self, status, self->blocked_on, self->blocked_in);
+}
+#endif
+
+/* Block self in a sleep until token (its wake-up) resumes it: parked into the hub where it
+ * can be (green__hub_park_tail: the sleep's caller is resumed straight), else the checked
+ * block.  Returns 0, or -1 with errno. */
+static inline __attribute__((always_inline)) int sleep_block(struct green_hub_part *h,
+                                                             struct green_task *self,
+                                                             void *token, const char *api)
+{
+#if GREEN_CORE_PARK
+    if (green__hub_can_park(h->hub))
+        return green__hub_park_tail(h, self, token, api, h->hub, NULL, sleep_park_failed);
+#endif
+    int rc = green__hub_park(h, self, token, api, h->hub, NULL);
+    if (GREEN_LIKELY(rc == 0 && self->got == token))
+        return 0;
+    return sleep_failed(self, rc, token, api);
 }
 
 GREEN_API int green_sleep(double seconds)
@@ -153,10 +194,7 @@ GREEN_API int green_sleep(double seconds)
         return -1;
     if (seconds == 0) {
         green__callback_queue(h, &self->wake);
-        int rc = green__hub_block(h, self, &self->wake, api);
-        if (rc < 0)
-            green__callback_cancel(h, &self->wake);
-        return rc;
+        return sleep_block(h, self, &self->wake, api);
     }
     ev_timer_init(&self->sleep_timer, on_sleep_timer, seconds, 0.0);
     self->sleep_timer.data = self;
@@ -165,7 +203,5 @@ GREEN_API int green_sleep(double seconds)
      * have computed for a while since). */
     ev_now_update(h->loop);
     ev_timer_start(h->loop, &self->sleep_timer);
-    int rc = green__hub_block(h, self, &self->sleep_timer, api);
-    ev_timer_stop(h->loop, &self->sleep_timer);
-    return rc;
+    return sleep_block(h, self, &self->sleep_timer, api); /* a timer that fired is stopped */
 }

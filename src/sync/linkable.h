@@ -223,7 +223,7 @@ green__linkable_block(struct green_linkable *l, const struct green_linkable *wai
     if (!to.to)
         return green__linkable_block_general(l, self, api);
 #if GREEN_CORE_PARK
-    if (GREEN_LIKELY(!(to.to->flags & GF_SHARED)))
+    if (green__hub_can_park(to.to))
         return green__hub_park_tail(h, self, l, api, to.to, to.value, green__linkable_park_failed);
 #endif
     int rc = green__hub_park_into(h, self, l, api, to.to, to.value);

@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* A wait that hands off parks its greenlet (green_arch_park, src/hub/hub.h's
- * green__hub_park_tail): the switch back lands in the wait's caller, and only the wake-up
- * the wait expects returns 0 there; every other way into the parked greenlet must end its
- * wait as a block does, with -1 and the errno of green__hub_block, the waiter unlinked.
- * Here A and B ping-pong on two events until A's wait is parked by a hand-off into B
- * (the hand-off count says so), then B ends it by a kill, by A's scoped timeout, or by a
- * foreign switch into A.  Each stack model pairing: a parked greenlet may be on the shared
- * stack (its frame is moved as stack data), and a shared target takes the checked path.
- * The fixture's teardown destroys the events, which fails while a waiter is still linked. */
+/* A block that parks its greenlet (green_arch_park, src/hub/hub.h's green__hub_park_tail):
+ * the switch back lands in the blocking call's caller, and only the wake-up the call
+ * expects returns 0 there; every other way into the parked greenlet must end the call as
+ * a failed block does, with -1 and the errno of green__hub_block, and undo what the call
+ * set up.  Two kinds park:
+ *   - a wait that hands off: A and B ping-pong on two events until A's wait is parked by a
+ *     hand-off into B (the hand-off count says so), then B ends it by a kill, by A's scoped
+ *     timeout, or by a foreign switch into A.  Each stack model pairing: a parked greenlet
+ *     may be on the shared stack (its frame is moved as stack data), and a shared target
+ *     takes the checked path.  The fixture's teardown destroys the events, which fails
+ *     while a waiter is still linked;
+ *   - a sleep, parked into the hub: ended by a kill queued ahead of its wake-up, a scoped
+ *     timeout shorter than it, or a foreign switch.  Its wake-up (the queued callback, the
+ *     timer) must be gone afterwards: a wait that follows ends by its own timeout, not by
+ *     a stray resume (EINTR). */
 #include "hubtest.h"
 
 enum ending { BY_KILL, BY_TIMEOUT, BY_FOREIGN };
@@ -88,7 +94,7 @@ static void *pong(void *arg)
 struct park_case {
     int a_model, b_model;
     enum ending how;
-    const char *order[3];
+    const char *order[4]; /* NULL-terminated when shorter */
 };
 
 static void test_parked_wait_ends(void **state)
@@ -117,13 +123,88 @@ static const struct park_case cases[] = {
     {S, S, BY_FOREIGN, FOREIGN},   {P, S, BY_FOREIGN, FOREIGN},   {S, P, BY_FOREIGN, FOREIGN},
 };
 
+/* ---- a parked sleep ------------------------------------------------------------------ */
+
+static void *sleep_a(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(green_sleep(0), 0); /* B runs meanwhile */
+    green_timeout_t *t = ending == BY_TIMEOUT ? green_timeout_start(0.001) : NULL;
+    if (ending == BY_TIMEOUT)
+        CHECK_EQ(t != NULL, 1);
+    errno = 0;
+    int rc = green_sleep(ending == BY_TIMEOUT ? 0.02 : 0);
+    int e = errno;
+    say("A's sleep: %d %s", rc, errno_name(e));
+    if (t)
+        CHECK_EQ(green_timeout_end(t), 1); /* it fired */
+    if (ending == BY_KILL)
+        return NULL; /* killed: every blocking call fails at once */
+    errno = 0;
+    CHECK_EQ(green_event_wait(e1, 0.05), -1);
+    say("A's next wait: %s", errno_name(errno));
+    if (ending == BY_FOREIGN) { /* back into B's switch; B kills us from there */
+        int back = green_switch(b_g, NULL, NULL);
+        say("A's switch back: %s", back == GREEN_EXIT ? "GREEN_EXIT" : "?");
+    }
+    return NULL;
+}
+
+static void *sleep_b(void *arg)
+{
+    (void)arg;
+    if (ending == BY_KILL) /* queued behind A's first wake-up, ahead of its second */
+        CHECK_EQ(green_kill_nowait(a_g), 0);
+    if (ending == BY_FOREIGN) {
+        CHECK_EQ(green_sleep(0), 0); /* A is parked in its second sleep(0) now */
+        void *v = NULL;
+        CHECK_EQ(green_switch(a_g, ITEM(7), &v), 0);
+        say("B's switch returned");
+        CHECK_EQ(green_kill_nowait(a_g), 0);
+    }
+    return NULL;
+}
+
+static void test_parked_sleep_ends(void **state)
+{
+    const struct park_case *c = *state;
+    ending = c->how;
+    a_g = SPAWN_MODEL(sleep_a, NULL, c->a_model);
+    b_g = SPAWN_MODEL(sleep_b, NULL, c->b_model);
+    green_t *g[2] = {a_g, b_g};
+    JOIN_ALL(g, 2);
+    size_t n = 0;
+    while (n < 4 && c->order[n])
+        n++;
+    assert_order_list(c->order, n);
+}
+
+#define SLEEP_FOREIGN                                                                              \
+    {                                                                                              \
+        "A's sleep: -1 EINTR", "A's next wait: ETIMEDOUT", "B's switch returned",                  \
+            "A's switch back: GREEN_EXIT"                                                          \
+    }
+static const struct park_case sleeps[] = {
+    {P, P, BY_KILL, {"A's sleep: -1 ECANCELED"}},
+    {S, S, BY_KILL, {"A's sleep: -1 ECANCELED"}},
+    {P, P, BY_TIMEOUT, {"A's sleep: -1 ETIMEDOUT", "A's next wait: ETIMEDOUT"}},
+    {S, S, BY_TIMEOUT, {"A's sleep: -1 ETIMEDOUT", "A's next wait: ETIMEDOUT"}},
+    {P, P, BY_FOREIGN, SLEEP_FOREIGN},
+    {S, S, BY_FOREIGN, SLEEP_FOREIGN},
+};
+
 #define CASE(i)                                                                                    \
     cmocka_unit_test_prestate_setup_teardown(test_parked_wait_ends, events_up, events_down,       \
                                              (void *)&cases[i])
+#define SLEEP(i)                                                                                   \
+    cmocka_unit_test_prestate_setup_teardown(test_parked_sleep_ends, events_up, events_down,      \
+                                             (void *)&sleeps[i])
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {CASE(0), CASE(1), CASE(2), CASE(3),  CASE(4),  CASE(5),
-                                       CASE(6), CASE(7), CASE(8), CASE(9), CASE(10), CASE(11)};
+    const struct CMUnitTest tests[] = {
+        CASE(0),  CASE(1),  CASE(2),  CASE(3),  CASE(4),  CASE(5),  CASE(6),  CASE(7),  CASE(8),
+        CASE(9),  CASE(10), CASE(11), SLEEP(0), SLEEP(1), SLEEP(2), SLEEP(3), SLEEP(4), SLEEP(5),
+    };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
