@@ -110,6 +110,10 @@ int green__linkable_block_general(struct green_linkable *l, struct green_task *s
     struct green_handoff to = {h->hub, NULL};
     if (h->tail_task == self) /* the hub would finish a callback, start the next */
         to = green__hub_handoff(h, self);
+#if GREEN_CORE_PARK
+    if (green__hub_can_park(to.to)) /* tail-called by the wait: it parks there */
+        return green__hub_park_tail(h, self, l, api, to.to, to.value, green__linkable_park_failed);
+#endif
     int rc = green__hub_block_via(h, self, l, api, to.to, to.value);
     if (rc < 0) {
         int e = errno;
