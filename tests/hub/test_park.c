@@ -43,6 +43,23 @@ static const char *errno_name(int e)
     return e == ECANCELED ? "ECANCELED" : e == ETIMEDOUT ? "ETIMEDOUT" : e == EINTR ? "EINTR" : "?";
 }
 
+/* The foreign switch: B switches into A's parked block with a value that is not its
+ * wake-up; A, its block ended (EINTR), switches back into B's switch, and B kills A from
+ * there (A's switch then fails with GREEN_EXIT). */
+static void switch_into_a(void)
+{
+    void *v = NULL;
+    CHECK_EQ(green_switch(a_g, ITEM(7), &v), 0);
+    say("B's switch returned");
+    CHECK_EQ(green_kill_nowait(a_g), 0);
+}
+
+static void switch_back_into_b(void)
+{
+    int back = green_switch(b_g, NULL, NULL);
+    say("A's switch back: %s", back == GREEN_EXIT ? "GREEN_EXIT" : "?");
+}
+
 static void *ping(void *arg)
 {
     (void)arg;
@@ -62,10 +79,8 @@ static void *ping(void *arg)
     say("A's wait: %d %s", rc, errno_name(e));
     if (t)
         CHECK_EQ(green_timeout_end(t), 1); /* it fired */
-    if (ending == BY_FOREIGN) { /* back into B's switch; B kills us from there */
-        int back = green_switch(b_g, NULL, NULL);
-        say("A's switch back: %s", back == GREEN_EXIT ? "GREEN_EXIT" : "?");
-    }
+    if (ending == BY_FOREIGN)
+        switch_back_into_b();
     return NULL;
 }
 
@@ -81,12 +96,8 @@ static void *pong(void *arg)
     b_after = green__hub_handoff_count(); /* A's last wait woke us by a hand-off */
     if (ending == BY_KILL)
         CHECK_EQ(green_kill_nowait(a_g), 0);
-    if (ending == BY_FOREIGN) {
-        void *v = NULL;
-        CHECK_EQ(green_switch(a_g, ITEM(7), &v), 0);
-        say("B's switch returned");
-        CHECK_EQ(green_kill_nowait(a_g), 0);
-    }
+    if (ending == BY_FOREIGN)
+        switch_into_a();
     return NULL;
 }
 
@@ -97,18 +108,29 @@ struct park_case {
     const char *order[4]; /* NULL-terminated when shorter */
 };
 
+/* Spawn A and B (B first: it must be waiting when A starts), join both, check the order. */
+static void run_case(const struct park_case *c, green_fn a, green_fn b, bool b_first)
+{
+    ending = c->how;
+    if (b_first)
+        b_g = SPAWN_MODEL(b, NULL, c->b_model);
+    a_g = SPAWN_MODEL(a, NULL, c->a_model);
+    if (!b_first)
+        b_g = SPAWN_MODEL(b, NULL, c->b_model);
+    green_t *g[2] = {a_g, b_g};
+    JOIN_ALL(g, 2);
+    size_t n = 0;
+    while (n < 4 && c->order[n])
+        n++;
+    assert_order_list(c->order, n);
+}
+
 static void test_parked_wait_ends(void **state)
 {
-    const struct park_case *c = *state;
-    ending = c->how;
-    b_g = SPAWN_MODEL(pong, NULL, c->b_model);
-    a_g = SPAWN_MODEL(ping, NULL, c->a_model);
-    green_t *g[2] = {b_g, a_g};
-    JOIN_ALL(g, 2);
+    run_case(*state, ping, pong, true);
     assert_true(b_after > a_before);
     /* Nothing is left linked on e2 (the teardown's destroy checks it): a set finds nobody. */
     assert_int_equal(green_event_set(e2), 0);
-    assert_order_list(c->order, c->how == BY_FOREIGN ? 3 : 1);
 }
 
 #define P GREEN_STACK_PRIVATE
@@ -143,10 +165,8 @@ static void *sleep_a(void *arg)
     errno = 0;
     CHECK_EQ(green_event_wait(e1, 0.05), -1);
     say("A's next wait: %s", errno_name(errno));
-    if (ending == BY_FOREIGN) { /* back into B's switch; B kills us from there */
-        int back = green_switch(b_g, NULL, NULL);
-        say("A's switch back: %s", back == GREEN_EXIT ? "GREEN_EXIT" : "?");
-    }
+    if (ending == BY_FOREIGN)
+        switch_back_into_b();
     return NULL;
 }
 
@@ -157,27 +177,12 @@ static void *sleep_b(void *arg)
         CHECK_EQ(green_kill_nowait(a_g), 0);
     if (ending == BY_FOREIGN) {
         CHECK_EQ(green_sleep(0), 0); /* A is parked in its second sleep(0) now */
-        void *v = NULL;
-        CHECK_EQ(green_switch(a_g, ITEM(7), &v), 0);
-        say("B's switch returned");
-        CHECK_EQ(green_kill_nowait(a_g), 0);
+        switch_into_a();
     }
     return NULL;
 }
 
-static void test_parked_sleep_ends(void **state)
-{
-    const struct park_case *c = *state;
-    ending = c->how;
-    a_g = SPAWN_MODEL(sleep_a, NULL, c->a_model);
-    b_g = SPAWN_MODEL(sleep_b, NULL, c->b_model);
-    green_t *g[2] = {a_g, b_g};
-    JOIN_ALL(g, 2);
-    size_t n = 0;
-    while (n < 4 && c->order[n])
-        n++;
-    assert_order_list(c->order, n);
-}
+static void test_parked_sleep_ends(void **state) { run_case(*state, sleep_a, sleep_b, false); }
 
 #define SLEEP_FOREIGN                                                                              \
     {                                                                                              \
