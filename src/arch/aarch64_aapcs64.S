@@ -135,6 +135,56 @@ green_arch_switch_pivot:
     b       .Lresume_frame
     .size   green_arch_switch_pivot, .-green_arch_switch_pivot
 
+/* int green_arch_park(void **save_sp, void *load_sp, void *value, void **result,
+ *                     x0               x1             x2           x3
+ *                     const void *token, int (*fail)(int status))
+ *                     x4                 x5
+ * green_arch_switch(save_sp, load_sp, 0, value, result) whose frame resumes in
+ * green_arch_park_resume, with token and fail kept above it (arch.h).  Tail-called: x30,
+ * which the frame restores as always, is the return address of the parking call's
+ * caller. */
+    .globl  green_arch_park
+    .hidden green_arch_park
+    .type   green_arch_park, %function
+    .p2align 4
+green_arch_park:
+    stp     x4, x5, [sp, #-16]!         /* token, fail */
+    mov     x4, x3                      /* result: the switch's fifth argument */
+    mov     x3, x2                      /* value: its fourth */
+    mov     w2, #0                      /* status 0 */
+    SAVE_FRAME x4
+    adr     x10, .Lpark_resume
+    str     x10, [sp, #168]             /* the frame's resume address */
+    mov     sp, x1
+    b       .Lresume_frame
+    .size   green_arch_park, .-green_arch_park
+
+/* Where a parked frame resumes: w0 the status, x3 the value (the resume leaves it), x30
+ * the parking call's return address, sp at token and fail.  As on x86-64, the frame
+ * resumes an instruction in, so that a debugger's lookup of the instruction before its
+ * resume address finds this function and its unwind rule (CFA sp + 16, return address in
+ * x30). */
+    .globl  green_arch_park_resume
+    .hidden green_arch_park_resume
+    .type   green_arch_park_resume, %function
+    .p2align 4
+green_arch_park_resume:
+    .cfi_startproc simple
+    .cfi_def_cfa sp, 16
+    .cfi_return_column x30
+    .cfi_same_value x30
+    nop
+.Lpark_resume:
+    ldp     x4, x5, [sp], #16           /* token, fail */
+    .cfi_def_cfa_offset 0
+    cbnz    w0, 1f
+    cmp     x3, x4
+    b.ne    1f
+    br      x30                         /* the wake-up expected: the call returns 0 */
+1:  br      x5                          /* fail(status) returns for the call */
+    .cfi_endproc
+    .size   green_arch_park_resume, .-green_arch_park_resume
+
 /* void *green_arch_init(void *stack_lo, void *stack_top, void (*entry)(void))
  *                             x0              x1                 x2
  * The frame resumes entry() with sp = stack_top rounded down to 16, x19-x28 = 0,

@@ -44,18 +44,19 @@
  *
  *   int green_arch_park(void **save_sp, void *load_sp, void *value, void **result,
  *                       const void *token, int (*fail)(int status));
- *       Optional (GREEN_ARCH_HAS_PARK; x86-64 only so far).  green_arch_switch(save_sp,
- *       load_sp, 0, value, result), for a caller that tail-calls it (C: `return
- *       green_arch_park(...)` in a function whose own caller then receives the result),
- *       with what the caller would do after the switch done here instead: when the saved
- *       context is resumed with status 0 and the value token, it returns 0; with anything
- *       else, fail(status) runs in its place (the value already stored through result)
- *       and returns for it.  The suspended frame is green_arch_switch's, with a resume
- *       address of its own and two more slots above it (token, fail), so every switch
- *       resumes it as any other.  Why: the resumed context then lands in its caller's
- *       caller by an indirect jump, whose target the CPU predicts from the branch history
- *       (it alternates between the two sides of a ping-pong), rather than by a `ret` after
- *       the switch, which the return-stack buffer mispredicts every time (see above).
+ *       Optional (GREEN_ARCH_HAS_PARK; every hand-written switch has it).
+ *       green_arch_switch(save_sp, load_sp, 0, value, result), for a caller that tail-calls
+ *       it (C: `return green_arch_park(...)` in a function whose own caller then receives
+ *       the result), with what the caller would do after the switch done here instead:
+ *       when the saved context is resumed with status 0 and the value token, it returns 0;
+ *       with anything else, fail(status) runs in its place (the value already stored
+ *       through result) and returns for it.  The suspended frame is green_arch_switch's,
+ *       with a resume address of its own and two more slots above it (token, fail), so
+ *       every switch resumes it as any other.  Why: the resumed context then lands in its
+ *       caller's caller by an indirect jump, whose target the CPU predicts from the branch
+ *       history (it alternates between the two sides of a ping-pong), rather than by a
+ *       `ret` after the switch, which the return-stack buffer mispredicts every time (see
+ *       above).
  *       Without the tail call it is still correct: the caller then returns the result.
  *
  *   GREEN_ARCH_SP_SLACK
@@ -133,7 +134,7 @@ extern int (*green_arch_switch_impl)(void **, void *, int, void *, void **) GREE
 #define GREEN_ARCH_SWITCH green_arch_switch
 #endif
 
-#if defined(__x86_64__) && !defined(GREEN_ARCH_PORTABLE)
+#if !defined(GREEN_ARCH_PORTABLE)
 #define GREEN_ARCH_HAS_PARK 1
 GREEN_HIDDEN int green_arch_park(void **save_sp, void *load_sp, void *value, void **result,
                                  const void *token, int (*fail)(int status));

@@ -165,6 +165,58 @@ green_arch_switch_pivot:
     j       .Lresume_frame
     .size   green_arch_switch_pivot, .-green_arch_switch_pivot
 
+/* int green_arch_park(void **save_sp, void *load_sp, void *value, void **result,
+ *                     a0               a1             a2           a3
+ *                     const void *token, int (*fail)(int status))
+ *                     a4                 a5
+ * green_arch_switch(save_sp, load_sp, 0, value, result) whose frame resumes in
+ * green_arch_park_resume, with token and fail kept above it (arch.h).  Tail-called: ra,
+ * which the frame restores as always, is the return address of the parking call's
+ * caller. */
+    .globl  green_arch_park
+    .hidden green_arch_park
+    .type   green_arch_park, @function
+    .p2align 2
+green_arch_park:
+    addi    sp, sp, -16
+    sd      a4, 0(sp)                   /* token */
+    sd      a5, 8(sp)                   /* fail */
+    mv      a4, a3                      /* result: the switch's fifth argument */
+    mv      a3, a2                      /* value: its fourth */
+    li      a2, 0                       /* status 0 */
+    SAVE_FRAME a4
+    lla     t0, .Lpark_resume
+    sd      t0, 208(sp)                 /* the frame's resume address */
+    mv      sp, a1
+    j       .Lresume_frame
+    .size   green_arch_park, .-green_arch_park
+
+/* Where a parked frame resumes: a0 the status, a3 the value (the resume leaves it), ra the
+ * parking call's return address, sp at token and fail.  As on x86-64, the frame resumes an
+ * instruction in, so that a debugger's lookup of the instruction before its resume
+ * address finds this function and its unwind rule (CFA sp + 16, return address in ra). */
+    .globl  green_arch_park_resume
+    .hidden green_arch_park_resume
+    .type   green_arch_park_resume, @function
+    .p2align 2
+green_arch_park_resume:
+    .cfi_startproc simple
+    .cfi_def_cfa sp, 16
+    .cfi_return_column ra
+    .cfi_same_value ra
+    nop
+.Lpark_resume:
+    ld      t0, 0(sp)                   /* token */
+    ld      t1, 8(sp)                   /* fail */
+    addi    sp, sp, 16
+    .cfi_def_cfa_offset 0
+    bnez    a0, 1f
+    bne     a3, t0, 1f
+    jr      ra                          /* the wake-up expected: the call returns 0 */
+1:  jr      t1                          /* fail(status) returns for the call */
+    .cfi_endproc
+    .size   green_arch_park_resume, .-green_arch_park_resume
+
 /* void *green_arch_init(void *stack_lo, void *stack_top, void (*entry)(void))
  *                             a0              a1                 a2
  * The frame resumes entry() with sp = stack_top rounded down to 16, s0-s11 = 0 (s0 = 0
