@@ -359,7 +359,7 @@ int main(void)
            (unsigned long long)hub_id);
     printf("greenlet 4 %llu suspended private %llu -\n", (unsigned long long)ping_id,
            (unsigned long long)hub_id);
-#if defined(__x86_64__) /* the CPUs with green_arch_park (arch.h) */
+#if defined(__x86_64__) /* the CPU whose parked-frame unwinding this test has seen work */
     printf("parked %llu green_arch_park_resume ping_run private\n", (unsigned long long)ping_id);
 #endif
     printf("main %llu\n", id(g_main));
