@@ -159,6 +159,13 @@ int green__hub_block_failed(struct green_task *self, int rc, void *got, const ch
     }
 }
 
+int green__hub_park_failed(struct green_task *self, int status)
+{
+    const char *api = self->blocked_in;
+    self->blocked_in = NULL;
+    return green__hub_block_failed(self, status, self->got, api);
+}
+
 void green__hub_cannot_resume(struct green *g)
 {
     char who[GREEN_DESCRIBE_MAX];

@@ -335,21 +335,25 @@ green__hub_block_via(struct green_hub_part *h, struct green_task *self, void *to
  * with self->got == token (self->blocked_on); anything else is green__hub_block_failed's.
  * Nothing but self is needed after the switch, so a wait that inlines this and leaves its
  * failures to a call out of line keeps one register across the switch, not six. */
-static inline __attribute__((always_inline)) int
-green__hub_park(struct green_hub_part *h, struct green_task *self, void *token, const char *api,
-                struct green *to, void *value)
+/* What every park records before its switch: what self is blocked in and on (runinfo.c),
+ * and for the monitor, who runs next. */
+static inline void green__hub_park_begin(struct green_hub_part *h, struct green_task *self,
+                                         void *token, const char *api, const struct green *to)
 {
     GREEN_ASSERT(self->g == h->ts->core.current && self->g != h->hub);
     self->blocked_in = api ? api : "the hub's shutdown";
     self->blocked_on = token;
-    int rc;
-    if (to == h->hub) { /* perhaps not started yet, or a trace hook set: the full switch */
-        green__hub_note_running(h, 0);
-        rc = green_switch(to, value, &self->got);
-    } else {
-        green__hub_note_running(h, to->id);
-        rc = green__switch_started(h->ts, to, value, &self->got);
-    }
+    green__hub_note_running(h, to == h->hub ? 0 : to->id);
+}
+
+static inline __attribute__((always_inline)) int
+green__hub_park(struct green_hub_part *h, struct green_task *self, void *token, const char *api,
+                struct green *to, void *value)
+{
+    green__hub_park_begin(h, self, token, api, to);
+    int rc = to == h->hub /* perhaps not started yet, or a trace hook set: the full switch */
+                 ? green_switch(to, value, &self->got)
+                 : green__switch_started(h->ts, to, value, &self->got);
     self->blocked_in = NULL;
     return rc;
 }
@@ -361,12 +365,15 @@ static inline __attribute__((always_inline)) int
 green__hub_park_into(struct green_hub_part *h, struct green_task *self, void *token,
                      const char *api, struct green *to, void *value)
 {
-    GREEN_ASSERT(self->g == h->ts->core.current && to != h->hub && api);
-    self->blocked_in = api;
-    self->blocked_on = token;
-    green__hub_note_running(h, to->id);
+    GREEN_ASSERT(to != h->hub && api);
+    green__hub_park_begin(h, self, token, api, to);
     return green__switch_started(h->ts, to, value, &self->got);
 }
+
+/* green__hub_block_failed for a park that left its call's name in self->blocked_in
+ * (green__hub_park_into, green__hub_park_tail): it clears it.  Returns -1 with errno; the
+ * caller then undoes what its block set up. */
+GREEN_HIDDEN int green__hub_park_failed(struct green_task *self, int status);
 
 #if GREEN_CORE_PARK
 /* Whether a block may switch into `to` (the hub, or the greenlet a hand-off chose) by
@@ -387,10 +394,8 @@ static inline __attribute__((always_inline)) int
 green__hub_park_tail(struct green_hub_part *h, struct green_task *self, void *token,
                      const char *api, struct green *to, void *value, int (*fail)(int status))
 {
-    GREEN_ASSERT(self->g == h->ts->core.current && api && green__hub_can_park(to));
-    self->blocked_in = api;
-    self->blocked_on = token;
-    green__hub_note_running(h, to == h->hub ? 0 : to->id);
+    GREEN_ASSERT(api && green__hub_can_park(to));
+    green__hub_park_begin(h, self, token, api, to);
     return green__switch_park(h->ts, to, value, &self->got, token, fail);
 }
 #endif

@@ -140,27 +140,25 @@ static void on_sleep_timer(struct ev_loop *loop, ev_timer *w, int revents)
     green__wake_task(t->h, t, w);
 }
 
-/* The end of a sleep that its wake-up (token: self->wake or self->sleep_timer) did not
- * end, with the switch's status (green__hub_block_failed): the wake-up undone.  Returns -1
- * with errno. */
-static int sleep_failed(struct green_task *self, int status, const void *token, const char *api)
+/* A sleep's wake-up (token: self->wake or self->sleep_timer) undone, after a block that it
+ * did not end; errno kept. */
+static void sleep_undo(struct green_task *self, const void *token)
 {
-    self->blocked_in = NULL;
-    green__hub_block_failed(self, status, self->got, api);
     int e = errno;
     if (token == &self->wake)
         green__callback_cancel(self->h, &self->wake);
     else
         ev_timer_stop(self->h->loop, &self->sleep_timer);
     errno = e;
-    return -1;
 }
 
 #if GREEN_CORE_PARK
 static int sleep_park_failed(int status)
 {
     struct green_task *self = green__task_of(green__tls->core.current);
-    return sleep_failed(self, status, self->blocked_on, self->blocked_in);
+    green__hub_park_failed(self, status);
+    sleep_undo(self, self->blocked_on);
+    return -1;
 }
 #endif
 
@@ -175,10 +173,10 @@ static inline __attribute__((always_inline)) int sleep_block(struct green_hub_pa
     if (green__hub_can_park(h->hub))
         return green__hub_park_tail(h, self, token, api, h->hub, NULL, sleep_park_failed);
 #endif
-    int rc = green__hub_park(h, self, token, api, h->hub, NULL);
-    if (GREEN_LIKELY(rc == 0 && self->got == token))
-        return 0;
-    return sleep_failed(self, rc, token, api);
+    int rc = green__hub_block(h, self, token, api);
+    if (rc < 0)
+        sleep_undo(self, token);
+    return rc;
 }
 
 GREEN_API int green_sleep(double seconds)

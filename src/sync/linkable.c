@@ -125,9 +125,7 @@ int green__linkable_block_general(struct green_linkable *l, struct green_task *s
 
 int green__linkable_block_failed(struct green_task *self, int rc)
 {
-    const char *api = self->blocked_in;
-    self->blocked_in = NULL;
-    green__hub_block_failed(self, rc, self->got, api);
+    green__hub_park_failed(self, rc);
     int e = errno;
     green__linkable_unlink((struct green_linkable *)(uintptr_t)self->blocked_on, &self->wait);
     errno = e;
