@@ -362,9 +362,10 @@ static double run_shared_main(long iters) { return run_pingpong(iters, &attr_sha
 
 /* ---- libgreen: two shared greenlets with live stack slices --------------------------- */
 
-/* Both greenlets are started by main, so both start at the top of the shared region and
- * every switch between them saves the outgoing one's whole slice to the heap and restores
- * the incoming one's.  Each keeps a live local buffer of 0, 128, 1024 or 4096 bytes in a
+/* Both greenlets are started by main on the thread's one shared region (main sets one:
+ * with the default four, they would sit in two regions and copy nothing), so both start at
+ * its top and every switch between them saves the outgoing one's whole slice to the heap
+ * and restores the incoming one's.  Each keeps a live local buffer of 0, 128, 1024 or 4096 bytes in a
  * frame above the switch, and checks after every switch that it came back intact. */
 struct slicer {
     green_t *partner;
@@ -1115,6 +1116,8 @@ int main(int argc, char **argv)
     g_main = green_main();
     if (!g_main)
         die("green_main");
+    if (green_set_shared_stacks(1) != 0) /* the slice rows measure the copying */
+        die("green_set_shared_stacks");
     frame_bytes = probe_layout();
     setup_rows(&o);
     double c_seconds = run_rounds(o.rounds);

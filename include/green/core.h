@@ -73,10 +73,14 @@ enum green_stack_model {
      * thread, so create/finish costs no system call in steady state.  The fast switch.
      * Running into the guard kills the process with a message naming the greenlet. */
     GREEN_STACK_PRIVATE = 0,
-    /* greenlet's stack slicing: the greenlet runs on the thread's shared stack region and,
-     * when another greenlet needs the addresses it occupies, the overlapping part of its
-     * stack is copied to the heap (and copied back when it resumes).  A suspended shared
-     * greenlet costs only the bytes of stack it was actually using.
+    /* greenlet's stack slicing: the greenlet runs on one of the thread's shared stack
+     * regions and, when another greenlet needs the addresses it occupies, the overlapping
+     * part of its stack is copied to the heap (and copied back when it resumes).  A
+     * suspended shared greenlet costs only the bytes of stack it was actually using.
+     * A greenlet started by its parent while the parent runs on a region starts just below
+     * the parent in that region (greenlet's nesting: nothing is copied until one of them
+     * outgrows the other); any other starts at the top of the next region in turn, so that
+     * up to GREEN_SHARED_STACKS_DEFAULT greenlets that switch among each other copy nothing.
      *
      * FOOTGUN: while a shared greenlet is suspended, its stack may live in the heap and its
      * addresses may be occupied by another greenlet.  A pointer into a suspended shared
@@ -89,11 +93,15 @@ enum green_stack_model {
 /* Usable size of a private stack (bytes): the default, and the most green_new() accepts. */
 #define GREEN_STACK_DEFAULT ((size_t)256 * 1024)
 #define GREEN_STACK_MAX ((size_t)1 << 40)
-/* Size of a thread's shared stack region (bytes): default, and the range accepted by
- * green_set_shared_stack_size(). */
+/* Size of each of a thread's shared stack regions (bytes): default, and the range accepted
+ * by green_set_shared_stack_size().  Only the pages a greenlet touches take memory. */
 #define GREEN_SHARED_STACK_DEFAULT ((size_t)8 * 1024 * 1024)
 #define GREEN_SHARED_STACK_MIN ((size_t)64 * 1024)
 #define GREEN_SHARED_STACK_MAX ((size_t)1 << 31)
+/* How many shared stack regions a thread uses: default, and the most
+ * green_set_shared_stacks() accepts. */
+#define GREEN_SHARED_STACKS_DEFAULT 4u
+#define GREEN_SHARED_STACKS_MAX 16u
 
 /* Creation attributes.  Start from GREEN_ATTR_INIT (all defaults) and set what you need. */
 typedef struct green_attr {
@@ -275,12 +283,22 @@ GREEN_API int green_settrace(green_trace_fn fn, void *arg, green_trace_fn *old_f
 
 /* ---- Stacks ------------------------------------------------------------------------ */
 
-/* Set the size of the calling thread's shared stack region (default
+/* Set the size of each of the calling thread's shared stack regions (default
  * GREEN_SHARED_STACK_DEFAULT), rounded up to pages.  Only before the thread's first
  * shared-stack greenlet starts.  Returns 0, or -1 with errno EINVAL (outside
- * [GREEN_SHARED_STACK_MIN, GREEN_SHARED_STACK_MAX], 64 KiB to 2 GiB) or EBUSY (the region
+ * [GREEN_SHARED_STACK_MIN, GREEN_SHARED_STACK_MAX], 64 KiB to 2 GiB) or EBUSY (a region
  * already exists); ENOMEM if the thread's state could not be created. */
 GREEN_API int green_set_shared_stack_size(size_t bytes);
+
+/* Set how many shared stack regions the calling thread spreads its shared greenlets over
+ * (default GREEN_SHARED_STACKS_DEFAULT; see GREEN_STACK_SHARED for which greenlet goes
+ * where).  1 is greenlet's model exactly: every switch between two shared greenlets that
+ * are not nested copies.  More regions cost address space (count times the region size),
+ * and memory only for the pages used.  Only before the thread's first shared-stack
+ * greenlet starts.  Returns 0, or -1 with errno EINVAL (count is 0 or above
+ * GREEN_SHARED_STACKS_MAX), EBUSY (a region already exists), or ENOMEM (the thread's state
+ * could not be created). */
+GREEN_API int green_set_shared_stacks(unsigned count);
 
 #ifdef __cplusplus
 }

@@ -304,10 +304,26 @@ GREEN_API int green_set_shared_stack_size(size_t bytes)
     if (bytes < GREEN_SHARED_STACK_MIN || bytes > GREEN_SHARED_STACK_MAX)
         return green__fail(EINVAL, "green_set_shared_stack_size",
                            "%zu bytes is outside [64 KiB, 2 GiB]", bytes);
-    if (ts->shared.region.lo)
+    if (ts->shared.any_mapped)
         return green__fail(EBUSY, "green_set_shared_stack_size",
-                           "this thread's shared stack region already exists");
+                           "this thread's shared stack regions already exist");
     size_t page = green__page_size();
     ts->shared.size = (bytes + page - 1) & ~(page - 1);
+    return 0;
+}
+
+GREEN_API int green_set_shared_stacks(unsigned count)
+{
+    struct green_thread *ts = green__thread_get("green_set_shared_stacks");
+    if (!ts)
+        return -1;
+    if (count < 1 || count > GREEN_SHARED_STACKS_MAX)
+        return green__fail(EINVAL, "green_set_shared_stacks", "%u regions is outside [1, %u]",
+                           count, GREEN_SHARED_STACKS_MAX);
+    if (ts->shared.any_mapped)
+        return green__fail(EBUSY, "green_set_shared_stacks",
+                           "this thread's shared stack regions already exist");
+    ts->shared.count = count;
+    ts->shared.next = 0;
     return 0;
 }

@@ -36,7 +36,8 @@ struct green {
      * poisoned for ASAN (records.c). */
     uint8_t state; /* enum green_life; atomic stores (set_state) */
     uint8_t flags; /* enum green_flag */
-    uint16_t reserved;
+    uint8_t region; /* shared: 1 + the index of its region (stack_shared.c), 0 until placed */
+    uint8_t reserved;
     uint32_t refs; /* the user's handle + one per child naming this greenlet as parent */
 
     /* The saved stack pointer while suspended: green_arch_switch writes it.  For a shared

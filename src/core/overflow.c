@@ -79,8 +79,9 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
     char *lo, *hi;
     const char *model;
     if (g->flags & GF_SHARED) {
-        lo = ts->shared.region.lo;
-        hi = lo + ts->shared.region.size;
+        const struct green_region *r = green__region_of(&ts->shared, g);
+        lo = r->map.lo;
+        hi = lo + r->map.size;
         model = "shared stack region";
     } else {
         lo = g->stack_lo;

@@ -236,8 +236,9 @@ static inline void asan_stack_of(const struct green_thread *ts, const struct gre
         *size = 0;
 #endif
     } else if (g->flags & GF_SHARED) {
-        *lo = ts->shared.region.lo;
-        *size = ts->shared.region.size;
+        const struct green_region *r = &ts->shared.regions[g->region - 1];
+        *lo = r->map.lo;
+        *size = r->map.size;
     } else {
         *lo = g->stack_lo;
         *size = g->stack_size;

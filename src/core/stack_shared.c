@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The shared stack model: greenlet's stack slicing (slp_save_state / slp_restore_state).
  *
- * Every shared greenlet of a thread runs in one region, the thread's shared stack.  A
- * greenlet occupies [stack_start, stack_stop) of it; when another greenlet needs those
- * addresses, the overlapping part is copied to the heap, and copied back when the greenlet
- * resumes.  From greenlet.c (the design notes "解析 greenlet" draw the same picture):
+ * Every shared greenlet of a thread runs in one of a few regions, the thread's shared
+ * stacks (greenlet has one, the C stack).  A greenlet occupies [stack_start, stack_stop)
+ * of its region; when another greenlet needs those addresses, the overlapping part is
+ * copied to the heap, and copied back when the greenlet resumes.  From greenlet.c (the
+ * design notes "解析 greenlet" draw the same picture):
  *
  *                |     ^^^       |
  *                |  older data   |
@@ -25,13 +26,20 @@
  *                |     vvv       |
  *
  * So a suspended greenlet keeps [stack_start, stack_start + stack_saved) in the heap and
- * the rest in the region.  The greenlets with data in the region form a chain through
- * stack_prev, newest (lowest stack_stop) first, starting at shared.head; the greenlet
- * running on the region, if any, is the head.
+ * the rest in the region.  The greenlets with data in a region form a chain through
+ * stack_prev, newest (lowest stack_stop) first, starting at the region's head; the
+ * greenlet running on the region, if any, is the head.
  *
- * Where a new greenlet starts: below the greenlet that starts it if that one runs on the
- * region too (nested greenlets, like greenlet's g_initialstub, then cost no copying), else
- * at the top of the region.
+ * Where a new greenlet starts (place):
+ *   - below its starter, in the starter's region, when the starter runs on a region and is
+ *     its parent (nested greenlets, like greenlet's g_initialstub: a generator and its
+ *     consumer then copy nothing), or when the thread has a single region;
+ *   - where a dying starter was (its place is free);
+ *   - else at the top of the next region in turn, not the starter's.  That is libco's
+ *     round robin over its shared stacks: the hub's tasks spread over the regions, and two
+ *     or three greenlets that switch among each other (a ping-pong through Events, a
+ *     producer and its consumer) each keep their frames where they are, so that a switch
+ *     between them is a plain register switch (green__shared_resident).
  *
  * Who copies: to resume a shared greenlet we overwrite part of the region.  If the outgoing
  * greenlet runs on a private stack (or is main), that is done right here, before the
@@ -70,10 +78,7 @@
 #define COPY_KEEP_MAX (64 * 1024)
 
 static inline char *slice_lo(const struct green *g) { return g->stack_start - GREEN_ARCH_SP_SLACK; }
-static inline char *region_hi(const struct green_thread *ts)
-{
-    return ts->shared.region.lo + ts->shared.region.size;
-}
+static inline char *region_hi(const struct green_region *r) { return r->map.lo + r->map.size; }
 
 /* Slices move with green_slice_copy (slice_copy.h): never glibc's rep movsb, and on restore
  * the switch frame at the low end as words (no vector store it must wait for to pop). */
@@ -153,8 +158,10 @@ static inline __attribute__((always_inline)) void slice_restore(struct green_thr
 static inline bool prepare_siblings(struct green_thread *ts, struct green *origin,
                                     struct green *target)
 {
-    if (origin != ts->shared.head || target->state != GS_ACTIVE ||
-        origin->stack_stop != target->stack_stop)
+    if (target->state != GS_ACTIVE)
+        return false;
+    struct green_region *r = green__region_of(&ts->shared, target);
+    if (origin != r->head || origin->stack_stop != target->stack_stop)
         return false;
     char *lo = slice_lo(origin);
     size_t want = (size_t)(origin->stack_stop - lo);
@@ -166,8 +173,34 @@ static inline bool prepare_siblings(struct green_thread *ts, struct green *origi
     origin->stack_saved = (uint32_t)want;
     slice_restore(ts, target);
     target->stack_prev = origin->stack_prev;
-    ts->shared.head = target;
+    r->head = target;
     return true;
+}
+
+GREEN_COLD static int region_create(struct green_thread *ts, struct green_region *r,
+                                    const char *api);
+
+/* Choose the region of target (new, not placed yet), as the comment at the top says, and
+ * map it if this is its first greenlet.  origin is the starter (dead if it is dying). */
+static int place(struct green_thread *ts, struct green *origin, struct green *target,
+                 const char *api)
+{
+    struct green_shared_part *sp = &ts->shared;
+    unsigned i;
+    if (green__is_shared(origin) &&
+        (origin == target->parent || origin->state == GS_DEAD || sp->count == 1)) {
+        i = origin->region - 1u;
+    } else {
+        i = sp->next;
+        if (green__is_shared(origin) && i == origin->region - 1u && ++i == sp->count)
+            i = 0;
+        sp->next = i + 1 == sp->count ? 0 : i + 1; /* no division on the spawn path */
+    }
+    struct green_region *r = &sp->regions[i];
+    if (!r->map.lo && region_create(ts, r, api) != 0)
+        return -1;
+    target->region = (uint8_t)(i + 1);
+    return 0;
 }
 
 /* Make the region ready for target: decide where a new one starts, save every slice it may
@@ -178,20 +211,23 @@ static inline bool prepare_siblings(struct green_thread *ts, struct green *origi
 static int prepare(struct green_thread *ts, struct green *origin, struct green *target,
                    const char *api)
 {
-    GREEN_ASSERT(green__is_shared(target) && target != origin && ts->shared.region.lo);
+    GREEN_ASSERT(green__is_shared(target) && target != origin);
+    if (!target->region && place(ts, origin, target, api) != 0)
+        return -1;
+    struct green_region *r = green__region_of(&ts->shared, target);
     if (target->state == GS_NEW) {
-        char *stop = region_hi(ts);
-        if (green__is_shared(origin))
+        char *stop = region_hi(r);
+        if (green__is_shared(origin) && origin->region == target->region)
             stop = origin->state == GS_DEAD ? origin->stack_stop : slice_lo(origin);
         stop = (char *)((uintptr_t)stop & ~(uintptr_t)(START_ALIGN - 1));
-        if (stop - ts->shared.region.lo < NESTED_MIN_ROOM)
-            stop = region_hi(ts);
+        if (stop - r->map.lo < NESTED_MIN_ROOM)
+            stop = region_hi(r);
         target->stack_stop = stop;
     }
 
     /* slp_save_state: free the region up to the target's stop. */
     char *target_stop = target->stack_stop;
-    struct green *owner = ts->shared.head;
+    struct green *owner = r->head;
     while (owner && owner->stack_stop < target_stop) {
         if (slice_save(ts, owner, owner->stack_stop, api) != 0) /* entirely in the way */
             return -1;
@@ -204,7 +240,7 @@ static int prepare(struct green_thread *ts, struct green *origin, struct green *
     if (target->state == GS_NEW) {
         vg_make_writable(target_stop - BOOT_FRAME_BYTES, BOOT_FRAME_BYTES);
         san_unpoison(target_stop - BOOT_FRAME_BYTES, BOOT_FRAME_BYTES);
-        target->stack_start = green_arch_init(ts->shared.region.lo, target_stop, green__boot);
+        target->stack_start = green_arch_init(r->map.lo, target_stop, green__boot);
         target->stack_saved = 0;
         set_state(target, GS_ACTIVE);
         san_context_created(target);
@@ -214,18 +250,20 @@ static int prepare(struct green_thread *ts, struct green *origin, struct green *
     while (owner && owner->stack_stop <= target_stop)
         owner = owner->stack_prev; /* find the greenlet with more stack */
     target->stack_prev = owner;
-    ts->shared.head = target;
+    r->head = target;
     return 0;
 }
 
-/* ---- the region and the copier ----------------------------------------------------- */
+/* ---- the regions and the copier ---------------------------------------------------- */
 
 /* Out of line, so the switch paths that call them keep small frames and can tail-call. */
-GREEN_COLD static int region_create(struct green_thread *ts, const char *api)
+GREEN_COLD static int region_create(struct green_thread *ts, struct green_region *r,
+                                    const char *api)
 {
-    if (green__stack_map(&ts->shared.region, ts->shared.size, GREEN_GUARD_BYTES, true) != 0)
-        return green__fail(ENOMEM, api, "cannot map the %zu-byte shared stack region: %s",
+    if (green__stack_map(&r->map, ts->shared.size, GREEN_GUARD_BYTES, true) != 0)
+        return green__fail(ENOMEM, api, "cannot map a %zu-byte shared stack region: %s",
                            ts->shared.size, strerror(errno));
+    ts->shared.any_mapped = true;
     return 0;
 }
 
@@ -295,9 +333,10 @@ GREEN_COLD static int copier_create(struct green_thread *ts, const char *api)
     return 0;
 }
 
-int green__shared_ensure(struct green_thread *ts, struct green *origin, const char *api)
+int green__shared_ensure_slow(struct green_thread *ts, struct green *origin, struct green *target,
+                              const char *api)
 {
-    if (!ts->shared.region.lo && region_create(ts, api) != 0)
+    if (!target->region && place(ts, origin, target, api) != 0)
         return -1;
     if (green__is_shared(origin) && !ts->shared.copier_sp && copier_create(ts, api) != 0)
         return -1;
@@ -317,8 +356,12 @@ GREEN_COLD static int transfer_slow(struct green_thread *ts, struct green *origi
 int green__shared_transfer(struct green_thread *ts, struct green *origin, struct green *target,
                            int status, void *value, void **result)
 {
-    /* From the region to the region once the pivot's stack exists (origin running there
-     * means the region does): no frame of our own, straight into the pivot. */
+    if (target->state == GS_ACTIVE && green__shared_resident(&ts->shared, target)) {
+        set_current(ts, target); /* nothing to move */
+        return green__resume(ts, origin, target->stack_start, target, status, value, result);
+    }
+    /* From a region to a region once the pivot's stack exists: no frame of our own,
+     * straight into the pivot (which places a new target). */
 #if USE_PIVOT
     if (GREEN_LIKELY(green__is_shared(origin) && ts->shared.copier_sp)) {
         set_job(ts, origin, target, status, value, result);
@@ -334,7 +377,7 @@ static int transfer_slow(struct green_thread *ts, struct green *origin, struct g
 {
     const char *api = ts->shared.api;
     GREEN_ASSERT(green__is_shared(target) && origin == ts->core.current && origin != target);
-    if (green__shared_ensure(ts, origin, api) != 0)
+    if (green__shared_ensure(ts, origin, target, api) != 0)
         return -1;
     if (!green__is_shared(origin)) {
         /* origin runs elsewhere: move the slices from here. */
@@ -354,8 +397,9 @@ static int transfer_slow(struct green_thread *ts, struct green *origin, struct g
 
 void green__shared_forget(struct green_thread *ts, struct green *g)
 {
-    if (ts->shared.head == g)
-        ts->shared.head = g->stack_prev;
+    struct green_region *r = green__region_of(&ts->shared, g);
+    if (r->head == g)
+        r->head = g->stack_prev;
     green__copy_free(ts, g->stack_copy, g->copy_size);
     g->stack_copy = NULL;
     g->stack_saved = 0;
@@ -365,17 +409,21 @@ void green__shared_forget(struct green_thread *ts, struct green *g)
 int green__shared_init(struct green_thread *ts)
 {
     ts->shared.size = GREEN_SHARED_STACK_DEFAULT;
+    ts->shared.count = GREEN_SHARED_STACKS_DEFAULT;
     return 0;
 }
 
 void green__shared_term(struct green_thread *ts)
 {
-    green__stack_unmap(&ts->shared.region);
+    for (unsigned i = 0; i < GREEN_SHARED_STACKS_MAX; i++) {
+        green__stack_unmap(&ts->shared.regions[i].map);
+        ts->shared.regions[i].head = NULL;
+    }
+    ts->shared.any_mapped = false;
     if (ts->shared.copier_sp) {
         green__stack_unmap(&ts->shared.copier_stack);
         ts->shared.copier_sp = NULL;
         if (!USE_PIVOT)
             san_copier_destroyed(ts);
     }
-    ts->shared.head = NULL;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The shared stack model (stack_shared.c): greenlet's stack slicing on one region per
+/* The shared stack model (stack_shared.c): greenlet's stack slicing on a few regions per
  * thread, and the copier context that moves slices.  Owning thread only. */
 #ifndef GREEN_CORE_STACK_SHARED_H
 #define GREEN_CORE_STACK_SHARED_H
@@ -19,11 +19,21 @@ struct green_copier_job {
     void **result; /* origin's result pointer: given back unchanged if the job fails */
 };
 
+/* One shared stack region and the greenlets with data in it: a chain through stack_prev,
+ * newest (lowest stack_stop) first.  The greenlet running on the region, if any, is the
+ * head. */
+struct green_region {
+    struct green_stack_map map; /* mapped when the first greenlet is placed in it */
+    struct green *head;
+};
+
 /* The thread's part for the shared stack model. */
 struct green_shared_part {
-    size_t size; /* the region's size, settable until it is mapped */
-    struct green_stack_map region;
-    struct green *head; /* the greenlet whose frames are lowest in the region */
+    size_t size;     /* each region's size, settable until one is mapped */
+    unsigned count;  /* regions in use, settable until one is mapped */
+    unsigned next;   /* the region the next greenlet not nested in its parent takes */
+    bool any_mapped; /* size and count are fixed */
+    struct green_region regions[GREEN_SHARED_STACKS_MAX];
     struct green_stack_map copier_stack;
     char *copier_sp; /* the copier's saved stack pointer (with the pivot: its stack's
                         top); NULL until created */
@@ -34,11 +44,27 @@ struct green_shared_part {
                         the caller of green__shared_transfer) */
 };
 
-/* Map the region, and the copier if origin itself runs on the region: what a transfer
- * from origin to a shared greenlet needs besides slice buffers.  Returns 0, or -1 with
- * errno ENOMEM (message naming api) and nothing changed. */
-GREEN_HIDDEN int green__shared_ensure(struct green_thread *ts, struct green *origin,
-                                      const char *api);
+/* Place target if it is new (choose its region, mapped if need be), and create the copier
+ * if origin itself runs on a region: what a transfer from origin to the shared greenlet
+ * target needs besides slice buffers.  Returns 0, or -1 with errno ENOMEM (message naming
+ * api) and nothing changed but target's place.  Callers use green__shared_ensure
+ * (switch.h), which calls this only when something is missing. */
+GREEN_HIDDEN int green__shared_ensure_slow(struct green_thread *ts, struct green *origin,
+                                           struct green *target, const char *api);
+
+/* g's region (g shared and placed), of its thread's part sp. */
+static inline struct green_region *green__region_of(struct green_shared_part *sp,
+                                                    const struct green *g)
+{
+    return &sp->regions[g->region - 1];
+}
+
+/* g (shared, started) has all its frames in place and nothing below them: switching to it
+ * is a plain switch, as to a private greenlet. */
+static inline bool green__shared_resident(struct green_shared_part *sp, const struct green *g)
+{
+    return green__region_of(sp, g)->head == g && g->stack_saved == 0;
+}
 
 /* Switch from origin (the current greenlet) to the shared greenlet target (resolved; NEW
  * targets are started; ts->shared.api names the public call), delivering (status, value) into

@@ -113,7 +113,7 @@ int green__transfer(struct green_thread *ts, struct green *target, int err, void
     bool needs_stack = t != cur && t->state == GS_NEW && !green__is_shared(t);
     if (needs_stack && green__stack_acquire(ts, t, api) != 0)
         return -1;
-    if (t != cur && green__is_shared(t) && green__shared_ensure(ts, cur, api) != 0)
+    if (t != cur && green__is_shared(t) && green__shared_ensure(ts, cur, t, api) != 0)
         return -1;
 
     struct green *origin = cur;
@@ -143,7 +143,7 @@ __attribute__((noinline)) static int start_new(struct green_thread *ts, struct g
 {
     struct green *cur = ts->core.current;
     const char *api = "green_switch";
-    if (green__is_shared(g) ? green__shared_ensure(ts, cur, api) != 0
+    if (green__is_shared(g) ? green__shared_ensure(ts, cur, g, api) != 0
                             : green__stack_acquire(ts, g, api) != 0)
         return -1;
     return switch_to(ts, cur, g, 0, value, result, api);

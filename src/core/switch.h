@@ -32,6 +32,20 @@ static inline int green__resume(struct green_thread *ts, struct green *from, voi
     return GREEN_ARCH_SWITCH((void **)&from->stack_start, to_sp, status, value, result);
 }
 
+/* green__shared_ensure_slow (stack_shared.h) when target is not placed yet or origin runs
+ * on a region and the copier does not exist yet: called twice on every start of a shared
+ * greenlet, and once is enough. */
+static inline int green__shared_ensure(struct green_thread *ts, struct green *origin,
+                                       struct green *target, const char *api)
+{
+    /* Only a new greenlet is unplaced.  (Testing its state too, gcc reads state and region
+     * in one load, which waits for the byte store of a placing just made.) */
+    if (!target->region ||
+        (green__is_shared(origin) && !ts->shared.copier_sp))
+        return green__shared_ensure_slow(ts, origin, target, api);
+    return 0;
+}
+
 /* Transfer (err, value) from the current greenlet to target, greenlet's way: dead targets
  * pass it to their parent chain, unstarted ones that receive an error die on the way.
  * The general path behind green_switch/green_throw/green_destroy; `api` names the caller
@@ -53,7 +67,7 @@ green__switch_started(struct green_thread *ts, struct green *g, void *value, voi
 {
     struct green *cur = ts->core.current;
     GREEN_ASSERT(g->state == GS_ACTIVE && g->thread == ts && g != cur && ts == green__tls_fast);
-    if (g->flags & GF_SHARED) {
+    if ((g->flags & GF_SHARED) && !green__shared_resident(&ts->shared, g)) {
         ts->shared.api = "green_switch";
         return green__shared_transfer(ts, cur, g, 0, value, result);
     }
@@ -61,7 +75,7 @@ green__switch_started(struct green_thread *ts, struct green *g, void *value, voi
     return green__resume(ts, cur, g->stack_start, g, 0, value, result);
 }
 
-/* green__switch_started into a private g, parking the current greenlet (private or shared)
+/* green__switch_started into a private or resident shared g, parking the current greenlet (private or shared)
  * with green_arch_park: for the layer above (the hub's waits), which calls this in tail
  * position from the blocking call itself, and so resumes straight in that call's caller
  * with 0 when the switch that resumes it passes (0, token), else with what fail(status)
@@ -75,7 +89,7 @@ green__switch_park(struct green_thread *ts, struct green *g, void *value, void *
 {
     struct green *cur = ts->core.current;
     GREEN_ASSERT(g->state == GS_ACTIVE && g->thread == ts && g != cur && ts == green__tls_fast &&
-                 !(g->flags & GF_SHARED));
+                 (!(g->flags & GF_SHARED) || green__shared_resident(&ts->shared, g)));
     set_current(ts, g);
     return green_arch_park((void **)&cur->stack_start, g->stack_start, value, result, token,
                            fail);

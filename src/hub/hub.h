@@ -378,10 +378,12 @@ GREEN_HIDDEN int green__hub_park_failed(struct green_task *self, int status);
 #if GREEN_CORE_PARK
 /* Whether a block may switch into `to` (the hub, or the greenlet a hand-off chose) by
  * green__hub_park_tail: no trace hook set (it would miss the switch), and `to` started and
- * on a private stack (the hub, before its first run, is not started). */
+ * on a private stack or resident on its shared one, nothing to copy (the hub, before its
+ * first run, is not started). */
 static inline bool green__hub_can_park(const struct green *to)
 {
-    return GREEN_LIKELY(green__tls_fast && to->state == GS_ACTIVE && !(to->flags & GF_SHARED));
+    return GREEN_LIKELY(green__tls_fast && to->state == GS_ACTIVE) &&
+           (!(to->flags & GF_SHARED) || green__shared_resident(&to->thread->shared, to));
 }
 
 /* green__hub_park as a tail switch (green__switch_park), for `to` green__hub_can_park

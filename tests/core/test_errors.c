@@ -115,6 +115,9 @@ static void test_invalid_values(void **state)
     REFUSES(green_set_shared_stack_size(64 * KiB - 1), EINVAL, "green_set_shared_stack_size");
     REFUSES(green_set_shared_stack_size(((size_t)2 << 30) + 4096), EINVAL,
             "green_set_shared_stack_size");
+    REFUSES(green_set_shared_stacks(0), EINVAL, "green_set_shared_stacks");
+    REFUSES(green_set_shared_stacks(GREEN_SHARED_STACKS_MAX + 1), EINVAL,
+            "green_set_shared_stacks");
     assert_no_failures();
 }
 
@@ -169,6 +172,8 @@ static void *region_busy(void *arg)
         return NULL;
     REFUSES(green_set_shared_stack_size(GREEN_SHARED_STACK_DEFAULT), EBUSY,
             "green_set_shared_stack_size");
+    REFUSES(green_set_shared_stacks(GREEN_SHARED_STACKS_DEFAULT), EBUSY,
+            "green_set_shared_stacks");
     green_destroy(g);
     return NULL;
 }
@@ -357,6 +362,7 @@ static void *stateless_thread(void *arg)
     REFUSES_NULL(green_new(nop, NULL, NULL), ENOMEM, "green_new");
     REFUSES(green_settrace(NULL, NULL, NULL, NULL), ENOMEM, "green_settrace");
     REFUSES(green_set_shared_stack_size(MiB), ENOMEM, "green_set_shared_stack_size");
+    REFUSES(green_set_shared_stacks(2), ENOMEM, "green_set_shared_stacks");
     return NULL;
 }
 

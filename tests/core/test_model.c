@@ -103,9 +103,10 @@ static struct {
 /* Run parameters and progress. */
 static uint64_t seed;
 static long total_ops, nops, opi;
-static int round_no;     /* 0: default shared region, full teardown; 1: small region, and
-                            half the greenlets are left to the thread's exit */
+static int round_no;     /* 0: default shared regions, full teardown; 1: one small region,
+                            and half the greenlets are left to the thread's exit */
 static size_t region_size;
+static unsigned region_count;
 static bool shared_started;
 static bool draining;
 static char opdesc[160];
@@ -881,6 +882,10 @@ static void refuse_region_size_and_query_null(int self, const char *a)
         rc = green_set_shared_stack_size(region_size + 65536 * below(4));
         after_refusal(rc, errno, EBUSY, SENTINEL,
                       "green_set_shared_stack_size once the region exists");
+        errno = 0;
+        rc = green_set_shared_stacks(1 + below(GREEN_SHARED_STACKS_MAX));
+        after_refusal(rc, errno, EBUSY, SENTINEL,
+                      "green_set_shared_stacks once a region exists");
     }
     errno = 0;
     rc = green_set_shared_stack_size(below(65536));
@@ -1142,6 +1147,8 @@ static void *run_model(void *unused)
     trace_arg_model = NULL;
     if (region_size != GREEN_SHARED_STACK_DEFAULT)
         CHECK_INT(green_set_shared_stack_size(region_size), 0, "green_set_shared_stack_size");
+    if (region_count != GREEN_SHARED_STACKS_DEFAULT)
+        CHECK_INT(green_set_shared_stacks(region_count), 0, "green_set_shared_stacks");
     check_world();
 
     struct frame f;
@@ -1185,10 +1192,12 @@ static void test_model(void **state)
 
     /* Two rounds, each on a thread of its own, so that the thread's exit releases the
      * library's per-thread state (and, in round 1, the greenlets left alive) and a leak
-     * checker sees only real leaks.  Round 1 uses a small shared region, where nested
+     * checker sees only real leaks.  Round 0 spreads shared greenlets over the default
+     * number of regions; round 1 uses greenlet's one region, and a small one, where nested
      * shared greenlets soon run out of room and start at the top of the region. */
     for (round_no = 0; round_no < 2; round_no++) {
         region_size = round_no == 0 ? GREEN_SHARED_STACK_DEFAULT : 272 * 1024;
+        region_count = round_no == 0 ? GREEN_SHARED_STACKS_DEFAULT : 1;
         nops = round_no == 0 ? total / 2 : total - total / 2;
         opi = 0;
         memset(&st, 0, sizeof st);
@@ -1197,7 +1206,7 @@ static void test_model(void **state)
         assert_int_equal(pthread_create(&t, NULL, run_model, NULL), 0);
         assert_int_equal(pthread_join(t, NULL), 0);
 
-        printf("model round %d (shared region %zu KiB, %ld operations): %d greenlets created "
+        printf("model round %d (%u shared regions of %zu KiB, %ld operations): %d greenlets created "
                "(%lu shared), %lu switches (%lu to self), %lu throws (%lu to self), %lu "
                "starts, %lu finishes (%lu with an error), %lu unstarted deaths by error (%lu "
                "of GREEN_EXIT), %lu transfers to dead targets, %lu immediate returns through "
@@ -1205,7 +1214,7 @@ static void test_model(void **state)
                "destroys of new and %lu of dead greenlets, %lu reparents, %lu ELOOP, %lu "
                "refusals, %lu transfer events (%lu seen by the trace hook), %d greenlets "
                "left to the thread's exit\n",
-               round_no, region_size / 1024, nops, nM - 1, st.shared_created, st.sw,
+               round_no, region_count, region_size / 1024, nops, nM - 1, st.shared_created, st.sw,
                st.sw_self, st.thr, st.thr_self, st.starts, st.finishes, st.fin_err, st.hops,
                st.hop_exit, st.dead_resolved, st.immediate_back, st.kills, st.kill_ok,
                st.kill_ebusy, st.kill_eintr, st.destroy_new, st.destroy_dead, st.reparent,

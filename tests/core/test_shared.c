@@ -201,6 +201,67 @@ static void test_mixed_chain(void **state)
     green_destroy(gp);
 }
 
+/* ---- where a shared greenlet starts ------------------------------------------------- */
+
+static uintptr_t frame_of(void) { return (uintptr_t)__builtin_frame_address(0); }
+static uintptr_t distance(uintptr_t a, uintptr_t b) { return a > b ? a - b : b - a; }
+
+static void *report_frame(void *arg)
+{
+    (void)arg;
+    return (void *)frame_of();
+}
+
+/* Starts a child of its own (nested) and one whose parent is main; reports both frames and
+ * its own through the array it is given. */
+static void *start_two(void *arg)
+{
+    uintptr_t *out = arg;
+    out[0] = frame_of();
+    green_t *own = new_shared(report_frame, green_current());
+    green_t *mains = new_shared(report_frame, green_main());
+    void *r = NULL;
+    CHECK_EQ(green_switch(own, NULL, &r), 0); /* it finishes back into us */
+    out[1] = (uintptr_t)r;
+    green_destroy(own);
+    /* mains finishes into main: main switches back to us with its frame */
+    CHECK_EQ(green_switch(mains, NULL, NULL), 0);
+    green_destroy(mains);
+    return NULL;
+}
+
+/* Greenlets started from main take the regions in turn; a child started by its shared
+ * parent starts just below it, in its region; one it starts for another parent goes to
+ * another region. */
+static void test_placement(void **state)
+{
+    (void)state;
+    enum { K = GREEN_SHARED_STACKS_DEFAULT };
+    uintptr_t at[K + 1];
+    for (int i = 0; i <= K; i++) {
+        green_t *g = new_shared(report_frame, NULL);
+        void *r = NULL;
+        assert_int_equal(green_switch(g, NULL, &r), 0);
+        at[i] = (uintptr_t)r;
+        green_destroy(g);
+    }
+    for (int i = 0; i < K; i++)
+        for (int j = i + 1; j < K; j++)
+            assert_true(distance(at[i], at[j]) >= GREEN_SHARED_STACK_DEFAULT);
+    assert_int_equal(at[K], at[0]); /* the first region again, at its top */
+
+    uintptr_t out[2] = {0, 0};
+    green_t *p = new_shared(start_two, NULL);
+    void *r = NULL;
+    assert_int_equal(green_switch(p, out, &r), 0); /* back with the frame of mains */
+    uintptr_t other = (uintptr_t)r;
+    assert_true(out[1] < out[0] && out[0] - out[1] < 64 * KiB);
+    assert_true(distance(other, out[0]) >= GREEN_SHARED_STACK_DEFAULT);
+    assert_int_equal(green_switch(p, NULL, NULL), 0);
+    assert_true(green_dead(p));
+    green_destroy(p);
+}
+
 static void test_state_bit(void **state)
 {
     (void)state;
@@ -217,6 +278,7 @@ int main(void)
         CHECKED_TEST(test_nested_shared),
         CHECKED_TEST(test_mixed_models_random),
         CHECKED_TEST(test_mixed_chain),
+        CHECKED_TEST(test_placement),
         CHECKED_TEST(test_state_bit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

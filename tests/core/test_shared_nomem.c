@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* A switch between two shared greenlets that cannot save the outgoing slice (no memory):
- * the switch fails with ENOMEM, the caller keeps running with its stack intact, nothing
- * moved, and the same switch succeeds once memory is back.  This is the failure path of
- * the copy done inside the switch (the pivot, or the copier context where there is none).
+/* A switch between two shared greenlets of one region that cannot save the outgoing slice
+ * (no memory): the switch fails with ENOMEM, the caller keeps running with its stack
+ * intact, nothing moved, and the same switch succeeds once memory is back.  This is the
+ * failure path of the copy done inside the switch (the pivot, or the copier context where
+ * there is none).  On two regions the same program needs no memory at all: each greenlet
+ * keeps its frames where they are, and the switch succeeds while memory is out.
  *
  * Memory runs out on purpose: this program's malloc and aligned_alloc fail large requests
  * while `fail_big` is set (slices above the copy buffers' size classes come from one of
@@ -10,6 +12,7 @@
  * malloc themselves: where the override is not in effect the test says so and is
  * skipped. */
 #include <errno.h>
+#include <pthread.h>
 
 #include "testutil.h"
 
@@ -74,18 +77,25 @@ static void *holder_body(void *arg)
     return NULL;
 }
 
-static void test_switch_without_memory_fails_cleanly(void **state)
+static bool malloc_can_fail(void)
 {
-    (void)state;
     fail_big = true;
     void *probe = malloc(BIG_SLICE);
     fail_big = false;
-    if (probe) {
-        free(probe);
-        print_message("malloc is replaced here (ASAN or valgrind): cannot make it fail\n");
+    if (!probe)
+        return true;
+    free(probe);
+    print_message("malloc is replaced here (ASAN or valgrind): cannot make it fail\n");
+    return false;
+}
+
+static void test_switch_without_memory_fails_cleanly(void **state)
+{
+    (void)state;
+    if (!malloc_can_fail())
         skip();
-    }
     reset_failures(NULL);
+    assert_int_equal(green_set_shared_stacks(1), 0); /* peer and holder share a region */
     peer = new_green(peer_body, NULL, GREEN_STACK_SHARED, 0, "peer");
     green_t *holder = new_green(holder_body, NULL, GREEN_STACK_SHARED, 0, "holder");
     assert_non_null(peer);
@@ -109,10 +119,64 @@ static void test_switch_without_memory_fails_cleanly(void **state)
     assert_no_failures();
 }
 
+/* The same program on a fresh thread with two regions: holder goes to the region peer is
+ * not on, so its switch to peer saves nothing and succeeds while memory is out.  peer then
+ * finishes into main, holder's retry finds peer dead and goes to main too, and a last
+ * switch lets holder finish. */
+struct two_regions {
+    int set_rc, first_rc, start_rc, retry_rc, end_rc, peer_dead, holder_dead;
+    void *got;
+};
+
+static void *two_regions_thread(void *arg)
+{
+    struct two_regions *o = arg;
+    o->set_rc = green_set_shared_stacks(2);
+    peer = new_green(peer_body, NULL, GREEN_STACK_SHARED, 0, "peer");
+    green_t *holder = new_green(holder_body, NULL, GREEN_STACK_SHARED, 0, "holder");
+    if (!peer || !holder)
+        return NULL;
+    o->first_rc = green_switch(peer, NULL, NULL);
+    o->start_rc = green_switch(holder, NULL, &o->got);
+    o->peer_dead = green_dead(peer);
+    o->retry_rc = green_switch(holder, NULL, NULL);
+    o->end_rc = green_switch(holder, NULL, NULL);
+    o->holder_dead = green_dead(holder);
+    green_destroy(peer);
+    green_destroy(holder);
+    return NULL;
+}
+
+static void test_two_regions_need_no_memory(void **state)
+{
+    (void)state;
+    if (!malloc_can_fail())
+        skip();
+    reset_failures(NULL);
+    failed_rc = retry_rc = 99;
+    struct two_regions o = {.set_rc = 99};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, two_regions_thread, &o), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(o.set_rc, 0);
+    assert_int_equal(o.first_rc, 0);
+    assert_int_equal(o.start_rc, 0);
+    assert_int_equal(failed_rc, 0); /* the switch made while memory was out */
+    assert_true(buffer_intact);
+    assert_int_equal(retry_rc, 0);
+    assert_string_equal((const char *)o.got, "peer done");
+    assert_true(o.peer_dead);
+    assert_int_equal(o.retry_rc, 0);
+    assert_int_equal(o.end_rc, 0);
+    assert_true(o.holder_dead);
+    assert_no_failures();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_switch_without_memory_fails_cleanly),
+        cmocka_unit_test(test_two_regions_need_no_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

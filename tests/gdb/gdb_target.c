@@ -308,6 +308,9 @@ int main(void)
     setvbuf(stdout, NULL, _IOLBF, 0);
     g_main = green_main();
     CHECK(g_main != NULL);
+    /* One shared region, greenlet's picture: the greenlets below take each other's
+     * addresses, so that gdb finds a stack in the heap, one split, one in the region. */
+    CHECK(green_set_shared_stacks(1) == 0);
     g_private = make(private_run, NULL, GREEN_STACK_PRIVATE, "worker-private");
     g_child = make(child_run, g_private, GREEN_STACK_PRIVATE, "child-of-private");
     g_dead = make(dead_run, NULL, GREEN_STACK_PRIVATE, "finished");
