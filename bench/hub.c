@@ -23,9 +23,11 @@
  * Output (the protocol of every peer in bench/peers/): one line per figure,
  * "<metric> <value> <unit>".
  *
- * Usage: bench_hub micro MS [private|shared [OP]]  each operation (or OP only, e.g. for perf
- *                                                  record) over a batch of ~MS ms
- *        bench_hub sleepers N [private|shared]     private stacks are 16 KiB (usable)
+ * Usage: bench_hub micro MS [MODEL [OP]]  each operation (or OP only, e.g. for perf record)
+ *                                         over a batch of ~MS ms
+ *        bench_hub sleepers N [MODEL]     private stacks are 16 KiB (usable)
+ *        MODEL: private, shared, or shared1 (shared on the thread's one region: greenlet's
+ *        model, where every switch between two tasks copies their slices)
  */
 #include <errno.h>
 #include <green.h>
@@ -313,8 +315,8 @@ static int sleepers_in_child(long n)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: bench_hub micro MS [private|shared [OP]]\n"
-                    "       bench_hub sleepers N [private|shared]\n");
+    fprintf(stderr, "usage: bench_hub micro MS [private|shared|shared1 [OP]]\n"
+                    "       bench_hub sleepers N [private|shared|shared1]\n");
     return 2;
 }
 
@@ -325,7 +327,11 @@ int main(int argc, char **argv)
         return usage();
     if (argc >= 4 && !strcmp(argv[3], "shared"))
         attr.stack_model = GREEN_STACK_SHARED;
-    else if (argc >= 4 && strcmp(argv[3], "private"))
+    else if (argc >= 4 && !strcmp(argv[3], "shared1")) {
+        attr.stack_model = GREEN_STACK_SHARED;
+        if (green_set_shared_stacks(1) != 0)
+            die("green_set_shared_stacks");
+    } else if (argc >= 4 && strcmp(argv[3], "private"))
         return usage();
     if (!strcmp(argv[1], "micro")) {
         double ms = atof(argv[2]);

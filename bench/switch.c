@@ -1054,7 +1054,7 @@ static void print_notes(const struct py_result *py)
     if (frame_bytes < 0 && HAVE_FLOOR)
         printf("(the switch frame layout probe failed: stack bytes assume a 72-byte frame)\n");
     printf("g <-> g rows: two shared greenlets, both started by main at the top of the shared "
-           "region, switch directly to each other; each holds a live local buffer of the size "
+           "region (bench_switch gives its thread one region, greenlet's model), switch directly to each other; each holds a live local buffer of the size "
            "shown. Its slice = the bytes of its stack from the region top down to its saved "
            "stack pointer (green_boot's and the body's frames, the buffer, the 72-byte switch "
            "frame); every such switch copies the outgoing slice out to the heap and the "
