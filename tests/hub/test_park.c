@@ -7,9 +7,11 @@
  *   - a wait that hands off: A and B ping-pong on two events until A's wait is parked by a
  *     hand-off into B (the hand-off count says so), then B ends it by a kill, by A's scoped
  *     timeout, or by a foreign switch into A.  Each stack model pairing: a parked greenlet
- *     may be on the shared stack (its frame is moved as stack data), and a shared target
- *     takes the checked path.  The fixture's teardown destroys the events, which fails
- *     while a waiter is still linked;
+ *     may be on a shared stack (its frame is moved as stack data).  A shared target parks
+ *     too when it is resident (A and B sit in two regions); run as `test_park one-region`
+ *     (meson's park_one_region), the thread has one region, and a shared target takes the
+ *     checked path.  The fixture's teardown destroys the events, which fails while a
+ *     waiter is still linked;
  *   - a sleep, parked into the hub: ended by a kill queued ahead of its wake-up, a scoped
  *     timeout shorter than it, or a foreign switch.  Its wake-up (the queued callback, the
  *     timer) must be gone afterwards: a wait that follows ends by its own timeout, not by
@@ -205,8 +207,12 @@ static const struct park_case sleeps[] = {
     cmocka_unit_test_prestate_setup_teardown(test_parked_sleep_ends, events_up, events_down,      \
                                              (void *)&sleeps[i])
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && (strcmp(argv[1], "one-region") != 0 || green_set_shared_stacks(1) != 0)) {
+        fprintf(stderr, "usage: test_park [one-region]\n");
+        return 2;
+    }
     const struct CMUnitTest tests[] = {
         CASE(0),  CASE(1),  CASE(2),  CASE(3),  CASE(4),  CASE(5),  CASE(6),  CASE(7),  CASE(8),
         CASE(9),  CASE(10), CASE(11), SLEEP(0), SLEEP(1), SLEEP(2), SLEEP(3), SLEEP(4), SLEEP(5),
