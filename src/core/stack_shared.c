@@ -33,7 +33,8 @@
  * Where a new greenlet starts (place):
  *   - below its starter, in the starter's region, when the starter runs on a region and is
  *     its parent (nested greenlets, like greenlet's g_initialstub: a generator and its
- *     consumer then copy nothing), or when the thread has a single region;
+ *     consumer then copy nothing), or when that region is the thread's only one (the
+ *     round robin below lands there);
  *   - where a dying starter was (its place is free);
  *   - else at the top of the next region in turn, not the starter's.  That is libco's
  *     round robin over its shared stacks: the hub's tasks spread over the regions, and two
@@ -187,8 +188,7 @@ static int place(struct green_thread *ts, struct green *origin, struct green *ta
 {
     struct green_shared_part *sp = &ts->shared;
     unsigned i;
-    if (green__is_shared(origin) &&
-        (origin == target->parent || origin->state == GS_DEAD || sp->count == 1)) {
+    if (green__is_shared(origin) && (origin == target->parent || origin->state == GS_DEAD)) {
         i = origin->region - 1u;
     } else {
         i = sp->next;

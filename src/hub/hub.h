@@ -302,6 +302,33 @@ GREEN_HIDDEN struct green_handoff green__hub_handoff(struct green_hub_part *h,
  * link the static library, to see that a ping-pong does hand off. */
 GREEN_HIDDEN uint64_t green__hub_handoff_count(void);
 
+/* What every park records before its switch: what self is blocked in and on (runinfo.c),
+ * and for the monitor, who runs next. */
+static inline void green__hub_park_begin(struct green_hub_part *h, struct green_task *self,
+                                         void *token, const char *api, const struct green *to)
+{
+    GREEN_ASSERT(self->g == h->ts->core.current && self->g != h->hub);
+    self->blocked_in = api ? api : "the hub's shutdown";
+    self->blocked_on = token;
+    green__hub_note_running(h, to == h->hub ? 0 : to->id);
+}
+
+/* green__hub_block_via's switch: returns its status.  The wake-up it waits for is status 0
+ * with self->got == token (self->blocked_on); anything else is green__hub_block_failed's.
+ * Nothing but self is needed after the switch, so a wait that inlines this and leaves its
+ * failures to a call out of line keeps one register across the switch, not six. */
+static inline __attribute__((always_inline)) int
+green__hub_park(struct green_hub_part *h, struct green_task *self, void *token, const char *api,
+                struct green *to, void *value)
+{
+    green__hub_park_begin(h, self, token, api, to);
+    int rc = to == h->hub /* perhaps not started yet, or a trace hook set: the full switch */
+                 ? green_switch(to, value, &self->got)
+                 : green__switch_started(h->ts, to, value, &self->got);
+    self->blocked_in = NULL;
+    return rc;
+}
+
 /* Greenlet only: park the caller (task self) and switch to the hub until something
  * resumes it with `token`.  Returns 0, or -1 with errno ECANCELED (GREEN_EXIT: self is
  * now killed), ETIMEDOUT (GREEN_TIMEOUT: self->fired says which), EDEADLK (LoopExit), EINTR
@@ -315,12 +342,8 @@ GREEN_HIDDEN uint64_t green__hub_handoff_count(void);
  * choice).  Only the linkables' and the Queue's waits hand off (linkable.h, queue.c): a
  * greenlet the hub resumed as a callback's last act (h->tail_task) is one a linkable's
  * notifier or a Queue's _unlock woke, and in the ping-pongs the hand-off is for, its next
- * block is such a wait too.  Anywhere else the
- * hub's path is as right and cheaper: the check and the second target cost spawn+join (its
- * join) 2-4 %. */
-static inline __attribute__((always_inline)) int
-green__hub_park(struct green_hub_part *h, struct green_task *self, void *token, const char *api,
-                struct green *to, void *value);
+ * block is such a wait too.  Anywhere else the hub's path is as right and cheaper: the
+ * check and the second target cost spawn+join (its join) 2-4 %. */
 static inline __attribute__((always_inline)) int
 green__hub_block_via(struct green_hub_part *h, struct green_task *self, void *token,
                      const char *api, struct green *to, void *value)
@@ -329,33 +352,6 @@ green__hub_block_via(struct green_hub_part *h, struct green_task *self, void *to
     if (GREEN_LIKELY(rc == 0 && self->got == token))
         return 0;
     return green__hub_block_failed(self, rc, self->got, api);
-}
-
-/* green__hub_block_via's switch: returns its status.  The wake-up it waits for is status 0
- * with self->got == token (self->blocked_on); anything else is green__hub_block_failed's.
- * Nothing but self is needed after the switch, so a wait that inlines this and leaves its
- * failures to a call out of line keeps one register across the switch, not six. */
-/* What every park records before its switch: what self is blocked in and on (runinfo.c),
- * and for the monitor, who runs next. */
-static inline void green__hub_park_begin(struct green_hub_part *h, struct green_task *self,
-                                         void *token, const char *api, const struct green *to)
-{
-    GREEN_ASSERT(self->g == h->ts->core.current && self->g != h->hub);
-    self->blocked_in = api ? api : "the hub's shutdown";
-    self->blocked_on = token;
-    green__hub_note_running(h, to == h->hub ? 0 : to->id);
-}
-
-static inline __attribute__((always_inline)) int
-green__hub_park(struct green_hub_part *h, struct green_task *self, void *token, const char *api,
-                struct green *to, void *value)
-{
-    green__hub_park_begin(h, self, token, api, to);
-    int rc = to == h->hub /* perhaps not started yet, or a trace hook set: the full switch */
-                 ? green_switch(to, value, &self->got)
-                 : green__switch_started(h->ts, to, value, &self->got);
-    self->blocked_in = NULL;
-    return rc;
 }
 
 /* green__hub_park into a greenlet the hand-off chose (not the hub): suspended in a wait,
